@@ -1,0 +1,173 @@
+; redirect.s - the seed's TC ingress program, written by hand in eBPF assembly.
+;
+; Attached to veth1@2's ingress (clsact, direct-action) in netns_1, it looks for
+; IPv4 packets to DEST_IP, rewrites their destination MAC to DEST_MAC (veth2@2's
+; address), and hands them to bpf_redirect(), so they leave by TARGET_IFINDEX
+; (veth2@1) without ever entering netns_1's IP stack.
+;
+; The syntax is the kernel's own (kernel/bpf/disasm.c), so this file reads line
+; by line beside a verifier log or `bpftool prog dump xlated`. Assemble it with
+;     redirect-lab asm bpf-src/redirect.s -D TARGET_IFINDEX=3 -o redirect.o
+; Assemble with -D TRACE=1 for the variant that reports each step through
+; bpf_trace_printk (read it with `redirect-lab trace`), as the seed's does.
+
+	.section tc
+	.license "GPL"		; bpf_redirect and bpf_trace_printk are GPL-only helpers
+	.name redirect
+
+; The seed's hard-coded values, as named constants. `-D NAME=VALUE` overrides them.
+	.equ TARGET_IFINDEX, 3		; veth2@1; `redirect-lab up` resolves the real one by name
+	.equ REDIRECT_FLAGS, 0		; 0: transmit out of the target; 1 = BPF_F_INGRESS: receive on it
+	.equ DEST_IP, 0x0a00020b	; 10.0.2.11, as a number (host order)
+	.equ DEST_MAC, 0x020000000000	; 02:00:00:00:00:00, veth2@2's address, as a 48-bit number
+
+; Values from the kernel's headers.
+	.equ ETH_P_IP, 0x0800		; include/uapi/linux/if_ether.h
+	.equ TC_ACT_OK, 0		; include/uapi/linux/pkt_cls.h
+
+; r1 holds the context, a struct __sk_buff * (include/uapi/linux/bpf.h). The
+; verifier rewrites these two loads into reads of the real sk_buff's fields.
+	r6 = *(u32 *)(r1 +76)		; skb->data: the first byte of the Ethernet header
+	r7 = *(u32 *)(r1 +80)		; skb->data_end: one past the last byte
+.ifdef TRACE
+	; "redirect: handling packet\n" (27 bytes with NUL), on the stack at r10 -32
+	r1 = 0x7463657269646572 ll	; "redirect"
+	*(u64 *)(r10 -32) = r1
+	r1 = 0x696c646e6168203a ll	; ": handli"
+	*(u64 *)(r10 -24) = r1
+	r1 = 0x656b63617020676e ll	; "ng packe"
+	*(u64 *)(r10 -16) = r1
+	r1 = 0x0000000000000a74 ll	; "t\n"
+	*(u64 *)(r10 -8) = r1
+	r1 = r10
+	r1 += -32
+	r2 = 27
+	call bpf_trace_printk
+.endif
+; Bounds check. The verifier refuses any packet read it cannot prove lies before
+; data_end, so first prove that the Ethernet header (14 bytes) and the fixed part
+; of the IPv4 header (20 bytes) are there: data + 34 <= data_end.
+	r2 = r6
+	r2 += 34
+	if r2 > r7 goto pass		; too short to be our packet: let it through
+; struct ethhdr: h_dest at 0, h_source at 6, h_proto at 12.
+	r8 = *(u16 *)(r6 +12)		; h_proto, still in network byte order
+.ifdef TRACE
+	; "redirect: checking ethernet header for IPv4 proto: %x\n" (55 bytes with NUL), on the stack at r10 -56
+	r1 = 0x7463657269646572 ll	; "redirect"
+	*(u64 *)(r10 -56) = r1
+	r1 = 0x696b63656863203a ll	; ": checki"
+	*(u64 *)(r10 -48) = r1
+	r1 = 0x726568746520676e ll	; "ng ether"
+	*(u64 *)(r10 -40) = r1
+	r1 = 0x646165682074656e ll	; "net head"
+	*(u64 *)(r10 -32) = r1
+	r1 = 0x4920726f66207265 ll	; "er for I"
+	*(u64 *)(r10 -24) = r1
+	r1 = 0x746f727020347650 ll	; "Pv4 prot"
+	*(u64 *)(r10 -16) = r1
+	r1 = 0x00000a7825203a6f ll	; "o: %x\n"
+	*(u64 *)(r10 -8) = r1
+	r1 = r10
+	r1 += -56
+	r2 = 55
+	r3 = r8			; the %x argument: h_proto ...
+	r3 = be16 r3		; ... converted to host order, like bpf_ntohs()
+	call bpf_trace_printk
+.endif
+; The packet holds h_proto big-endian; a little-endian load sees its bytes
+; swapped. Rather than swap the packet's value at run time (bpf_ntohs), swap the
+; constant once, at assembly time: htons(0x0800) is 0x0008 here.
+	if w8 != htons(ETH_P_IP) goto pass	; not IPv4 (ARP, IPv6, VLAN...): let it through
+; struct iphdr follows at 14; daddr is at offset 16 in it, 30 in the frame.
+	r8 = *(u32 *)(r6 +30)		; daddr, network byte order
+.ifdef TRACE
+	; "redirect: checking destination address: %x\n" (44 bytes with NUL), on the stack at r10 -48
+	r1 = 0x7463657269646572 ll	; "redirect"
+	*(u64 *)(r10 -48) = r1
+	r1 = 0x696b63656863203a ll	; ": checki"
+	*(u64 *)(r10 -40) = r1
+	r1 = 0x697473656420676e ll	; "ng desti"
+	*(u64 *)(r10 -32) = r1
+	r1 = 0x61206e6f6974616e ll	; "nation a"
+	*(u64 *)(r10 -24) = r1
+	r1 = 0x203a737365726464 ll	; "ddress: "
+	*(u64 *)(r10 -16) = r1
+	r1 = 0x00000000000a7825 ll	; "%x\n"
+	*(u64 *)(r10 -8) = r1
+	r1 = r10
+	r1 += -48
+	r2 = 44
+	r3 = r8			; the %x argument: daddr ...
+	r3 = be32 r3		; ... in host order, like bpf_ntohl()
+	call bpf_trace_printk
+.endif
+; A 32-bit compare (w8), since the u32 load zero-extends while a 64-bit compare
+; would sign-extend the immediate: wrong for addresses whose swapped value has
+; its top bit set.
+	if w8 != htonl(DEST_IP) goto pass
+; Rewrite the destination MAC. Without it, veth2@2 receives a frame addressed to
+; veth1@2's MAC, marks it PACKET_OTHERHOST and drops it. Six bytes as one 4-byte
+; and one 2-byte store of immediates, the MAC's bytes in memory order.
+.ifdef TRACE
+	; "redirect: rewriting destination MAC\n" (37 bytes with NUL), on the stack at r10 -40
+	r1 = 0x7463657269646572 ll	; "redirect"
+	*(u64 *)(r10 -40) = r1
+	r1 = 0x746972776572203a ll	; ": rewrit"
+	*(u64 *)(r10 -32) = r1
+	r1 = 0x7473656420676e69 ll	; "ing dest"
+	*(u64 *)(r10 -24) = r1
+	r1 = 0x206e6f6974616e69 ll	; "ination "
+	*(u64 *)(r10 -16) = r1
+	r1 = 0x000000000a43414d ll	; "MAC\n"
+	*(u64 *)(r10 -8) = r1
+	r1 = r10
+	r1 += -40
+	r2 = 37
+	call bpf_trace_printk
+.endif
+.ifndef KEEP_DEST_MAC
+	*(u32 *)(r6 +0) = htonl(DEST_MAC >> 16)		; h_dest[0..4]
+	*(u16 *)(r6 +4) = htons(DEST_MAC & 0xffff)	; h_dest[4..6]
+.endif
+.ifdef TRACE
+	; "redirect: performing redirect\n" (31 bytes with NUL), on the stack at r10 -32
+	r1 = 0x7463657269646572 ll	; "redirect"
+	*(u64 *)(r10 -32) = r1
+	r1 = 0x726f66726570203a ll	; ": perfor"
+	*(u64 *)(r10 -24) = r1
+	r1 = 0x64657220676e696d ll	; "ming red"
+	*(u64 *)(r10 -16) = r1
+	r1 = 0x00000a7463657269 ll	; "irect\n"
+	*(u64 *)(r10 -8) = r1
+	r1 = r10
+	r1 += -32
+	r2 = 31
+	call bpf_trace_printk
+.endif
+; bpf_redirect(ifindex, flags) only records the target and returns
+; TC_ACT_REDIRECT (7), or TC_ACT_SHOT (2) for flags it does not know; TC then
+; does the redirect after the program returns (skb_do_redirect).
+	r1 = TARGET_IFINDEX
+	r2 = REDIRECT_FLAGS
+	call bpf_redirect
+.ifdef TRACE
+	r8 = r0				; keep the verdict: calls clobber r0-r5
+	; "redirect: result: %d\n" (22 bytes with NUL), on the stack at r10 -24
+	r1 = 0x7463657269646572 ll	; "redirect"
+	*(u64 *)(r10 -24) = r1
+	r1 = 0x746c75736572203a ll	; ": result"
+	*(u64 *)(r10 -16) = r1
+	r1 = 0x0000000a6425203a ll	; ": %d\n"
+	*(u64 *)(r10 -8) = r1
+	r1 = r10
+	r1 += -24
+	r2 = 22
+	r3 = r8			; the %d argument: what bpf_redirect returned
+	call bpf_trace_printk
+	r0 = r8
+.endif
+	exit				; r0 = what bpf_redirect returned
+pass:
+	r0 = TC_ACT_OK			; hand the packet to netns_1's stack unchanged
+	exit
