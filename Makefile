@@ -7,32 +7,44 @@
 
 MAKEFLAGS += --no-print-directory
 CARGO ?= cargo
-LAB = target/release/redirect-lab
+# The lab targets need root. From a user shell: make up SUDO=sudo
+SUDO ?=
+LAB = $(SUDO) $(or $(CARGO_TARGET_DIR),target)/release/redirect-lab
+# UP_FLAGS: --ingress (BPF_F_INGRESS), --trace (bpf_trace_printk variant),
+# --explain (print every layer), --no-program (netns_1 forwards by itself).
+UP_FLAGS ?=
+# LAB_FLAGS go to every lab command, e.g. LAB_FLAGS="--prefix T1" for an
+# isolated lab that leaves the host namespace alone.
+LAB_FLAGS ?=
+MESSAGE ?= hello
 
 .PHONY: build up down listen send status trace explain test fmt clippy kernels bench
 
 build:
 	$(CARGO) build --release --bin redirect-lab
 
+# Like the seed: rebuild the lab from scratch (up tears down an existing one,
+# and reads bpf-src/redirect.s from disk, so an edit is deployed), then listen
+# in the foreground.
 up: build
-	$(LAB) up $(UP_FLAGS)
+	$(LAB) up $(LAB_FLAGS) $(UP_FLAGS)
 	# Listening for UDP on 10.0.2.11:7777 in netns_2. In another shell: make send
 	@$(MAKE) listen
 
 explain: build
-	$(LAB) up --explain $(UP_FLAGS)
+	$(LAB) up --explain $(LAB_FLAGS) $(UP_FLAGS)
 
 down: build
-	$(LAB) down
+	$(LAB) down $(LAB_FLAGS)
 
 listen: build
-	$(LAB) listen
+	$(LAB) listen $(LAB_FLAGS)
 
 send: build
-	$(LAB) send $(MESSAGE)
+	$(LAB) send $(LAB_FLAGS) "$(MESSAGE)"
 
 status: build
-	$(LAB) status
+	$(LAB) status $(LAB_FLAGS)
 
 trace: build
 	$(LAB) trace
