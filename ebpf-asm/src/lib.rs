@@ -3,3 +3,25 @@
 //! It follows RFC 9669 (BPF Instruction Set Architecture) and the Linux
 //! extensions in `include/uapi/linux/bpf.h`. It knows no kernel: it turns text
 //! into instruction bytes and ELF objects, and bytes back into text.
+//!
+//! - [`opcode`]: the opcode fields and constants, named as in `bpf.h`;
+//! - [`insn`]: the raw slot [`Insn`] and the typed [`Instruction`];
+//! - [`encode`]: exact encode/decode between the two;
+//! - [`helpers`]: kernel helper names and ids;
+//! - [`builder`]: build programs from Rust with typed registers and labels;
+//! - [`text`]: the text assembler ([`assemble`]);
+//! - [`disasm`]: bytes back to text, kernel or LLVM syntax;
+//! - [`elf`]: a relocatable ELF object for `bpftool`/`tc`.
+
+pub mod encode;
+pub mod helpers;
+pub mod insn;
+pub mod opcode;
+pub mod program;
+
+pub use encode::{decode, encode, DecodeError, DecodeReason};
+pub use insn::{
+    AluOp, AtomicOp, ByteOrder, CallKind, Insn, Instruction, JmpCond, LdPseudo, Reg, Size, Source,
+    Width,
+};
+pub use program::{Program, RelocKind, Relocation, SourceLine};

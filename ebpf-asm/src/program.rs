@@ -1,0 +1,154 @@
+//! An assembled program: its slots, the map references still to be patched
+//! (relocations), its ELF metadata (section, license, name) and a map from
+//! slots back to source lines, so a verifier error on instruction N can be
+//! shown next to the line that produced it.
+
+use crate::encode::{decode_bytes, DecodeError};
+use crate::insn::{Insn, Instruction};
+
+/// How a loader must patch an lddw that names a map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RelocKind {
+    /// Put the map's fd in `imm` and set `src = BPF_PSEUDO_MAP_FD`.
+    MapFd,
+    /// Put the map's fd in `imm`, `offset` in the second slot's `imm`, and set
+    /// `src = BPF_PSEUDO_MAP_VALUE` (a pointer into the map's value).
+    MapValue { offset: i32 },
+}
+
+/// A reference from an lddw slot to a map known only by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Relocation {
+    /// Index of the first slot of the lddw.
+    pub slot: usize,
+    pub symbol: String,
+    pub kind: RelocKind,
+}
+
+/// A source line, for mapping a slot back to the text that produced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLine {
+    /// 1-based line number.
+    pub line: u32,
+    pub text: String,
+}
+
+/// Instruction slots plus everything needed to load or write them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    pub(crate) insns: Vec<Insn>,
+    pub(crate) relocations: Vec<Relocation>,
+    pub(crate) section: String,
+    pub(crate) license: String,
+    pub(crate) name: String,
+    /// The assembled text, kept so `source_of` can quote it.
+    pub(crate) source: String,
+    /// Per slot: (line number, byte range of the line in `source`); empty
+    /// when the program was not built from text.
+    pub(crate) lines: Vec<(u32, u32, u32)>,
+}
+
+/// Default ELF section: a TC classifier, as `tc ... bpf da obj FILE sec tc` expects.
+pub const DEFAULT_SECTION: &str = "tc";
+/// Default license; GPL-only helpers (`bpf_trace_printk`) need a GPL-compatible one.
+pub const DEFAULT_LICENSE: &str = "GPL";
+
+impl Program {
+    /// A program from raw slots, with default metadata and no source map.
+    pub fn from_insns(insns: Vec<Insn>) -> Program {
+        Program {
+            insns,
+            relocations: Vec::new(),
+            section: DEFAULT_SECTION.to_string(),
+            license: DEFAULT_LICENSE.to_string(),
+            name: default_name(DEFAULT_SECTION),
+            source: String::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// The 8-byte slots (lddw takes two).
+    pub fn insns(&self) -> &[Insn] {
+        &self.insns
+    }
+
+    /// Little-endian bytes of all slots, ready for `BPF_PROG_LOAD`'s `insns`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.insns.len() * Insn::SIZE);
+        for i in &self.insns {
+            out.extend_from_slice(&i.to_bytes());
+        }
+        out
+    }
+
+    /// Map references still to patch, in slot order.
+    pub fn relocations(&self) -> &[Relocation] {
+        &self.relocations
+    }
+
+    /// ELF section name (`.section`), default `tc`.
+    pub fn section(&self) -> &str {
+        &self.section
+    }
+
+    /// License string (`.license`), default `GPL`.
+    pub fn license(&self) -> &str {
+        &self.license
+    }
+
+    /// Program/function symbol name (`.name`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn set_section(&mut self, s: &str) {
+        self.section = s.to_string();
+    }
+    pub fn set_license(&mut self, s: &str) {
+        self.license = s.to_string();
+    }
+    pub fn set_name(&mut self, s: &str) {
+        self.name = s.to_string();
+    }
+
+    /// The source line that produced `slot` (either slot of an lddw).
+    pub fn source_of(&self, slot: usize) -> Option<SourceLine> {
+        let &(line, start, end) = self.lines.get(slot)?;
+        let text = self.source.get(start as usize..end as usize)?;
+        Some(SourceLine {
+            line,
+            text: text.to_string(),
+        })
+    }
+
+    /// The decoded instructions with their first slot index.
+    pub fn instructions(&self) -> Result<Vec<(usize, Instruction)>, DecodeError> {
+        decode_bytes(&self.to_bytes())
+    }
+}
+
+/// The name used when no `.name` is given: the section's last `/` part, or
+/// `prog` if that is not a C identifier.
+pub fn default_name(section: &str) -> String {
+    let last = section.rsplit('/').next().unwrap_or(section);
+    let ident = !last.is_empty()
+        && !last.as_bytes()[0].is_ascii_digit()
+        && last.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ident {
+        last.to_string()
+    } else {
+        "prog".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(default_name("tc"), "tc");
+        assert_eq!(default_name("classifier/ingress"), "ingress");
+        assert_eq!(default_name("xdp.frags"), "prog");
+    }
+}
