@@ -13,6 +13,7 @@
 //! - [`disasm`]: bytes back to text, kernel or LLVM syntax;
 //! - [`elf`]: a relocatable ELF object for `bpftool`/`tc`.
 
+pub mod builder;
 pub mod encode;
 pub mod helpers;
 pub mod insn;
