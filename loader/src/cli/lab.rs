@@ -1,0 +1,233 @@
+//! The lab's subcommands of `redirect-lab`: `up`, `down`, `listen`, `send`,
+//! `status` and `trace`.
+//!
+//! Each is a thin shell over [`crate::lab`]: parse the flags, check
+//! privileges, call the library, print, and map errors to a message and a
+//! non-zero exit status. The seed's Makefile targets of the same names are
+//! what they replace.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use crate::lab::privilege::{self, LAB_CAPS};
+use crate::lab::trace::{self, TraceLimits};
+use crate::lab::traffic::print_datagram;
+use crate::lab::up::ProgramSource;
+use crate::lab::{Lab, LabError, ListenOptions, UpOptions, LISTEN_ADDR};
+
+/// Flags every lab command takes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LabArgs {
+    /// Work on an isolated lab: namespaces P_host, P_netns_1, P_netns_2,
+    /// leaving the real host namespace alone.
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+}
+
+/// The lab's subcommands, flattened into the top-level command.
+#[derive(Subcommand, Debug)]
+pub enum LabCommand {
+    /// Build the lab (rebuilding it if it is up) and attach the redirect program.
+    Up(UpArgs),
+    /// Remove the lab: namespaces, devices, routes. Succeeds on an absent or half-built lab.
+    Down(LabArgs),
+    /// Receive UDP on 10.0.2.11:7777 inside netns_2 and print each payload.
+    Listen(ListenArgs),
+    /// Send one UDP datagram to 10.0.2.11:7777 from the host side, bound to veth1@1.
+    Send(SendArgs),
+    /// Show devices (ifindex, MAC, rx/tx counters), the TC filter and its program.
+    Status(LabArgs),
+    /// Print the kernel's trace_pipe (what the --trace program reports); mounts tracefs if needed.
+    Trace(TraceArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Redirect with BPF_F_INGRESS: the packet is received on veth2@1 instead of sent out of it.
+    #[arg(long)]
+    pub ingress: bool,
+    /// Load the variant that reports each step with bpf_trace_printk (see `redirect-lab trace`).
+    #[arg(long)]
+    pub trace: bool,
+    /// Print every layer: the listing with bytes, the BPF_PROG_LOAD request and
+    /// verifier verdict, and each netlink message (decoded, hex, ip/tc command).
+    #[arg(long)]
+    pub explain: bool,
+    /// Build the topology without the program: netns_1 forwards with its own stack.
+    #[arg(long)]
+    pub no_program: bool,
+    /// Leave the destination MAC alone (assembles with KEEP_DEST_MAC): veth2@2 then drops the packet.
+    #[arg(long)]
+    pub keep_dest_mac: bool,
+    /// Assemble this file instead of bpf-src/redirect.s.
+    #[arg(long, value_name = "FILE")]
+    pub source: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ListenArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Stop after N datagrams.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after S seconds (fractions allowed).
+    #[arg(long, value_name = "S")]
+    pub timeout: Option<f64>,
+    /// Send each datagram back to its sender.
+    #[arg(long)]
+    pub echo: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// The payload (a newline is added, as `echo hello | nc -u` does).
+    #[arg(default_value = "hello")]
+    pub message: String,
+    /// Wait up to S seconds for a reply (from `listen --echo`) and print it.
+    #[arg(long, value_name = "S")]
+    pub reply: Option<f64>,
+}
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    /// Stop after N lines.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after S seconds.
+    #[arg(long, value_name = "S")]
+    pub timeout: Option<f64>,
+    /// Print only the lines of the lab's program ("redirect:").
+    #[arg(long)]
+    pub only_lab: bool,
+}
+
+/// Runs one lab subcommand; errors are printed as `redirect-lab CMD: message`.
+pub fn run(cmd: LabCommand) -> ExitCode {
+    let (name, result) = match cmd {
+        LabCommand::Up(a) => ("up", up(a)),
+        LabCommand::Down(a) => ("down", down(a)),
+        LabCommand::Listen(a) => ("listen", listen(a)),
+        LabCommand::Send(a) => ("send", send(a)),
+        LabCommand::Status(a) => ("status", status(a)),
+        LabCommand::Trace(a) => ("trace", trace_cmd(a)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("redirect-lab {name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn seconds(flag: &str, s: Option<f64>) -> Result<Option<Duration>, LabError> {
+    match s {
+        None => Ok(None),
+        Some(v) => Duration::try_from_secs_f64(v)
+            .map(Some)
+            .map_err(|_| LabError::Input(format!("{flag} {v}: give a number of seconds >= 0"))),
+    }
+}
+
+fn lab_for(args: &LabArgs, what: &str) -> Result<Lab, LabError> {
+    privilege::require(what, &LAB_CAPS).map_err(LabError::Privilege)?;
+    Lab::new(args.prefix.as_deref())
+}
+
+fn up(a: UpArgs) -> Result<(), LabError> {
+    let lab = lab_for(&a.lab, "redirect-lab up")?;
+    let options = UpOptions {
+        ingress: a.ingress,
+        trace: a.trace,
+        explain: a.explain,
+        no_program: a.no_program,
+        keep_dest_mac: a.keep_dest_mac,
+        source: match a.source {
+            Some(path) => ProgramSource::File(path.into()),
+            None => ProgramSource::Default,
+        },
+    };
+    let mut out = io::stdout().lock();
+    let report = lab.up(&options, &mut out)?;
+    let _ = writeln!(out, "{report}");
+    Ok(())
+}
+
+fn down(a: LabArgs) -> Result<(), LabError> {
+    let lab = lab_for(&a, "redirect-lab down")?;
+    let report = lab.down()?;
+    println!("{report}");
+    Ok(())
+}
+
+fn listen(a: ListenArgs) -> Result<(), LabError> {
+    let lab = lab_for(&a.lab, "redirect-lab listen")?;
+    let options = ListenOptions {
+        count: a.count,
+        timeout: seconds("--timeout", a.timeout)?,
+        echo: a.echo,
+    };
+    println!(
+        "listening on UDP {LISTEN_ADDR} in {}{}",
+        lab.names.label(crate::lab::Side::Netns2),
+        if a.echo { ", echoing each datagram back" } else { "" }
+    );
+    let mut out = io::stdout();
+    let n = lab.listen(options, |d| {
+        let _ = print_datagram(&mut out, d);
+        let _ = out.flush();
+    })?;
+    if a.count.is_some() || a.timeout.is_some() {
+        println!("received {n} datagram(s)");
+    }
+    Ok(())
+}
+
+fn send(a: SendArgs) -> Result<(), LabError> {
+    let lab = lab_for(&a.lab, "redirect-lab send")?;
+    let payload = format!("{}\n", a.message);
+    let reply = lab.send(payload.as_bytes(), seconds("--reply", a.reply)?)?;
+    println!("sent {} bytes to {LISTEN_ADDR} from veth1@1", payload.len());
+    if a.reply.is_some() {
+        match reply {
+            Some(d) => {
+                print!("reply: ");
+                let _ = print_datagram(&mut io::stdout(), &d);
+            }
+            None => {
+                return Err(LabError::Failed(
+                    "no reply came back in time (is `redirect-lab listen --echo` running?)".into(),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn status(a: LabArgs) -> Result<(), LabError> {
+    let lab = lab_for(&a, "redirect-lab status")?;
+    let st = lab.status()?;
+    print!("{st}");
+    Ok(())
+}
+
+fn trace_cmd(a: TraceArgs) -> Result<(), LabError> {
+    privilege::require("redirect-lab trace", &[(privilege::CAP_SYS_ADMIN, "CAP_SYS_ADMIN")])
+        .map_err(LabError::Privilege)?;
+    let limits = TraceLimits {
+        count: a.count,
+        timeout: seconds("--timeout", a.timeout)?,
+        only: a.only_lab.then_some("redirect:"),
+    };
+    eprintln!("reading trace_pipe (Ctrl-C to stop)");
+    trace::follow(limits, &mut io::stdout().lock()).map_err(LabError::Failed)?;
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! `listen` and `send`: UDP through the lab, with sockets that live in the
+//! lab's namespaces.
+//!
+//! A socket belongs to the network namespace its creating thread was in when
+//! `socket(2)` ran, for its whole life (see network_namespaces(7)). So each
+//! socket here is created on a short-lived thread that entered the right
+//! namespace, then used from any thread. The sender is bound to `veth1@1`
+//! with `SO_BINDTODEVICE` (socket(7)): whatever the routing table says, it
+//! can only leave by the lab's wire, never by the host's real interface.
+
+use std::io::{self, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::time::{Duration, Instant};
+
+use super::plan::{Side, DEST_ADDR, LISTEN_PORT, PREFIX_LEN, SUBNET_2, VETH1_1};
+use super::{procfs, sys, Lab, LabError};
+
+/// The lab's listening address, 10.0.2.11:7777.
+pub const LISTEN_ADDR: SocketAddrV4 = SocketAddrV4::new(DEST_ADDR, LISTEN_PORT);
+
+/// Limits and behaviour of `listen`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ListenOptions {
+    /// Stop after this many datagrams; `None`: until Ctrl-C or the timeout.
+    pub count: Option<u64>,
+    /// Stop after this long; `None`: wait forever.
+    pub timeout: Option<Duration>,
+    /// Send each datagram back to its sender (two-way traffic).
+    pub echo: bool,
+}
+
+/// One received datagram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Datagram {
+    pub from: SocketAddr,
+    pub payload: Vec<u8>,
+}
+
+impl Lab {
+    /// A UDP socket bound to 10.0.2.11:7777 inside `netns_2`.
+    pub fn udp_listener(&self) -> Result<UdpSocket, LabError> {
+        self.require_up()?;
+        self.run_in(Side::Netns2, || UdpSocket::bind(LISTEN_ADDR))?
+            .map_err(|e| {
+                LabError::Failed(format!(
+                    "binding UDP {LISTEN_ADDR} in {}: {e}{}",
+                    self.names.label(Side::Netns2),
+                    if e.kind() == io::ErrorKind::AddrInUse {
+                        " (another `redirect-lab listen` is running?)"
+                    } else {
+                        ""
+                    }
+                ))
+            })
+    }
+
+    /// Checks that the host side can reach the lab, and only through it:
+    /// `veth1@1` exists and the route to 10.0.2.0/24 goes through it.
+    pub fn check_host_route(&self) -> Result<(), LabError> {
+        let host = self.names.label(Side::Host).to_string();
+        let text = self.read_proc(Side::Host, "route")?;
+        let via_lab = procfs::parse_routes(&text)
+            .into_iter()
+            .any(|r| r.iface == VETH1_1 && r.dst == SUBNET_2 && r.prefix_len == PREFIX_LEN);
+        if via_lab {
+            Ok(())
+        } else {
+            Err(LabError::NotUp(format!(
+                "in {host}, there is no route to {SUBNET_2}/{PREFIX_LEN} via {VETH1_1}; \
+                 refusing to send, so nothing leaves by another interface. \
+                 Run `redirect-lab up{}` first.",
+                self.names.prefix_arg()
+            )))
+        }
+    }
+
+    /// A UDP socket in the host-side namespace, bound to `veth1@1`.
+    pub fn host_udp_socket(&self) -> Result<UdpSocket, LabError> {
+        self.require_up()?;
+        self.check_host_route()?;
+        let host = self.names.label(Side::Host).to_string();
+        self.run_in(Side::Host, || -> io::Result<UdpSocket> {
+            let sock = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+            sys::bind_to_device(&sock, VETH1_1)?;
+            Ok(sock)
+        })?
+        .map_err(|e| LabError::Failed(format!("UDP socket on {VETH1_1} in {host}: {e}")))
+    }
+
+    /// Sends one datagram from the host side to 10.0.2.11:7777 and, when
+    /// `wait_reply` is set, waits that long for one answer.
+    pub fn send(&self, payload: &[u8], wait_reply: Option<Duration>) -> Result<Option<Datagram>, LabError> {
+        let sock = self.host_udp_socket()?;
+        sock.send_to(payload, LISTEN_ADDR)
+            .map_err(|e| LabError::Failed(format!("sending to {LISTEN_ADDR} on {VETH1_1}: {e}")))?;
+        let Some(wait) = wait_reply else {
+            return Ok(None);
+        };
+        recv_one(&sock, Instant::now() + wait).map_err(|e| LabError::Failed(format!("waiting for a reply: {e}")))
+    }
+
+    /// Receives on 10.0.2.11:7777 in `netns_2`, calling `on_datagram` for each
+    /// datagram, until a limit in `options` is reached. Returns how many came.
+    pub fn listen(
+        &self,
+        options: ListenOptions,
+        mut on_datagram: impl FnMut(&Datagram),
+    ) -> Result<u64, LabError> {
+        let sock = self.udp_listener()?;
+        listen_on(&sock, options, &mut on_datagram)
+            .map_err(|e| LabError::Failed(format!("receiving on {LISTEN_ADDR}: {e}")))
+    }
+}
+
+/// The receive loop of `listen`, on an already bound socket.
+pub fn listen_on(
+    sock: &UdpSocket,
+    options: ListenOptions,
+    on_datagram: &mut dyn FnMut(&Datagram),
+) -> io::Result<u64> {
+    let start = Instant::now();
+    let mut received = 0u64;
+    loop {
+        if options.count.is_some_and(|c| received >= c) {
+            return Ok(received);
+        }
+        let deadline = match options.timeout {
+            Some(t) => {
+                let d = start + t;
+                if Instant::now() >= d {
+                    return Ok(received);
+                }
+                d
+            }
+            // Wake up now and then even with no timeout, so the loop stays
+            // simple; Ctrl-C ends the process the usual way.
+            None => Instant::now() + Duration::from_secs(3600),
+        };
+        if let Some(d) = recv_one(sock, deadline)? {
+            if options.echo {
+                sock.send_to(&d.payload, d.from)?;
+            }
+            received += 1;
+            on_datagram(&d);
+        }
+    }
+}
+
+/// One datagram, or `None` when `deadline` passes first.
+pub fn recv_one(sock: &UdpSocket, deadline: Instant) -> io::Result<Option<Datagram>> {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        // set_read_timeout(Some(0)) is an error, so never pass a zero duration.
+        sock.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                return Ok(Some(Datagram {
+                    from,
+                    payload: buf[..n].to_vec(),
+                }))
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {
+                continue
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Prints a datagram the way `listen` shows it: the payload as text (one
+/// trailing newline dropped), with its sender.
+pub fn print_datagram(out: &mut dyn Write, d: &Datagram) -> io::Result<()> {
+    let text = String::from_utf8_lossy(&d.payload);
+    writeln!(out, "{} (from {})", text.strip_suffix('\n').unwrap_or(&text), d.from)
+}
