@@ -442,7 +442,7 @@ pub fn statfs_type(path: &CStr) -> Result<i64, io::Error> {
     }
     // SAFETY: statfs returned 0, so it filled the struct (and it was zeroed).
     let st = unsafe { st.assume_init() };
-    Ok(st.f_type as i64)
+    Ok(i64::from(st.f_type))
 }
 
 /// `mount -t bpf bpf <target>`.
