@@ -442,6 +442,8 @@ pub fn statfs_type(path: &CStr) -> Result<i64, io::Error> {
     }
     // SAFETY: statfs returned 0, so it filled the struct (and it was zeroed).
     let st = unsafe { st.assume_init() };
+    // `f_type` is i64 on 64-bit targets and i32 on 32-bit ones.
+    #[allow(clippy::useless_conversion)]
     Ok(i64::from(st.f_type))
 }
 
