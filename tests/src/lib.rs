@@ -1,2 +1,16 @@
 //! `lab-tests`: shared support for the end-to-end tests, the kernel-behaviour
 //! suite, the kernel-matrix runner and the benchmarks.
+//!
+//! The kernel-behaviour pieces, in the order data flows through them:
+//! [`behaviours`] (what is asserted) -> [`suite`] (runs them, prints
+//! [`report`] lines) -> [`vm`] (boots a kernel from [`kernels`] with a
+//! [`cpio`] initramfs) -> [`report`] (parses the lines back) -> [`matrix`].
+
+pub mod behaviours;
+pub mod cpio;
+pub mod kernels;
+pub mod matrix;
+pub mod report;
+pub mod suite;
+pub mod sys;
+pub mod vm;

@@ -1,0 +1,298 @@
+//! Benchmark 4: our assembler and disassembler against LLVM's on one
+//! generated file of N lines (1,000,000 in `make bench`).
+//!
+//! The file uses LLVM's syntax, which both llvm-mc and our assembler accept,
+//! with a deterministic mix of the common forms (ALU with registers and
+//! immediates, 32-bit `w` forms, loads, stores, conditional and plain jumps,
+//! calls, 64-bit immediates, byte swaps, exit). Before timing anything, the
+//! instruction bytes of both assemblers are compared: a speed figure for an
+//! assembler that produced different bytes would mean nothing.
+//!
+//! Timed work, from the same input file to an output file each:
+//! - llvm-mc-19 -triple bpfel -mcpu=v4 -filetype=obj (a process) against
+//!   our assembler (read the file, assemble, write the ELF object);
+//! - llvm-objdump-19 -d on llvm's object against our disassembler on the same
+//!   instructions (to a text file).
+
+use super::stats::{interleave, Better};
+use super::table::Row;
+use super::traffic::find_tool;
+use super::{elf, Config};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+const BENCH: &str = "4. assembler";
+
+/// A deterministic xorshift64 generator: the same file every run, no crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo) as u64) as i64
+    }
+}
+
+/// `lines` lines of eBPF assembly in LLVM's syntax, from `seed`.
+pub fn generate(lines: usize, seed: u64) -> String {
+    let mut r = Rng(seed | 1);
+    let mut s = String::with_capacity(lines * 24);
+    const ALU: [&str; 8] = ["+=", "-=", "*=", "|=", "&=", "^=", "<<=", ">>="];
+    const JMP: [&str; 8] = ["==", "!=", ">", ">=", "<", "s>", "s<", "&"];
+    const SIZES: [&str; 4] = ["u8", "u16", "u32", "u64"];
+    for _ in 0..lines {
+        let d = r.below(10); // r10 is read-only: never a destination
+        let src = r.below(11);
+        let _ = match r.below(14) {
+            0 => writeln!(s, "r{d} = r{src}"),
+            1 => {
+                let op = ALU[r.below(8) as usize];
+                let imm = if op.contains("<<") || op.contains(">>") {
+                    r.range(0, 64)
+                } else {
+                    r.range(-100_000, 100_000)
+                };
+                writeln!(s, "r{d} {op} {imm}")
+            }
+            2 => writeln!(s, "r{d} {} r{src}", ALU[r.below(8) as usize]),
+            3 => writeln!(s, "w{d} = w{}", r.below(10)),
+            4 => writeln!(s, "w{d} += {}", r.range(-5000, 5000)),
+            5 => writeln!(
+                s,
+                "r{d} = *({} *)(r{src} + {})",
+                SIZES[r.below(4) as usize],
+                r.range(0, 512)
+            ),
+            6 => writeln!(
+                s,
+                "*({} *)(r10 - {}) = r{}",
+                SIZES[r.below(4) as usize],
+                8 * r.range(1, 64),
+                r.below(10)
+            ),
+            7 => writeln!(s, "*(u32 *)(r{d} + {}) = {}", r.range(0, 64), r.range(-1000, 1000)),
+            8 => writeln!(
+                s,
+                "if r{d} {} r{src} goto +{}",
+                JMP[r.below(8) as usize],
+                r.range(0, 200)
+            ),
+            9 => writeln!(
+                s,
+                "if w{d} {} {} goto -{}",
+                JMP[r.below(8) as usize],
+                r.range(-500, 500),
+                r.range(1, 200)
+            ),
+            10 => writeln!(s, "goto +{}", r.range(0, 1000)),
+            11 => writeln!(s, "r{d} = {} ll", r.next() as i64),
+            12 => writeln!(s, "call {}", r.range(1, 200)),
+            _ => {
+                if r.below(2) == 0 {
+                    writeln!(s, "exit")
+                } else {
+                    writeln!(s, "r{d} = be{} r{d}", [16, 32, 64][r.below(3) as usize])
+                }
+            }
+        };
+    }
+    s
+}
+
+/// What our side of the benchmark does; see [`super::ours`].
+fn ours_assemble(input: &Path, output: &Path) -> Result<Vec<u8>, String> {
+    let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let (insn_bytes, elf) = super::ours::assemble_to_elf(&text)?;
+    std::fs::write(output, elf).map_err(|e| format!("{}: {e}", output.display()))?;
+    Ok(insn_bytes)
+}
+
+fn ours_disassemble(insns: &[u8], output: &Path) -> Result<(), String> {
+    let text = super::ours::disassemble(insns)?;
+    std::fs::write(output, text).map_err(|e| format!("{}: {e}", output.display()))
+}
+
+fn run_tool(tool: &Path, args: &[&str]) -> Result<f64, String> {
+    let t = Instant::now();
+    let out = Command::new(tool)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| format!("{}: {e}", tool.display()))?;
+    let secs = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "{} failed: {}",
+            tool.display(),
+            err.lines().take(3).collect::<Vec<_>>().join(" / ")
+        ));
+    }
+    Ok(secs)
+}
+
+pub fn run(cfg: &Config) -> Vec<Row> {
+    let lines = if cfg.smoke { 2_000 } else { 1_000_000 };
+    let reps = cfg.reps;
+    let dir = cfg.workdir.join("asm");
+    let case = |what: &str| format!("{what}, {lines} lines");
+    let mut rows = Vec::new();
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        let why = format!("cannot create {}: {e}", dir.display());
+        for c in ["our assembler", "llvm-mc-19", "our disassembler", "llvm-objdump-19"] {
+            rows.push(Row::missing(BENCH, case(c), "s", why.clone()));
+        }
+        return rows;
+    }
+    let src = dir.join("bench.s");
+    let (llvm_obj, our_obj) = (dir.join("llvm.o"), dir.join("ours.o"));
+    let (llvm_dis, our_dis) = (dir.join("llvm.dis"), dir.join("ours.dis"));
+    let text = generate(lines, 0x5eed_0000 + lines as u64);
+    if let Err(e) = std::fs::write(&src, &text) {
+        let why = format!("cannot write {}: {e}", src.display());
+        for c in ["our assembler", "llvm-mc-19", "our disassembler", "llvm-objdump-19"] {
+            rows.push(Row::missing(BENCH, case(c), "s", why.clone()));
+        }
+        return rows;
+    }
+    drop(text);
+    let mc = find_tool("llvm-mc-19");
+    let objdump = find_tool("llvm-objdump-19");
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+
+    // Same bytes first, then speed.
+    let ours_bytes = ours_assemble(&src, &our_obj);
+    let agreement = match (&ours_bytes, &mc) {
+        (Err(e), _) => Some(format!("our assembler failed: {e}")),
+        (Ok(_), None) => None,
+        (Ok(bytes), Some(mc)) => {
+            match run_tool(mc, &["-triple", "bpfel", "-mcpu=v4", "-filetype=obj", &s(&src), "-o", &s(&llvm_obj)]) {
+                Err(e) => Some(e),
+                Ok(_) => match std::fs::read(&llvm_obj) {
+                    Err(e) => Some(format!("{}: {e}", llvm_obj.display())),
+                    Ok(obj) => match elf::section(&obj, ".text") {
+                        None => Some("llvm-mc's object has no readable .text".into()),
+                        Some(t) if t == bytes.as_slice() => None,
+                        Some(t) => {
+                            let at = t.iter().zip(bytes.iter()).position(|(a, b)| a != b).unwrap_or(t.len().min(bytes.len()));
+                            Some(format!(
+                                "our bytes differ from llvm-mc's at byte {at} (slot {}); sizes {} vs {}",
+                                at / 8,
+                                bytes.len(),
+                                t.len()
+                            ))
+                        }
+                    },
+                },
+            }
+        }
+    };
+    if let Some(why) = agreement {
+        for c in ["our assembler", "llvm-mc-19", "our disassembler", "llvm-objdump-19"] {
+            rows.push(Row::missing(BENCH, case(c), "s", why.clone()));
+        }
+        return rows;
+    }
+    let insns = ours_bytes.unwrap_or_default();
+
+    // Assemble: ours against llvm-mc, interleaved.
+    let asm = interleave(reps, 2, |_, case| -> Result<f64, String> {
+        if case == 0 {
+            let t = Instant::now();
+            ours_assemble(&src, &our_obj)?;
+            Ok(t.elapsed().as_secs_f64())
+        } else {
+            let mc = mc.as_deref().ok_or("llvm-mc-19 not installed (apt install llvm-19)")?;
+            run_tool(mc, &["-triple", "bpfel", "-mcpu=v4", "-filetype=obj", &s(&src), "-o", &s(&llvm_obj)])
+        }
+    });
+    let dis = interleave(reps, 2, |_, case| -> Result<f64, String> {
+        if case == 0 {
+            let t = Instant::now();
+            ours_disassemble(&insns, &our_dis)?;
+            Ok(t.elapsed().as_secs_f64())
+        } else {
+            let od = objdump.as_deref().ok_or("llvm-objdump-19 not installed (apt install llvm-19)")?;
+            let t = Instant::now();
+            let out = std::fs::File::create(&llvm_dis).map_err(|e| format!("{}: {e}", llvm_dis.display()))?;
+            let st = Command::new(od)
+                .args(["-d", &s(&llvm_obj)])
+                .stdout(out)
+                .status()
+                .map_err(|e| format!("llvm-objdump-19: {e}"))?;
+            if !st.success() {
+                return Err(format!("llvm-objdump-19 exited with {st}"));
+            }
+            Ok(t.elapsed().as_secs_f64())
+        }
+    });
+    for (pair, names) in [(asm, ["our assembler", "llvm-mc-19"]), (dis, ["our disassembler", "llvm-objdump-19"])] {
+        let mut it = pair.into_iter();
+        let to_row = |name: &str, r: Option<Result<Vec<f64>, String>>| match r {
+            Some(Ok(v)) => Row::from_samples(BENCH, case(name), "s", &v),
+            Some(Err(e)) => Row::missing(BENCH, case(name), "s", e),
+            None => Row::missing(BENCH, case(name), "s", "not run"),
+        };
+        let ours = to_row(names[0], it.next());
+        let reference = to_row(names[1], it.next());
+        let ours = ours.versus(names[1], &reference, Better::Lower);
+        let ours = if names[0] == "our assembler" { ours.target(5.0) } else { ours };
+        rows.push(ours);
+        rows.push(reference);
+    }
+    for f in [&llvm_obj, &our_obj, &llvm_dis, &our_dis, &src] {
+        let _ = std::fs::remove_file(f);
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_is_deterministic_and_sized() {
+        let a = generate(1000, 7);
+        assert_eq!(a, generate(1000, 7));
+        assert_ne!(a, generate(1000, 8));
+        assert_eq!(a.lines().count(), 1000);
+        assert!(!a.contains("r10 ="), "r10 must never be written");
+    }
+
+    #[test]
+    fn llvm_mc_accepts_the_generated_file() {
+        let Some(mc) = find_tool("llvm-mc-19") else {
+            eprintln!("skipping: llvm-mc-19 not installed");
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("bench-asm-gen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = dir.join("g.s");
+        let obj = dir.join("g.o");
+        std::fs::write(&src, generate(5000, 42)).unwrap();
+        let st = Command::new(mc)
+            .args(["-triple", "bpfel", "-mcpu=v4", "-filetype=obj"])
+            .arg(&src)
+            .arg("-o")
+            .arg(&obj)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let bytes = std::fs::read(&obj).unwrap();
+        let text = elf::section(&bytes, ".text").expect(".text in llvm-mc's object");
+        // 5000 lines, lddw takes two slots.
+        assert!(text.len() >= 5000 * 8 && text.len() % 8 == 0, "{}", text.len());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,305 @@
+//! `kernel-matrix` (`make kernels`): runs the kernel-behaviour suite on
+//! Debian's newest 6.1 and 6.12 cloud kernels in QEMU and on the host kernel,
+//! then prints and writes `target/kernel-matrix.md`. Exits non-zero if any
+//! cell failed, including a kernel that panicked, hung or stopped early.
+//!
+//! Usage: `kernel-matrix [--timeout SECS] [--kernels 6.1,6.12] [--no-host]`
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lab_tests::behaviours::REGISTRY;
+use lab_tests::kernels::{self, PreparedKernel};
+use lab_tests::matrix::{Column, Matrix, Row};
+use lab_tests::report::{parse_run, RunResult};
+use lab_tests::vm;
+
+/// The per-kernel limit the issue sets: two minutes, boot included.
+const DEFAULT_TIMEOUT_SECS: u64 = 120;
+const DEFAULT_SERIES: &[&str] = &["6.1", "6.12"];
+const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+struct Options {
+    timeout: Duration,
+    series: Vec<String>,
+    host: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+        series: DEFAULT_SERIES.iter().map(|s| s.to_string()).collect(),
+        host: true,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--timeout" => {
+                let v = args.next().ok_or("--timeout needs seconds")?;
+                let secs: u64 = v
+                    .parse()
+                    .map_err(|_| format!("--timeout: {v:?} is not a number of seconds"))?;
+                o.timeout = Duration::from_secs(secs.clamp(5, DEFAULT_TIMEOUT_SECS));
+            }
+            "--kernels" => {
+                let v = args
+                    .next()
+                    .ok_or("--kernels needs a list such as 6.1,6.12")?;
+                o.series = v
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+            }
+            "--no-host" => o.host = false,
+            "-h" | "--help" => {
+                println!("usage: kernel-matrix [--timeout SECS] [--kernels 6.1,6.12] [--no-host]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    Ok(o)
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Builds `lab-init` and `behaviour-suite` statically (glibc, crt-static) in
+/// a target dir of their own, so the changed RUSTFLAGS never invalidate the
+/// normal build. Returns the directory holding the two binaries.
+fn build_static(root: &Path) -> Result<PathBuf, String> {
+    let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d).join("static"),
+        None => root.join("target").join("static"),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("kernel-matrix: building static lab-init and behaviour-suite");
+    let st = Command::new(cargo)
+        .current_dir(root)
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            STATIC_TARGET,
+            "-p",
+            "lab-tests",
+        ])
+        .args(["--bin", "lab-init", "--bin", "behaviour-suite"])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !st.success() {
+        return Err(format!("static build failed ({st})"));
+    }
+    Ok(target_dir.join(STATIC_TARGET).join("release"))
+}
+
+/// Prepares, packs and boots one kernel; returns its column.
+fn vm_column(series: &str, cache: &Path, bins: &Path, timeout: Duration) -> Column {
+    let fail = |why: String, release: Option<String>| Column {
+        label: series.to_string(),
+        release,
+        run: RunResult::failed(why),
+    };
+    let k: PreparedKernel = match kernels::prepare(series, cache) {
+        Ok(k) => k,
+        Err(e) => return fail(format!("kernel not available: {e}"), None),
+    };
+    let release = Some(k.release.clone());
+    let initrd = cache.join(series).join("initramfs.cpio");
+    let image = match vm::build_initramfs(
+        &bins.join("lab-init"),
+        &bins.join("behaviour-suite"),
+        &k.modules,
+    ) {
+        Ok(i) => i,
+        Err(e) => return fail(format!("initramfs: {e}"), release),
+    };
+    if let Err(e) = std::fs::write(&initrd, image) {
+        return fail(format!("{}: {e}", initrd.display()), release);
+    }
+    let boot = match vm::boot(&k.vmlinuz, &initrd, timeout) {
+        Ok(b) => b,
+        Err(e) => return fail(format!("qemu: {e}"), release),
+    };
+    let log = cache.join(series).join("console.log");
+    let _ = std::fs::write(&log, &boot.output);
+    eprintln!(
+        "kernel-matrix: {series} ({}) finished in {:.1}s{}; console in {}",
+        k.release,
+        boot.elapsed.as_secs_f64(),
+        if boot.timed_out {
+            " (KILLED on timeout)"
+        } else {
+            ""
+        },
+        log.display()
+    );
+    Column {
+        label: series.to_string(),
+        release,
+        run: parse_run(&boot.output, boot.timed_out),
+    }
+}
+
+/// Runs the same static suite binary on the host kernel.
+fn host_column(bins: &Path, timeout: Duration, logdir: &Path) -> Column {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .map(|s| s.trim().to_string());
+    let start = Instant::now();
+    let child = Command::new(bins.join("behaviour-suite"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            return Column {
+                label: "host".into(),
+                release,
+                run: RunResult::failed(format!("cannot run behaviour-suite: {e}")),
+            }
+        }
+    };
+    let mut stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stdout.as_mut() {
+            let _ = std::io::Read::read_to_end(s, &mut buf);
+        }
+        buf
+    });
+    let mut timed_out = false;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() >= timeout => {
+                timed_out = true;
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) => break,
+        }
+    }
+    let out = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+    let _ = std::fs::write(logdir.join("host.log"), &out);
+    eprintln!(
+        "kernel-matrix: host finished in {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
+    Column {
+        label: "host".into(),
+        release,
+        run: parse_run(&out, timed_out),
+    }
+}
+
+fn main() {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("kernel-matrix: {e}");
+            std::process::exit(2);
+        }
+    };
+    if opts.host && !is_root() {
+        eprintln!("kernel-matrix: needs root for the host column (namespaces, BPF); run as root or pass --no-host");
+        std::process::exit(1);
+    }
+    let start = Instant::now();
+    let root = workspace_root();
+    let cache = root.join("target").join("kernels");
+    if let Err(e) = std::fs::create_dir_all(&cache) {
+        eprintln!("kernel-matrix: cannot create {}: {e}", cache.display());
+        std::process::exit(1);
+    }
+    let bins = match build_static(&root) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("kernel-matrix: {e}");
+            std::process::exit(1);
+        }
+    };
+
+    // The VMs and the host run all at once: each VM is one QEMU thread and
+    // the host run is short.
+    let columns: Vec<Column> = std::thread::scope(|s| {
+        let vms: Vec<_> = opts
+            .series
+            .iter()
+            .map(|series| {
+                let (cache, bins) = (&cache, &bins);
+                s.spawn(move || vm_column(series, cache, bins, opts.timeout))
+            })
+            .collect();
+        let host = opts
+            .host
+            .then(|| s.spawn(|| host_column(&bins, opts.timeout, &cache)));
+        let mut cols: Vec<Column> = vms
+            .into_iter()
+            .zip(&opts.series)
+            .map(|(h, series)| {
+                h.join().unwrap_or_else(|_| Column {
+                    label: series.clone(),
+                    release: None,
+                    run: RunResult::failed("runner thread panicked"),
+                })
+            })
+            .collect();
+        if let Some(h) = host {
+            cols.push(h.join().unwrap_or_else(|_| Column {
+                label: "host".into(),
+                release: None,
+                run: RunResult::failed("runner thread panicked"),
+            }));
+        }
+        cols
+    });
+
+    let matrix = Matrix {
+        rows: REGISTRY
+            .iter()
+            .map(|b| Row {
+                id: b.id.into(),
+                title: b.title.into(),
+                min_kernel: b.min_kernel.into(),
+            })
+            .collect(),
+        columns,
+    };
+    let md = format!(
+        "# Kernel-behaviour matrix\n\nWritten by `make kernels` in {:.0}s.\n\n{}",
+        start.elapsed().as_secs_f64(),
+        matrix.to_markdown()
+    );
+    println!("{md}");
+    let out = root.join("target").join("kernel-matrix.md");
+    if let Err(e) = std::fs::write(&out, &md) {
+        eprintln!("kernel-matrix: cannot write {}: {e}", out.display());
+        std::process::exit(1);
+    }
+    eprintln!("kernel-matrix: wrote {}", out.display());
+    std::process::exit(if matrix.is_red() { 1 } else { 0 });
+}

@@ -1,0 +1,67 @@
+//! Runs the behaviours of [`crate::behaviours::REGISTRY`] one after another
+//! and prints one `LABTEST` line each (see [`crate::report`]), then
+//! `LABTEST-END`. A behaviour that panics or overruns its time budget is
+//! reported as failed and the suite goes on, so one broken behaviour cannot
+//! hide the others.
+
+use std::io::Write;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::behaviours::{Behaviour, REGISTRY};
+use crate::report::{end_line, result_line, Verdict};
+
+/// How long one behaviour may take before it is reported as hung. TCG
+/// emulation is slow, so this is generous; the VM timeout bounds the total.
+pub const BEHAVIOUR_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs one behaviour on its own thread, turning panics, errors and
+/// overruns into failures.
+pub fn run_one(b: &'static Behaviour, timeout: Duration) -> Verdict {
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name(format!("behaviour-{}", b.id))
+        .spawn(move || {
+            let r = std::panic::catch_unwind(b.run);
+            let _ = tx.send(r);
+        });
+    if let Err(e) = spawned {
+        return Verdict::Fail(format!("cannot start a thread: {e}"));
+    }
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(Ok(v))) => v,
+        Ok(Ok(Err(e))) => Verdict::Fail(e),
+        Ok(Err(p)) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Verdict::Fail(format!("panicked: {msg}"))
+        }
+        Err(_) => Verdict::Fail(format!("no verdict within {}s", timeout.as_secs())),
+    }
+}
+
+/// Runs the behaviours whose id is in `only` (all when empty), printing the
+/// protocol on stdout. Returns the number of failures.
+pub fn run(only: &[String]) -> usize {
+    let mut failures = 0;
+    let mut count = 0;
+    let stdout = std::io::stdout();
+    for b in REGISTRY {
+        if !only.is_empty() && !only.iter().any(|o| o == b.id) {
+            continue;
+        }
+        let v = run_one(b, BEHAVIOUR_TIMEOUT);
+        failures += usize::from(v.is_fail());
+        count += 1;
+        let mut lock = stdout.lock();
+        let _ = writeln!(lock, "{}", result_line(b.id, &v));
+        let _ = lock.flush();
+    }
+    let mut lock = stdout.lock();
+    let _ = writeln!(lock, "{}", end_line(count));
+    let _ = lock.flush();
+    failures
+}
