@@ -1,0 +1,217 @@
+//! The crate's error type: every failure names the request it belongs to.
+//!
+//! A kernel refusal carries the errno and the kernel's extended-ACK text
+//! (`NLMSGERR_ATTR_MSG`, see `include/uapi/linux/netlink.h`), plus which
+//! attribute of our request it pointed at (`NLMSGERR_ATTR_OFFS`) and a hint
+//! on what to do.
+
+use std::fmt;
+use std::io;
+
+/// Anything that can go wrong in this crate.
+#[derive(Debug)]
+pub enum Error {
+    /// The kernel answered our request with a negative errno.
+    Kernel {
+        /// The request, e.g. "RTM_NEWTFILTER bpf on veth1@2 (ifindex 5) ingress".
+        request: String,
+        /// The positive errno.
+        errno: i32,
+        /// The kernel's extack message, if it sent one.
+        extack: Option<String>,
+        /// The attribute of our request the kernel pointed at, decoded
+        /// from `NLMSGERR_ATTR_OFFS` (e.g. "TCA_OPTIONS > TCA_BPF_NAME").
+        attribute: Option<String>,
+    },
+    /// A system call failed (socket, setns, mount, a file under /proc/sys).
+    Io {
+        /// What we were doing.
+        context: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// A reply broke the protocol (wrong sequence number or port id, malformed bytes).
+    Protocol {
+        /// The request it answered.
+        request: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A lookup found nothing (a link name, a namespace).
+    NotFound(String),
+    /// The caller passed something unusable (a name with '/', an empty name).
+    Invalid(String),
+}
+
+/// The crate's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// The errno, if the kernel or a system call reported one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Kernel { errno, .. } => Some(*errno),
+            Error::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// The kernel's extack message, if any.
+    pub fn extack(&self) -> Option<&str> {
+        match self {
+            Error::Kernel { extack, .. } => extack.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// The symbolic name of an errno (`EEXIST`), for messages a reader can grep.
+pub fn errno_name(errno: i32) -> &'static str {
+    match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
+        libc::E2BIG => "E2BIG",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::ENODEV => "ENODEV",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
+        libc::ENOSPC => "ENOSPC",
+        libc::ERANGE => "ERANGE",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ENOSYS => "ENOSYS",
+        libc::EMSGSIZE => "EMSGSIZE",
+        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::EADDRINUSE => "EADDRINUSE",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::ENETDOWN => "ENETDOWN",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::ENOBUFS => "ENOBUFS",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::EHOSTUNREACH => "EHOSTUNREACH",
+        _ => "errno",
+    }
+}
+
+/// What a reader can do about an errno, in this crate's context.
+fn hint(errno: i32, request: &str) -> Option<&'static str> {
+    Some(match errno {
+        libc::EPERM | libc::EACCES => {
+            "this needs root (CAP_NET_ADMIN, and CAP_SYS_ADMIN for namespaces): run it with sudo"
+        }
+        libc::EEXIST => "it already exists: delete it first, or use the replace variant",
+        libc::ENODEV => "no such device in this network namespace: check the ifindex or name",
+        libc::ENOENT if request.contains("FILTER") => {
+            "no such qdisc or filter: add the clsact qdisc first (qdisc_add_clsact)"
+        }
+        libc::EINVAL if request.contains("RTM_NEWTFILTER") => {
+            "an attribute failed the kernel's policy: a too-long TCA_BPF_NAME, or a program that is not SCHED_CLS"
+        }
+        libc::EBADF => "the program or namespace fd is not valid",
+        _ => return None,
+    })
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Kernel {
+                request,
+                errno,
+                extack,
+                attribute,
+            } => {
+                let text = io::Error::from_raw_os_error(*errno);
+                write!(
+                    f,
+                    "{request}: kernel refused with {} (errno {errno}: {})",
+                    errno_name(*errno),
+                    strip_os_error(&text)
+                )?;
+                if let Some(m) = extack {
+                    write!(f, ": \"{m}\"")?;
+                }
+                if let Some(a) = attribute {
+                    write!(f, " [at attribute {a}]")?;
+                }
+                if let Some(h) = hint(*errno, request) {
+                    write!(f, "; {h}")?;
+                }
+                Ok(())
+            }
+            Error::Io { context, source } => {
+                write!(f, "{context}: {source}")?;
+                if let Some(e) = source.raw_os_error() {
+                    write!(f, " ({})", errno_name(e))?;
+                    if let Some(h) = hint(e, context) {
+                        write!(f, "; {h}")?;
+                    }
+                }
+                Ok(())
+            }
+            Error::Protocol { request, detail } => {
+                write!(f, "{request}: bad netlink reply: {detail}")
+            }
+            Error::NotFound(what) => write!(f, "not found: {what}"),
+            Error::Invalid(what) => write!(f, "invalid argument: {what}"),
+        }
+    }
+}
+
+/// `io::Error`'s Display appends " (os error N)"; we print the errno ourselves.
+fn strip_os_error(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_error_text_names_everything() {
+        let e = Error::Kernel {
+            request: "RTM_NEWQDISC clsact on veth1@2 (ifindex 4)".into(),
+            errno: libc::EEXIST,
+            extack: Some("Exclusivity flag on, cannot modify".into()),
+            attribute: None,
+        };
+        let s = e.to_string();
+        assert!(s.starts_with("RTM_NEWQDISC clsact on veth1@2 (ifindex 4): kernel refused with EEXIST (errno 17: File exists)"), "{s}");
+        assert!(s.contains("\"Exclusivity flag on, cannot modify\""), "{s}");
+        assert_eq!(e.errno(), Some(17));
+    }
+}
