@@ -6,19 +6,32 @@
 //!
 //! - [`prog`]: `BPF_PROG_LOAD` with the verifier log, `BPF_PROG_TEST_RUN`,
 //!   program info and listing;
+//! - [`asm`]: loading `ebpf-asm` programs (map patching, source maps);
+//! - [`elf`]: loading clang-built ELF objects (global data as array maps);
 //! - [`verifier`]: reading the verifier log, mapping it to source lines;
+//! - [`map`]: maps and their elements;
+//! - [`link`]: `BPF_LINK_CREATE` (TCX, XDP) and link info;
 //! - [`pin`]: bpffs pins;
 //! - [`types`]: program, attach, map and link types with their kernel versions;
+//! - [`defines`]: `-D NAME=VALUE` parsing (integers, MACs, IPv4);
 //! - [`error`]: errors that name the command, the errno and what to do.
 
+pub mod asm;
+pub mod defines;
+pub mod elf;
 pub mod error;
+pub mod link;
+pub mod map;
 pub mod pin;
 pub mod prog;
 pub mod sys;
 pub mod types;
 pub mod verifier;
 
+pub use asm::AsmLoad;
 pub use error::{Error, Result, SysError};
+pub use link::{Link, LinkInfo};
+pub use map::{Map, MapInfo, MapSpec};
 pub use prog::{LoadOptions, ProgInfo, Program, TestRun, TestRunResult};
 pub use types::{AttachType, LinkType, MapType, ProgType};
 pub use verifier::{SourceLine, SourceMap, VerifierError};

@@ -103,3 +103,28 @@ pub fn unpin(path: &Path) -> Result<()> {
         Err(e) => Err(Error::io(format!("removing pin {}", path.display()), e)),
     }
 }
+
+/// Which kind of BPF object an fd is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjKind {
+    /// A program (`anon_inode:bpf-prog`).
+    Prog,
+    /// A map (`anon_inode:bpf-map`).
+    Map,
+    /// A link (`anon_inode:bpf_link`).
+    Link,
+}
+
+/// Tells programs, maps and links apart. `BPF_OBJ_GET_INFO_BY_FD` cannot:
+/// it fills whichever info struct fits the fd into any buffer. The kernel
+/// names each object's anonymous inode (`kernel/bpf/syscall.c`:
+/// `anon_inode_getfd("bpf-prog", ...)`), which `/proc/self/fd` shows.
+pub fn obj_kind(fd: BorrowedFd<'_>) -> Option<ObjKind> {
+    let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+    match target.to_str()? {
+        "anon_inode:bpf-prog" => Some(ObjKind::Prog),
+        "anon_inode:bpf-map" => Some(ObjKind::Map),
+        "anon_inode:bpf_link" => Some(ObjKind::Link),
+        _ => None,
+    }
+}

@@ -500,7 +500,7 @@ fn load_error(
                 });
         return SysError::with_hint(cmd, e, hint).into();
     }
-    let helper_name = |_id: i64| None;
+    let helper_name = |id: i64| crate::asm::helper_name(id);
     Error::Verifier(Box::new(verifier::analyse(
         errno,
         opts.prog_type,

@@ -1,0 +1,136 @@
+//! ELF loading against the running kernel (root, clang): the C reference
+//! with and without bpf_printk, global data as frozen array maps, and a
+//! mutation test: no byte flip of a real object may panic the reader.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use loader::elf;
+use loader::{MapType, TestRun};
+
+fn clang_build(extra: &[&str], tag: &str) -> Vec<u8> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let src = root.join("bpf-src/redirect.bpf.c");
+    let out = std::env::temp_dir().join(format!("loader-elf-{}-{tag}.o", std::process::id()));
+    let multiarch = Command::new("gcc")
+        .arg("-print-multiarch")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "x86_64-linux-gnu".into());
+    let status = Command::new("clang")
+        .args(["-O2", "-g", "-target", "bpf"])
+        .arg(format!("-I/usr/include/{multiarch}"))
+        .args(extra)
+        .arg("-c")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("clang is required for this test (apt-get install clang): {e}"));
+    assert!(status.success(), "clang failed on {}", src.display());
+    let bytes = std::fs::read(&out).expect("read object");
+    let _ = std::fs::remove_file(&out);
+    bytes
+}
+
+fn ipv4_frame(dst: [u8; 4]) -> Vec<u8> {
+    let mut p = vec![0u8; 64];
+    p[0..6].copy_from_slice(&[0xff; 6]);
+    p[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+    p[12..14].copy_from_slice(&[0x08, 0x00]);
+    p[14] = 0x45;
+    p[16..18].copy_from_slice(&50u16.to_be_bytes());
+    p[22] = 64;
+    p[23] = 17;
+    p[26..30].copy_from_slice(&[10, 0, 1, 10]);
+    p[30..34].copy_from_slice(&dst);
+    p
+}
+
+#[test]
+fn loads_the_c_reference_with_and_without_printk() {
+    for (flags, tag) in [(&[][..], "plain"), (&["-DTRACE"][..], "trace")] {
+        let obj = clang_build(flags, tag);
+        let parsed = elf::parse(&obj, None).expect("parse");
+        assert_eq!(parsed.section, "tc");
+        assert_eq!(parsed.name, "redirect");
+        assert_eq!(parsed.license, "GPL");
+        let loaded = parsed
+            .load(None, false)
+            .unwrap_or_else(|e| panic!("{tag}: {e}"));
+        if tag == "trace" {
+            assert!(!parsed.relocs.is_empty());
+            let (name, map) = &loaded.maps[0];
+            assert_eq!(name, ".rodata");
+            let info = map.info().unwrap();
+            assert_eq!(info.map_type, MapType::Array.raw());
+            // Frozen: user space can no longer write it.
+            let v = vec![0u8; info.value_size as usize];
+            let e = map.update(&0u32.to_ne_bytes(), &v, 0).unwrap_err();
+            assert_eq!(e.errno(), Some(libc::EPERM), "{e}");
+        } else {
+            assert!(loaded.maps.is_empty());
+        }
+        let pkt = ipv4_frame([10, 0, 2, 11]);
+        let r = loaded
+            .program
+            .test_run(&TestRun {
+                data_in: &pkt,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(r.retval, 7, "{tag}");
+        assert_eq!(&r.data_out[0..6], &[0x02, 0, 0, 0, 0, 0], "{tag}");
+        let other = ipv4_frame([10, 0, 2, 12]);
+        let r = loaded
+            .program
+            .test_run(&TestRun {
+                data_in: &other,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(r.retval, 0, "{tag}");
+        assert_eq!(r.data_out, other, "{tag}");
+    }
+}
+
+#[test]
+fn mutated_objects_never_panic() {
+    let obj = clang_build(&["-DTRACE"], "mut");
+    let mut rng = fastrand::Rng::with_seed(0x5eed);
+    let mut errors = 0;
+    for _ in 0..3000 {
+        let mut m = obj.clone();
+        for _ in 0..rng.usize(1..8) {
+            let i = rng.usize(..m.len());
+            m[i] = rng.u8(..);
+        }
+        if rng.u8(..) < 20 {
+            m.truncate(rng.usize(..m.len()));
+        }
+        // Parsing only: the kernel must not see random instructions.
+        if elf::parse(&m, None).is_err() {
+            errors += 1;
+        }
+    }
+    // Some mutations hit debug sections and still parse; many must not.
+    assert!(
+        errors > 100,
+        "only {errors} of 3000 mutations were rejected"
+    );
+    let e = elf::parse(&obj[..obj.len() / 3], None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("ELF object: "), "{e}");
+}
+
+#[test]
+fn missing_sections_are_named() {
+    let obj = clang_build(&[], "sec");
+    let e = elf::parse(&obj, Some("xdp")).unwrap_err().to_string();
+    assert!(
+        e.contains("no program section \"xdp\"") && e.contains("\"tc\""),
+        "{e}"
+    );
+}
