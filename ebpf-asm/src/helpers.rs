@@ -4,6 +4,9 @@
 //! the `call` instruction carries in `imm`; names carry the `bpf_` prefix the
 //! kernel prints (`call bpf_redirect#23`).
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 /// Helper names, indexed by `enum bpf_func_id` value (`BPF_FUNC_<name>`).
 pub const HELPERS: [&str; 212] = [
     "bpf_unspec",                         // 0
@@ -222,9 +225,16 @@ pub const HELPERS: [&str; 212] = [
 
 /// The helper id of `name` (with its `bpf_` prefix), e.g. `bpf_redirect` -> 23.
 pub fn helper_id(name: &str) -> Option<u32> {
-    // A linear scan over 212 short strings; the text assembler keeps its own
-    // hashed index for speed (see `text::parser`).
-    HELPERS.iter().position(|h| *h == name).map(|i| i as u32)
+    // Hashed once: the assembler looks names up on every `call` line.
+    static INDEX: OnceLock<HashMap<&'static str, u32>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        HELPERS
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (*n, i as u32))
+            .collect()
+    });
+    index.get(name).copied()
 }
 
 /// The name of helper `id`, e.g. 6 -> `bpf_trace_printk`.

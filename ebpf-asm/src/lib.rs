@@ -19,6 +19,7 @@ pub mod helpers;
 pub mod insn;
 pub mod opcode;
 pub mod program;
+pub mod text;
 
 pub use encode::{decode, encode, DecodeError, DecodeReason};
 pub use insn::{
@@ -26,3 +27,4 @@ pub use insn::{
     Width,
 };
 pub use program::{Program, RelocKind, Relocation, SourceLine};
+pub use text::{assemble, AsmError, AsmOptions};

@@ -1,0 +1,321 @@
+//! A byte-level lexer for one line of assembly text.
+//!
+//! No regular expressions and no allocation: a token is a kind plus a byte
+//! range into the line (and, for numbers, the value). Comments start with `;`,
+//! `//`, or a `#` at the start of the line or after whitespace (a `#` glued to
+//! a name is the kernel's `call bpf_redirect#23`).
+
+/// Punctuation and operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum P {
+    LParen,
+    RParen,
+    LBrack,
+    RBrack,
+    Star,
+    Plus,
+    Minus,
+    Slash,
+    Percent,
+    Amp,
+    Pipe,
+    Caret,
+    Tilde,
+    Comma,
+    Colon,
+    Hash,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    EqEq,
+    Ne,
+    Assign,
+    Shl,
+    Shr,
+    AddAssign,
+    SubAssign,
+    MulAssign,
+    DivAssign,
+    ModAssign,
+    AndAssign,
+    OrAssign,
+    XorAssign,
+    ShlAssign,
+    ShrAssign,
+    Bang,
+}
+
+/// The kind of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tok {
+    Ident,
+    /// A number; its value is in [`Token::num`].
+    Num,
+    /// A double-quoted string; the range includes the quotes.
+    Str,
+    Punct(P),
+    /// End of line (or start of a comment).
+    Eol,
+    /// A byte that starts no token, or a malformed number/string; `num` holds
+    /// a [`LexError`] code.
+    Bad,
+}
+
+/// Why a token is [`Tok::Bad`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LexError {
+    UnexpectedChar = 1,
+    NumberTooLarge = 2,
+    BadDigit = 3,
+    UnterminatedString = 4,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token {
+    pub tok: Tok,
+    /// Byte range in the line.
+    pub start: usize,
+    pub end: usize,
+    /// Value of a number (unsigned, as written), or the [`LexError`] of `Bad`.
+    pub num: u64,
+}
+
+/// Lexer state: the line and a cursor.
+#[derive(Debug, Clone, Copy)]
+pub struct Lexer<'a> {
+    pub line: &'a [u8],
+    pub pos: usize,
+}
+
+fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b == b'.' || b == b'$'
+}
+fn is_ident_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$'
+}
+
+impl<'a> Lexer<'a> {
+    pub fn new(line: &'a str) -> Lexer<'a> {
+        Lexer {
+            line: line.as_bytes(),
+            pos: 0,
+        }
+    }
+
+    fn at(&self, i: usize) -> u8 {
+        self.line.get(i).copied().unwrap_or(0)
+    }
+
+    /// The next token.
+    pub fn next_token(&mut self) -> Token {
+        let line = self.line;
+        let mut i = self.pos;
+        while i < line.len() && (line[i] == b' ' || line[i] == b'\t' || line[i] == b'\r') {
+            i += 1;
+        }
+        let start = i;
+        let tok = |kind: Tok, end: usize, num: u64| Token {
+            tok: kind,
+            start,
+            end,
+            num,
+        };
+        if i >= line.len() {
+            self.pos = i;
+            return tok(Tok::Eol, i, 0);
+        }
+        let b = line[i];
+        // `#` opens a comment at the start of a line or after whitespace.
+        let hash_comment = b == b'#' && (i == 0 || matches!(line[i - 1], b' ' | b'\t'));
+        if b == b';' || (b == b'/' && self.at(i + 1) == b'/') || hash_comment {
+            self.pos = line.len();
+            return tok(Tok::Eol, i, 0);
+        }
+        if is_ident_start(b) {
+            let mut j = i + 1;
+            while j < line.len() && is_ident_char(line[j]) {
+                j += 1;
+            }
+            self.pos = j;
+            return tok(Tok::Ident, j, 0);
+        }
+        if b.is_ascii_digit() {
+            let (t, j, v) = lex_number(line, i);
+            self.pos = j;
+            return tok(t, j, v);
+        }
+        if b == b'"' {
+            let mut j = i + 1;
+            while j < line.len() && line[j] != b'"' {
+                if line[j] == b'\\' {
+                    j += 1;
+                }
+                j += 1;
+            }
+            if j >= line.len() {
+                self.pos = line.len();
+                return tok(Tok::Bad, line.len(), LexError::UnterminatedString as u64);
+            }
+            self.pos = j + 1;
+            return tok(Tok::Str, j + 1, 0);
+        }
+        let c1 = self.at(i + 1);
+        let c2 = self.at(i + 2);
+        let (p, len) = match (b, c1, c2) {
+            (b'<', b'<', b'=') => (P::ShlAssign, 3),
+            (b'>', b'>', b'=') => (P::ShrAssign, 3),
+            (b'<', b'<', _) => (P::Shl, 2),
+            (b'>', b'>', _) => (P::Shr, 2),
+            (b'<', b'=', _) => (P::Le, 2),
+            (b'>', b'=', _) => (P::Ge, 2),
+            (b'=', b'=', _) => (P::EqEq, 2),
+            (b'!', b'=', _) => (P::Ne, 2),
+            (b'+', b'=', _) => (P::AddAssign, 2),
+            (b'-', b'=', _) => (P::SubAssign, 2),
+            (b'*', b'=', _) => (P::MulAssign, 2),
+            (b'/', b'=', _) => (P::DivAssign, 2),
+            (b'%', b'=', _) => (P::ModAssign, 2),
+            (b'&', b'=', _) => (P::AndAssign, 2),
+            (b'|', b'=', _) => (P::OrAssign, 2),
+            (b'^', b'=', _) => (P::XorAssign, 2),
+            (b'<', _, _) => (P::Lt, 1),
+            (b'>', _, _) => (P::Gt, 1),
+            (b'=', _, _) => (P::Assign, 1),
+            (b'(', _, _) => (P::LParen, 1),
+            (b')', _, _) => (P::RParen, 1),
+            (b'[', _, _) => (P::LBrack, 1),
+            (b']', _, _) => (P::RBrack, 1),
+            (b'*', _, _) => (P::Star, 1),
+            (b'+', _, _) => (P::Plus, 1),
+            (b'-', _, _) => (P::Minus, 1),
+            (b'/', _, _) => (P::Slash, 1),
+            (b'%', _, _) => (P::Percent, 1),
+            (b'&', _, _) => (P::Amp, 1),
+            (b'|', _, _) => (P::Pipe, 1),
+            (b'^', _, _) => (P::Caret, 1),
+            (b'~', _, _) => (P::Tilde, 1),
+            (b',', _, _) => (P::Comma, 1),
+            (b':', _, _) => (P::Colon, 1),
+            (b'#', _, _) => (P::Hash, 1),
+            (b'!', _, _) => (P::Bang, 1),
+            _ => {
+                // Skip a whole UTF-8 sequence so ranges stay on char boundaries.
+                let mut j = i + 1;
+                while j < line.len() && (line[j] & 0xc0) == 0x80 {
+                    j += 1;
+                }
+                self.pos = j;
+                return tok(Tok::Bad, j, LexError::UnexpectedChar as u64);
+            }
+        };
+        self.pos = i + len;
+        tok(Tok::Punct(p), i + len, 0)
+    }
+
+    /// The next token without consuming it.
+    pub fn peek(&self) -> Token {
+        let mut c = *self;
+        c.next_token()
+    }
+}
+
+/// Lex a number at `i`: decimal, `0x` hex, `0b` binary or `0o` octal.
+fn lex_number(line: &[u8], i: usize) -> (Tok, usize, u64) {
+    let (radix, mut j) = match (line[i], line.get(i + 1).map(|b| b.to_ascii_lowercase())) {
+        (b'0', Some(b'x')) => (16u64, i + 2),
+        (b'0', Some(b'b')) => (2, i + 2),
+        (b'0', Some(b'o')) => (8, i + 2),
+        _ => (10, i),
+    };
+    let digits_start = j;
+    let mut v: u64 = 0;
+    let mut overflow = false;
+    let mut bad = false;
+    while j < line.len() && (line[j].is_ascii_alphanumeric() || line[j] == b'_') {
+        let d = match line[j] {
+            c @ b'0'..=b'9' => (c - b'0') as u64,
+            c @ b'a'..=b'f' => (c - b'a' + 10) as u64,
+            c @ b'A'..=b'F' => (c - b'A' + 10) as u64,
+            b'_' => {
+                j += 1;
+                continue;
+            }
+            _ => 99,
+        };
+        if d >= radix {
+            bad = true;
+        } else {
+            match v.checked_mul(radix).and_then(|x| x.checked_add(d)) {
+                Some(n) => v = n,
+                None => overflow = true,
+            }
+        }
+        j += 1;
+    }
+    if bad || j == digits_start {
+        (Tok::Bad, j, LexError::BadDigit as u64)
+    } else if overflow {
+        (Tok::Bad, j, LexError::NumberTooLarge as u64)
+    } else {
+        (Tok::Num, j, v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(s: &str) -> Vec<Tok> {
+        let mut l = Lexer::new(s);
+        let mut v = Vec::new();
+        loop {
+            let t = l.next_token();
+            v.push(t.tok);
+            if t.tok == Tok::Eol {
+                return v;
+            }
+        }
+    }
+
+    #[test]
+    fn tokens() {
+        use P::*;
+        assert_eq!(
+            kinds("r0 = *(u32 *)(r1 +76) ; c"),
+            vec![
+                Tok::Ident,
+                Tok::Punct(Assign),
+                Tok::Punct(Star),
+                Tok::Punct(LParen),
+                Tok::Ident,
+                Tok::Punct(Star),
+                Tok::Punct(RParen),
+                Tok::Punct(LParen),
+                Tok::Ident,
+                Tok::Punct(Plus),
+                Tok::Num,
+                Tok::Punct(RParen),
+                Tok::Eol
+            ]
+        );
+        assert_eq!(
+            kinds("call bpf_redirect#23 # c"),
+            vec![Tok::Ident, Tok::Ident, Tok::Punct(Hash), Tok::Num, Tok::Eol]
+        );
+        assert_eq!(
+            kinds("w1 s>>= 3"),
+            vec![
+                Tok::Ident,
+                Tok::Ident,
+                Tok::Punct(ShrAssign),
+                Tok::Num,
+                Tok::Eol
+            ]
+        );
+        let mut l = Lexer::new("0xffffffffffffffff 0x1_0000000000000000 12z");
+        assert_eq!(l.next_token().num, u64::MAX);
+        assert_eq!(l.next_token().tok, Tok::Bad);
+        assert_eq!(l.next_token().tok, Tok::Bad);
+    }
+}
