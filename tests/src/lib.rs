@@ -7,6 +7,7 @@
 //! [`cpio`] initramfs) -> [`report`] (parses the lines back) -> [`matrix`].
 
 pub mod behaviours;
+pub mod bench;
 pub mod cpio;
 pub mod kernels;
 pub mod matrix;

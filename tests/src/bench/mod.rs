@@ -16,7 +16,7 @@
 //! Nothing here asserts a speed: targets are printed as met or not met.
 //!
 //! [`Config::smoke`] shrinks every benchmark to a tiny size; the smoke test in
-//! `tests/tests/bench_smoke.rs` runs them all that way in `cargo test`.
+//! at the end of this file runs them all that way in `cargo test`.
 
 pub mod asm;
 pub mod bringup;

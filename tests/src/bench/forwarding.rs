@@ -1,0 +1,194 @@
+//! Benchmark 1: the seed's claim. Does `bpf_redirect` on `veth1@2`'s ingress,
+//! which skips `netns_1`'s IP stack, deliver traffic faster than that stack
+//! forwarding it, and what does the `bpf_printk` trace variant cost?
+//!
+//! Three isolated labs are brought up side by side (`redirect-lab up
+//! --prefix P`: `P_host`, `P_netns_1`, `P_netns_2`; the real host namespace
+//! is never used), one per mode:
+//! - (a) no program: `netns_1` forwards with its IP stack (the reference);
+//! - (b) the seed's program: `bpf_redirect` to `veth2@1`'s egress;
+//! - (c) the same with the `bpf_trace_printk` trace variant.
+//!
+//! Senders run in `P_host`, receivers in `P_netns_2` at 10.0.2.11, with our
+//! own generators ([`super::traffic`]); the modes are interleaved run by run.
+//! Only the forward direction (host -> netns_2) meets the program; replies
+//! (pongs, TCP ACKs) take `netns_1`'s stack in every mode.
+
+use super::stats::{interleave, percentile, Better};
+use super::table::Row;
+use super::traffic::{self, Limits, Path2};
+use super::{unique_name, Config};
+use super::ours::{self, LabMode};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+const BENCH: &str = "1. forwarding";
+const MODES: [&str; 3] = ["(a) netns_1 forwarding", "(b) bpf_redirect", "(c) bpf_redirect + printk"];
+const REFERENCE: &str = "(a)";
+
+/// One isolated lab, removed on drop even if the benchmark fails half-way.
+struct LabGuard {
+    prefix: String,
+}
+
+impl LabGuard {
+    fn up(mode: LabMode) -> Result<LabGuard, String> {
+        let guard = LabGuard {
+            prefix: unique_name("bf"),
+        };
+        ours::lab_up(&guard.prefix, mode)?;
+        Ok(guard)
+    }
+
+    fn path(&self) -> Path2 {
+        let (host, netns_2) = ours::lab_namespaces(&self.prefix);
+        Path2 {
+            client_ns: host,
+            server_ns: netns_2,
+            server_ip: Ipv4Addr::new(10, 0, 2, 11),
+        }
+    }
+}
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        ours::lab_down(&self.prefix);
+    }
+}
+
+struct Sizes {
+    reps: usize,
+    udp: Limits,
+    tcp_bytes: u64,
+    tcp_time: Duration,
+    rtt: Limits,
+    iperf_reps: usize,
+    iperf_secs: u32,
+}
+
+fn sizes(cfg: &Config) -> Sizes {
+    if cfg.smoke {
+        Sizes {
+            reps: 1,
+            udp: Limits {
+                max_packets: 300,
+                max_time: Duration::from_millis(50),
+            },
+            tcp_bytes: 1 << 20,
+            tcp_time: Duration::from_millis(50),
+            rtt: Limits {
+                max_packets: 20,
+                max_time: Duration::from_millis(500),
+            },
+            iperf_reps: 1,
+            iperf_secs: 1,
+        }
+    } else {
+        Sizes {
+            reps: cfg.reps,
+            udp: Limits {
+                max_packets: 3_000_000,
+                max_time: Duration::from_millis(500),
+            },
+            tcp_bytes: 8 << 30,
+            tcp_time: Duration::from_secs(1),
+            rtt: Limits {
+                max_packets: 2_000,
+                max_time: Duration::from_secs(1),
+            },
+            iperf_reps: 3,
+            iperf_secs: 2,
+        }
+    }
+}
+
+/// Rows for one metric: a row per mode, (b) and (c) against (a).
+fn rows_for(case: &str, unit: &str, better: Better, per_mode: Vec<Result<Vec<f64>, String>>) -> Vec<Row> {
+    let rows: Vec<Row> = per_mode
+        .into_iter()
+        .zip(MODES)
+        .map(|(r, mode)| {
+            let c = format!("{case}, {mode}");
+            match r {
+                Ok(v) => Row::from_samples(BENCH, c, unit, &v),
+                Err(e) => Row::missing(BENCH, c, unit, e),
+            }
+        })
+        .collect();
+    let reference = rows[0].clone();
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, r)| if i == 0 { r } else { r.versus(REFERENCE, &reference, better) })
+        .collect()
+}
+
+pub fn run(cfg: &Config) -> Vec<Row> {
+    let s = sizes(cfg);
+    let labs: Vec<Result<(LabGuard, Path2), String>> = (0..3)
+        .map(|m| {
+            let g = LabGuard::up([LabMode::NoProgram, LabMode::Redirect, LabMode::Trace][m])?;
+            let p = g.path();
+            traffic::warm_up(&p, 9000, 5).map_err(|e| format!("no reply through the lab: {e}"))?;
+            Ok((g, p))
+        })
+        .collect();
+    let path = |m: usize| -> Result<&Path2, String> {
+        labs[m].as_ref().map(|(_, p)| p).map_err(Clone::clone)
+    };
+
+    let mut rows = Vec::new();
+    for (payload, base) in [(64usize, 10_000u16), (1400, 11_000)] {
+        let runs = interleave(s.reps, 3, |rep, m| {
+            traffic::udp_flood(path(m)?, base + rep as u16, payload, s.udp).map_err(|e| e.to_string())
+        });
+        let pps = runs.iter().map(|r| r.clone().map(|v| v.iter().map(|f| f.delivered_pps()).collect())).collect();
+        let loss = runs
+            .iter()
+            .map(|r| r.clone().map(|v| v.iter().map(|f| f.loss() * 100.0).collect()))
+            .collect();
+        rows.extend(rows_for(&format!("UDP {payload} B delivered to netns_2"), "pkt/s", Better::Higher, pps));
+        rows.extend(rows_for(&format!("UDP {payload} B loss"), "%", Better::Lower, loss));
+    }
+
+    let tcp = interleave(s.reps, 3, |rep, m| {
+        traffic::tcp_stream(path(m)?, 12_000 + rep as u16, s.tcp_bytes, s.tcp_time)
+            .map(|t| t.mbit_per_s())
+            .map_err(|e| e.to_string())
+    });
+    rows.extend(rows_for("TCP host -> netns_2 (own sender)", "Mbit/s", Better::Higher, tcp));
+
+    if traffic::iperf3_path().is_some() {
+        let iperf = interleave(s.iperf_reps, 3, |rep, m| {
+            traffic::iperf3_tcp(path(m)?, 13_000 + rep as u16, s.iperf_secs).map_err(|e| e.to_string())
+        });
+        rows.extend(rows_for("TCP host -> netns_2 (iperf3)", "Mbit/s", Better::Higher, iperf));
+    } else {
+        for mode in MODES {
+            rows.push(Row::missing(
+                BENCH,
+                format!("TCP host -> netns_2 (iperf3), {mode}"),
+                "Mbit/s",
+                "iperf3 not installed (apt install iperf3)",
+            ));
+        }
+    }
+
+    let rtt = interleave(s.reps, 3, |rep, m| {
+        traffic::udp_ping_pong(path(m)?, 14_000 + rep as u16, s.rtt).map_err(|e| e.to_string())
+    });
+    let pct = |p: f64| -> Vec<Result<Vec<f64>, String>> {
+        rtt.iter()
+            .map(|r| {
+                r.clone().and_then(|runs| {
+                    runs.iter()
+                        .map(|samples| percentile(samples, p).ok_or_else(|| "no RTT sample".to_string()))
+                        .collect()
+                })
+            })
+            .collect()
+    };
+    rows.extend(rows_for("UDP ping-pong RTT p50", "us", Better::Lower, pct(50.0)));
+    rows.extend(rows_for("UDP ping-pong RTT p99", "us", Better::Lower, pct(99.0)));
+    drop(labs);
+    rows
+}
