@@ -1,5 +1,39 @@
 //! `redirect-lab`: the command line of the eBPF packet-redirect lab.
-fn main() {
-    eprintln!("redirect-lab: not built yet");
-    std::process::exit(1);
+//!
+//! This file only parses the command line (clap derive) and dispatches; each
+//! command group lives in its own module under `cli/`.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Every layer of an eBPF packet redirect, by hand: assemble, inspect, load
+/// and test-run the program without any BPF library.
+#[derive(Parser)]
+#[command(name = "redirect-lab", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a program (.s or .o) on a packet with BPF_PROG_TEST_RUN.
+    Run(cli::run::RunArgs),
+    /// Inspect programs loaded in the kernel.
+    Prog(cli::prog::ProgArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => cli::run::run(a),
+        Command::Prog(a) => cli::prog::prog(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => cli::report(&e),
+    }
 }

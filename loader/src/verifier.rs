@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use crate::error::errno_name;
+use crate::error::{errno_name, errno_text};
 use crate::types::ProgType;
 
 /// Where an instruction came from in the assembly source.
@@ -67,7 +67,7 @@ impl fmt::Display for VerifierError {
             self.name,
             self.prog_type,
             errno_name(self.errno),
-            std::io::Error::from_raw_os_error(self.errno)
+            errno_text(self.errno)
         )?;
         for l in self.message.lines() {
             writeln!(f, "  {l}")?;

@@ -1,0 +1,177 @@
+//! `redirect-lab run`: load a program (`.s` or `.o`) and run it on a packet
+//! with `BPF_PROG_TEST_RUN`, without attaching it anywhere; print the return
+//! value, the kernel's timing and the packet after the run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use loader::file::{load_file, FileOptions};
+use loader::{ProgType, TestRun};
+
+use super::{hex, json_str, parse_hex, read_file, write_file, CliResult};
+
+/// `run` arguments.
+#[derive(Args)]
+pub struct RunArgs {
+    /// The program: assembly text (.s) or an ELF object (.o).
+    pub file: PathBuf,
+    /// Assembler constant NAME=VALUE (integer, MAC aa:bb:.. or IPv4 a.b.c.d).
+    #[arg(short = 'D', value_name = "NAME=VALUE")]
+    pub define: Vec<String>,
+    /// The packet, starting at the Ethernet header: raw bytes, or hex text
+    /// if the file name ends in .hex.
+    #[arg(long, value_name = "PACKET_FILE")]
+    pub data: PathBuf,
+    /// Runs to average the duration over.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// Write the packet after the run to this file (raw bytes).
+    #[arg(long, value_name = "FILE")]
+    pub data_out: Option<PathBuf>,
+    /// Print one JSON object (retval, duration_ns, data_out as hex).
+    #[arg(long)]
+    pub json: bool,
+    /// Show the level-2 verifier log and its stats line.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// ELF section holding the program (default: the only one).
+    #[arg(long)]
+    pub section: Option<String>,
+    /// Program type (sched_cls, xdp, ...); default from the file.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub prog_type: Option<String>,
+}
+
+/// `TC_ACT_*` (include/uapi/linux/pkt_cls.h): what a SCHED_CLS program's
+/// return value tells TC to do.
+fn tc_act_name(v: u32) -> Option<&'static str> {
+    Some(match v as i32 {
+        -1 => "TC_ACT_UNSPEC",
+        0 => "TC_ACT_OK",
+        1 => "TC_ACT_RECLASSIFY",
+        2 => "TC_ACT_SHOT",
+        3 => "TC_ACT_PIPE",
+        4 => "TC_ACT_STOLEN",
+        5 => "TC_ACT_QUEUED",
+        6 => "TC_ACT_REPEAT",
+        7 => "TC_ACT_REDIRECT",
+        8 => "TC_ACT_TRAP",
+        _ => return None,
+    })
+}
+
+/// `enum xdp_action` (include/uapi/linux/bpf.h).
+fn xdp_action_name(v: u32) -> Option<&'static str> {
+    Some(match v {
+        0 => "XDP_ABORTED",
+        1 => "XDP_DROP",
+        2 => "XDP_PASS",
+        3 => "XDP_TX",
+        4 => "XDP_REDIRECT",
+        _ => return None,
+    })
+}
+
+/// Runs `redirect-lab run`.
+pub fn run(a: RunArgs) -> CliResult {
+    let defines = a
+        .define
+        .iter()
+        .map(|d| loader::defines::parse_define(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let prog_type = match &a.prog_type {
+        Some(t) => Some(
+            ProgType::from_name(t)
+                .ok_or_else(|| format!("unknown program type {t:?} (try sched_cls or xdp)"))?,
+        ),
+        None => None,
+    };
+    let raw = read_file(&a.data)?;
+    let packet = if a.data.extension().is_some_and(|e| e == "hex") {
+        let text =
+            String::from_utf8(raw).map_err(|_| format!("{} is not text", a.data.display()))?;
+        parse_hex(&text).map_err(|e| format!("{}: {e}", a.data.display()))?
+    } else {
+        raw
+    };
+
+    let loaded = load_file(
+        &a.file,
+        &FileOptions {
+            defines: &defines,
+            section: a.section.as_deref(),
+            prog_type,
+            verbose: a.verbose,
+        },
+    )?;
+    if a.verbose {
+        if let Some(log) = loaded.program.verifier_log() {
+            eprintln!(
+                "--- verifier log (level 2) ---\n{}\n--- end of verifier log ---",
+                log.trim_end()
+            );
+        }
+    }
+    let info = loaded.program.info()?;
+    let result = loaded.program.test_run(&TestRun {
+        data_in: &packet,
+        repeat: a.repeat,
+        ..Default::default()
+    })?;
+    if let Some(out) = &a.data_out {
+        write_file(out, &result.data_out)?;
+    }
+    let name = match ProgType::from_raw(info.prog_type) {
+        Some(ProgType::Xdp) => xdp_action_name(result.retval),
+        Some(ProgType::SchedCls) | Some(ProgType::SchedAct) => tc_act_name(result.retval),
+        _ => None,
+    };
+    let changed = result.data_out != packet;
+    if a.json {
+        let mut fields = vec![
+            format!("\"retval\":{}", result.retval),
+            format!(
+                "\"retval_name\":{}",
+                name.map(json_str).unwrap_or_else(|| "null".into())
+            ),
+            format!("\"duration_ns\":{}", result.duration_ns),
+            format!("\"repeat\":{}", a.repeat.max(1)),
+            format!("\"data_out\":\"{}\"", hex(&result.data_out)),
+            format!("\"data_changed\":{changed}"),
+            format!("\"prog_id\":{}", info.id),
+            format!("\"prog_tag\":\"{}\"", info.tag_hex()),
+        ];
+        if a.verbose {
+            if let Some(s) = loaded.program.verifier_stats() {
+                fields.push(format!("\"verifier_stats\":{}", json_str(s)));
+            }
+        }
+        println!("{{{}}}", fields.join(","));
+    } else {
+        match name {
+            Some(n) => println!("retval: {} ({n})", result.retval),
+            None => println!("retval: {}", result.retval),
+        }
+        println!(
+            "duration: {} ns (mean of {} runs)",
+            result.duration_ns,
+            a.repeat.max(1)
+        );
+        println!(
+            "data_out: {} bytes, {}",
+            result.data_out.len(),
+            if changed { "changed" } else { "unchanged" }
+        );
+        for (i, chunk) in result.data_out.chunks(16).enumerate() {
+            let bytes: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+            println!("  {:04x}: {}", i * 16, bytes.join(" "));
+        }
+        if a.verbose {
+            if let Some(s) = loaded.program.verifier_stats() {
+                println!("verifier: {s}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
