@@ -176,6 +176,62 @@ pub const IFLA_LINK_NETNSID: u16 = 37;
 /// `IFLA_XDP`: nested `IFLA_XDP_*`.
 pub const IFLA_XDP: u16 = 43;
 
+// Shown by name in inspect mode only.
+/// `IFLA_BROADCAST`: link-layer broadcast address.
+pub const IFLA_BROADCAST: u16 = 2;
+/// `IFLA_QDISC`: name of the root qdisc.
+pub const IFLA_QDISC: u16 = 6;
+/// `IFLA_STATS`: `struct rtnl_link_stats` (32-bit counters).
+pub const IFLA_STATS: u16 = 7;
+/// `IFLA_TXQLEN`: transmit queue length.
+pub const IFLA_TXQLEN: u16 = 13;
+/// `IFLA_MAP`: `struct rtnl_link_ifmap`.
+pub const IFLA_MAP: u16 = 14;
+/// `IFLA_LINKMODE`: u8 link mode.
+pub const IFLA_LINKMODE: u16 = 17;
+/// `IFLA_AF_SPEC`: nested per-address-family data.
+pub const IFLA_AF_SPEC: u16 = 26;
+/// `IFLA_GROUP`: u32 device group.
+pub const IFLA_GROUP: u16 = 27;
+/// `IFLA_EXT_MASK`: u32 `RTEXT_FILTER_*` for dumps.
+pub const IFLA_EXT_MASK: u16 = 29;
+/// `IFLA_PROMISCUITY`: u32 promiscuity count.
+pub const IFLA_PROMISCUITY: u16 = 30;
+/// `IFLA_NUM_TX_QUEUES`: u32 TX queue count.
+pub const IFLA_NUM_TX_QUEUES: u16 = 31;
+/// `IFLA_NUM_RX_QUEUES`: u32 RX queue count.
+pub const IFLA_NUM_RX_QUEUES: u16 = 32;
+/// `IFLA_CARRIER`: u8 carrier state.
+pub const IFLA_CARRIER: u16 = 33;
+/// `IFLA_CARRIER_CHANGES`: u32 carrier change count.
+pub const IFLA_CARRIER_CHANGES: u16 = 35;
+/// `IFLA_PROTO_DOWN`: u8 protocol down.
+pub const IFLA_PROTO_DOWN: u16 = 39;
+/// `IFLA_GSO_MAX_SEGS`: u32 GSO segment limit.
+pub const IFLA_GSO_MAX_SEGS: u16 = 40;
+/// `IFLA_GSO_MAX_SIZE`: u32 GSO size limit.
+pub const IFLA_GSO_MAX_SIZE: u16 = 41;
+/// `IFLA_CARRIER_UP_COUNT`: u32 carrier up count.
+pub const IFLA_CARRIER_UP_COUNT: u16 = 47;
+/// `IFLA_CARRIER_DOWN_COUNT`: u32 carrier down count.
+pub const IFLA_CARRIER_DOWN_COUNT: u16 = 48;
+/// `IFLA_MIN_MTU`: u32 minimum MTU.
+pub const IFLA_MIN_MTU: u16 = 50;
+/// `IFLA_MAX_MTU`: u32 maximum MTU.
+pub const IFLA_MAX_MTU: u16 = 51;
+/// `IFLA_PERM_ADDRESS`: permanent hardware address.
+pub const IFLA_PERM_ADDRESS: u16 = 54;
+/// `IFLA_PARENT_DEV_NAME`: parent device name.
+pub const IFLA_PARENT_DEV_NAME: u16 = 56;
+/// `IFLA_GRO_MAX_SIZE`: u32 GRO size limit.
+pub const IFLA_GRO_MAX_SIZE: u16 = 58;
+/// `IFLA_TSO_MAX_SIZE`: u32 TSO size limit.
+pub const IFLA_TSO_MAX_SIZE: u16 = 59;
+/// `IFLA_TSO_MAX_SEGS`: u32 TSO segment limit.
+pub const IFLA_TSO_MAX_SEGS: u16 = 60;
+/// `IFLA_ALLMULTI`: u32 allmulti count.
+pub const IFLA_ALLMULTI: u16 = 61;
+
 /// `IFLA_INFO_KIND`: the link type as a string ("veth").
 pub const IFLA_INFO_KIND: u16 = 1;
 /// `IFLA_INFO_DATA`: nested, kind-specific data (for veth: `VETH_INFO_*`).
@@ -241,6 +297,8 @@ pub const IFA_LABEL: u16 = 3;
 pub const IFA_FLAGS: u16 = 8;
 /// `IFA_F_NODAD`: skip IPv6 duplicate address detection.
 pub const IFA_F_NODAD: u32 = 0x02;
+/// `IFA_F_TENTATIVE`: IPv6 duplicate address detection still running.
+pub const IFA_F_TENTATIVE: u32 = 0x40;
 
 // ---------------------------------------------------------------------------
 // if_ether.h

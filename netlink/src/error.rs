@@ -114,6 +114,15 @@ pub fn errno_name(errno: i32) -> &'static str {
     }
 }
 
+/// "EEXIST (errno 17: File exists)".
+pub fn errno_text(errno: i32) -> String {
+    format!(
+        "{} (errno {errno}: {})",
+        errno_name(errno),
+        strip_os_error(&io::Error::from_raw_os_error(errno))
+    )
+}
+
 /// What a reader can do about an errno, in this crate's context.
 fn hint(errno: i32, request: &str) -> Option<&'static str> {
     Some(match errno {
@@ -142,13 +151,7 @@ impl fmt::Display for Error {
                 extack,
                 attribute,
             } => {
-                let text = io::Error::from_raw_os_error(*errno);
-                write!(
-                    f,
-                    "{request}: kernel refused with {} (errno {errno}: {})",
-                    errno_name(*errno),
-                    strip_os_error(&text)
-                )?;
+                write!(f, "{request}: kernel refused with {}", errno_text(*errno))?;
                 if let Some(m) = extack {
                     write!(f, ": \"{m}\"")?;
                 }

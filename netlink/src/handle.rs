@@ -59,7 +59,7 @@ pub struct Handle {
     port_id: u32,
     seq: u32,
     netns: Option<String>,
-    inspect: Option<InspectFn>,
+    pub(crate) inspect: Option<InspectFn>,
     names: HashMap<i32, String>,
     buf: Vec<u8>,
 }

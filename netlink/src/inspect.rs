@@ -69,9 +69,19 @@ pub fn render(ev: &Event<'_>) -> String {
         }
     }
     s.push_str(&tree(ev.bytes));
-    s.push_str(&hex_dump(ev.bytes));
+    // Requests are short and every byte matters; a link dump reply runs to
+    // kilobytes of counters, so its dump is cut (the tree above is complete).
+    if ev.direction == Direction::Reply && ev.bytes.len() > REPLY_HEX_LIMIT {
+        s.push_str(&hex_dump(&ev.bytes[..REPLY_HEX_LIMIT]));
+        let _ = writeln!(s, "    ... {} more bytes", ev.bytes.len() - REPLY_HEX_LIMIT);
+    } else {
+        s.push_str(&hex_dump(ev.bytes));
+    }
     s
 }
+
+/// How much of a reply [`render`] shows in hex.
+pub const REPLY_HEX_LIMIT: usize = 256;
 
 /// A classic hex dump: offset, 16 bytes in hex, the same as ASCII.
 pub fn hex_dump(bytes: &[u8]) -> String {
@@ -204,19 +214,42 @@ fn attr_info(ctx: Ctx, ty: u16, family: u8, kind: Option<&str>) -> (&'static str
     use Val::*;
     match (ctx, ty) {
         (Ctx::Link, IFLA_ADDRESS) => ("IFLA_ADDRESS", Mac),
-        (Ctx::Link, 2) => ("IFLA_BROADCAST", Mac),
+        (Ctx::Link, IFLA_BROADCAST) => ("IFLA_BROADCAST", Mac),
+        (Ctx::Link, IFLA_PERM_ADDRESS) => ("IFLA_PERM_ADDRESS", Mac),
         (Ctx::Link, IFLA_IFNAME) => ("IFLA_IFNAME", Str),
         (Ctx::Link, IFLA_MTU) => ("IFLA_MTU", U32),
         (Ctx::Link, IFLA_LINK) => ("IFLA_LINK", I32),
-        (Ctx::Link, 6) => ("IFLA_QDISC", Str),
-        (Ctx::Link, 13) => ("IFLA_TXQLEN", U32),
+        (Ctx::Link, IFLA_QDISC) => ("IFLA_QDISC", Str),
+        (Ctx::Link, IFLA_PARENT_DEV_NAME) => ("IFLA_PARENT_DEV_NAME", Str),
+        (Ctx::Link, IFLA_TXQLEN) => ("IFLA_TXQLEN", U32),
+        (Ctx::Link, IFLA_GROUP) => ("IFLA_GROUP", U32),
+        (Ctx::Link, IFLA_EXT_MASK) => ("IFLA_EXT_MASK", U32),
+        (Ctx::Link, IFLA_PROMISCUITY) => ("IFLA_PROMISCUITY", U32),
+        (Ctx::Link, IFLA_NUM_TX_QUEUES) => ("IFLA_NUM_TX_QUEUES", U32),
+        (Ctx::Link, IFLA_NUM_RX_QUEUES) => ("IFLA_NUM_RX_QUEUES", U32),
+        (Ctx::Link, IFLA_CARRIER_CHANGES) => ("IFLA_CARRIER_CHANGES", U32),
+        (Ctx::Link, IFLA_GSO_MAX_SEGS) => ("IFLA_GSO_MAX_SEGS", U32),
+        (Ctx::Link, IFLA_GSO_MAX_SIZE) => ("IFLA_GSO_MAX_SIZE", U32),
+        (Ctx::Link, IFLA_CARRIER_UP_COUNT) => ("IFLA_CARRIER_UP_COUNT", U32),
+        (Ctx::Link, IFLA_CARRIER_DOWN_COUNT) => ("IFLA_CARRIER_DOWN_COUNT", U32),
+        (Ctx::Link, IFLA_MIN_MTU) => ("IFLA_MIN_MTU", U32),
+        (Ctx::Link, IFLA_MAX_MTU) => ("IFLA_MAX_MTU", U32),
+        (Ctx::Link, IFLA_GRO_MAX_SIZE) => ("IFLA_GRO_MAX_SIZE", U32),
+        (Ctx::Link, IFLA_TSO_MAX_SIZE) => ("IFLA_TSO_MAX_SIZE", U32),
+        (Ctx::Link, IFLA_TSO_MAX_SEGS) => ("IFLA_TSO_MAX_SEGS", U32),
+        (Ctx::Link, IFLA_ALLMULTI) => ("IFLA_ALLMULTI", U32),
         (Ctx::Link, IFLA_OPERSTATE) => ("IFLA_OPERSTATE", U8),
+        (Ctx::Link, IFLA_LINKMODE) => ("IFLA_LINKMODE", U8),
+        (Ctx::Link, IFLA_CARRIER) => ("IFLA_CARRIER", U8),
+        (Ctx::Link, IFLA_PROTO_DOWN) => ("IFLA_PROTO_DOWN", U8),
+        (Ctx::Link, IFLA_MAP) => ("IFLA_MAP", Hex),
+        (Ctx::Link, IFLA_AF_SPEC) => ("IFLA_AF_SPEC", Hex),
         (Ctx::Link, IFLA_LINKINFO) => ("IFLA_LINKINFO", Nested(Ctx::LinkInfo)),
         (Ctx::Link, IFLA_STATS64) => ("IFLA_STATS64", Stats64),
         (Ctx::Link, IFLA_NET_NS_FD) => ("IFLA_NET_NS_FD", U32),
         (Ctx::Link, IFLA_LINK_NETNSID) => ("IFLA_LINK_NETNSID", I32),
         (Ctx::Link, IFLA_XDP) => ("IFLA_XDP", Nested(Ctx::Xdp)),
-        (Ctx::Link, 7) => ("IFLA_STATS", Hex),
+        (Ctx::Link, IFLA_STATS) => ("IFLA_STATS", Hex),
         (Ctx::Link, _) => ("IFLA_?", Hex),
         (Ctx::LinkInfo, IFLA_INFO_KIND) => ("IFLA_INFO_KIND", Str),
         (Ctx::LinkInfo, IFLA_INFO_DATA) if kind == Some("veth") => {
@@ -415,11 +448,7 @@ fn message_body(out: &mut String, ty: u16, flags: u16, p: &[u8]) {
                 let what = if e.errno == 0 {
                     "ACK".to_string()
                 } else {
-                    format!(
-                        "-{} ({})",
-                        crate::error::errno_name(e.errno),
-                        std::io::Error::from_raw_os_error(e.errno)
-                    )
+                    format!("-{}", crate::error::errno_text(e.errno))
                 };
                 let _ = writeln!(
                     out,

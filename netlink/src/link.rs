@@ -210,8 +210,12 @@ impl Handle {
         m.nest_end();
         m.nest_end();
         self.execute(req)?;
-        let idx = self.link_index(name)?;
-        Ok(idx)
+        // The new ifindex: older kernels do not echo RTM_NEWLINK, so ask,
+        // quietly (inspect mode shows the request that matters).
+        let saved = self.inspect.take();
+        let idx = self.link_index(name);
+        self.inspect = saved;
+        idx
     }
 
     fn link_change(
