@@ -6,8 +6,14 @@ use std::path::Path;
 /// Assembles a file with `-D NAME=VALUE` definitions; returns the
 /// instruction bytes (8-byte slots).
 pub fn assemble_file(path: &Path, defines: &[(&str, i64)]) -> Result<Vec<u8>, String> {
-    let _ = (path, defines);
-    Err("ebpf-asm has no text assembler yet".into())
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let opts = ebpf_asm::AsmOptions {
+        file_name: path.display().to_string(),
+        defines: defines.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+    };
+    ebpf_asm::assemble(&text, &opts)
+        .map(|p| p.to_bytes())
+        .map_err(|e| e.to_string())
 }
 
 /// Assembles LLVM-syntax text; returns the instruction bytes and an ELF

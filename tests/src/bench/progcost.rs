@@ -84,7 +84,7 @@ fn load(insns: &[u8], name: &str) -> Result<Program, String> {
 
 pub fn run(cfg: &Config) -> Vec<Row> {
     let repeat: u32 = if cfg.smoke { 1_000 } else { 1_000_000 };
-    let reps = if cfg.smoke { 1 } else { cfg.reps.max(5) };
+    let reps = if cfg.smoke { 1 } else { cfg.reps.max(11) };
     let names = ["our redirect.s", "clang -O2 redirect.bpf.c"];
     let case = |who: &str, what: &str| format!("{what}, {who}");
     let all_missing = |why: String| -> Vec<Row> {
