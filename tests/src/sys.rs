@@ -1,11 +1,12 @@
-//! The few system calls the VM's init makes that the standard library lacks:
-//! `mount(2)`, `finit_module(2)`, `reboot(2)`, and the `SIOCSIFFLAGS` ioctl
-//! that brings `lo` up.
+//! The system calls `lab-tests` makes that the standard library lacks: for
+//! the VM's init, `mount(2)`, `finit_module(2)`, `reboot(2)` and the
+//! `SIOCSIFFLAGS` ioctl that brings `lo` up; for the behaviours, an
+//! `AF_PACKET` tap that reports each frame's `pkt_type`.
 //!
-//! It follows `mount(2)`, `finit_module(2)`, `reboot(2)` and `netdevice(7)`;
-//! the constants come from `include/uapi/linux/reboot.h` and
-//! `include/uapi/linux/sockios.h` through the `libc` crate. This is the only
-//! module of `lab-tests` with `unsafe` code.
+//! It follows `mount(2)`, `finit_module(2)`, `reboot(2)`, `netdevice(7)` and
+//! `packet(7)`; the constants come from `include/uapi/linux/reboot.h`,
+//! `sockios.h`, `if_ether.h` and `if_packet.h` through the `libc` crate.
+//! This is the only module of `lab-tests` with `unsafe` code.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -108,4 +109,103 @@ pub fn set_link_up(name: &str) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// An `AF_PACKET` socket bound to one device, seeing every frame it sends or
+/// receives (`ETH_P_ALL`), including those the stack will drop as addressed
+/// to another host. Open it inside the device's network namespace.
+pub struct PacketTap {
+    fd: std::os::fd::OwnedFd,
+}
+
+/// One frame seen by a [`PacketTap`].
+#[derive(Debug, Clone)]
+pub struct TappedFrame {
+    /// `sll_pkttype`: `PACKET_HOST` (0), `PACKET_BROADCAST` (1),
+    /// `PACKET_MULTICAST` (2), `PACKET_OTHERHOST` (3), `PACKET_OUTGOING` (4).
+    pub pkt_type: u8,
+    pub data: Vec<u8>,
+}
+
+impl PacketTap {
+    /// Opens a tap on `ifindex` of the calling thread's network namespace.
+    pub fn open(ifindex: i32) -> io::Result<PacketTap> {
+        let proto_be = (libc::ETH_P_ALL as u16).to_be();
+        // SAFETY: socket(2) takes no pointers; the result is checked below.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                i32::from(proto_be),
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh socket that we own; OwnedFd closes it once.
+        let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        // SAFETY: sockaddr_ll is plain old data; all-zero is valid.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = proto_be;
+        sll.sll_ifindex = ifindex;
+        // SAFETY: sll is a valid sockaddr_ll and the length passed is its size.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(PacketTap { fd })
+    }
+
+    /// Waits up to `timeout` for the next frame; `None` when none came.
+    pub fn recv(&self, timeout: std::time::Duration) -> io::Result<Option<TappedFrame>> {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: pfd is one valid pollfd and nfds is 1.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Ok(None);
+        }
+        let mut buf = vec![0u8; 65536];
+        // SAFETY: as above, all-zero sockaddr_ll is valid.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        // SAFETY: buf and sll are valid for the lengths given; the kernel
+        // writes at most those many bytes and updates len.
+        let got = unsafe {
+            libc::recvfrom(
+                self.fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+                (&mut sll as *mut libc::sockaddr_ll).cast(),
+                &mut len,
+            )
+        };
+        if got < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::WouldBlock {
+                return Ok(None);
+            }
+            return Err(e);
+        }
+        buf.truncate(got as usize);
+        Ok(Some(TappedFrame {
+            pkt_type: sll.sll_pkttype,
+            data: buf,
+        }))
+    }
 }

@@ -9,6 +9,13 @@
 
 use crate::report::Verdict;
 
+pub mod arp;
+pub mod redirect;
+pub mod tc_netlink;
+pub mod tcx;
+pub mod test_run;
+pub mod verifier;
+
 /// One entry of the suite.
 pub struct Behaviour {
     /// Stable id, printed in `LABTEST` lines and the matrix.
@@ -21,7 +28,104 @@ pub struct Behaviour {
 }
 
 /// Every behaviour, in matrix order.
-pub static REGISTRY: &[Behaviour] = &[];
+pub static REGISTRY: &[Behaviour] = &[
+    Behaviour {
+        id: "redirect-egress-delivers",
+        title: "bpf_redirect flags 0: veth2@1 transmits it, netns_2's socket gets it",
+        min_kernel: "4.5",
+        run: redirect::egress_delivers,
+    },
+    Behaviour {
+        id: "redirect-skips-netns1-stack",
+        title: "netns_1 forwards without the program, never with it (Ip ForwDatagrams)",
+        min_kernel: "4.5",
+        run: redirect::skips_netns1_stack,
+    },
+    Behaviour {
+        id: "no-mac-rewrite-otherhost",
+        title: "without the MAC rewrite veth2@2 sees PACKET_OTHERHOST and drops it",
+        min_kernel: "4.5",
+        run: redirect::no_mac_rewrite_dropped,
+    },
+    Behaviour {
+        id: "ingress-flag-stays-in-netns1",
+        title: "BPF_F_INGRESS: received on veth2@1 (PACKET_OTHERHOST), never in netns_2",
+        min_kernel: "4.5",
+        run: redirect::ingress_flag_stays_in_netns1,
+    },
+    Behaviour {
+        id: "invalid-flags-shot",
+        title: "unknown bpf_redirect flags return TC_ACT_SHOT and drop the packet",
+        min_kernel: "4.5",
+        run: redirect::invalid_flags_shot,
+    },
+    Behaviour {
+        id: "missing-ifindex-dropped",
+        title: "redirect to a nonexistent ifindex is dropped",
+        min_kernel: "4.5",
+        run: redirect::missing_ifindex_dropped,
+    },
+    Behaviour {
+        id: "arp-passes-proxy-arp",
+        title: "ARP passes with TC_ACT_OK, proxy ARP answers through the program",
+        min_kernel: "4.5",
+        run: arp::arp_passes,
+    },
+    Behaviour {
+        id: "test-run-redirect",
+        title: "BPF_PROG_TEST_RUN: 7 with the MAC rewritten; other destinations 0",
+        min_kernel: "4.12",
+        run: test_run::redirect_verdict,
+    },
+    Behaviour {
+        id: "test-run-min-14-bytes",
+        title: "BPF_PROG_TEST_RUN refuses < 14 bytes (EINVAL); 14-byte ARP runs",
+        min_kernel: "4.12",
+        run: test_run::min_size,
+    },
+    Behaviour {
+        id: "test-run-short-ipv4",
+        title: "BPF_PROG_TEST_RUN with a 20-byte IPv4 frame (recorded per kernel)",
+        min_kernel: "4.12",
+        run: test_run::short_ipv4,
+    },
+    Behaviour {
+        id: "verifier-bounds-check",
+        title: "without its bounds check the verifier says \"invalid access to packet\"",
+        min_kernel: "4.7",
+        run: verifier::needs_bounds_check,
+    },
+    Behaviour {
+        id: "clsact-twice-eexist",
+        title: "clsact added twice: EEXIST, \"Exclusivity flag on, cannot modify\"",
+        min_kernel: "4.16",
+        run: tc_netlink::clsact_twice,
+    },
+    Behaviour {
+        id: "filter-needs-clsact",
+        title: "a cls_bpf filter on a device without clsact fails",
+        min_kernel: "4.5",
+        run: tc_netlink::filter_without_clsact,
+    },
+    Behaviour {
+        id: "filter-replace-keeps-one",
+        title: "filter replace swaps the program and keeps one filter",
+        min_kernel: "4.5",
+        run: tc_netlink::replace_keeps_one,
+    },
+    Behaviour {
+        id: "filter-echo-priority",
+        title: "NLM_F_ECHO returns the kernel-chosen priority",
+        min_kernel: "4.5",
+        run: tc_netlink::echo_priority,
+    },
+    Behaviour {
+        id: "tcx-attach-detach",
+        title: "TCX bpf_link attach/detach (probed; else clsact fallback)",
+        min_kernel: "6.6",
+        run: tcx::attach_detach,
+    },
+];
 
 /// Looks a behaviour up by id.
 pub fn find(id: &str) -> Option<&'static Behaviour> {

@@ -80,7 +80,12 @@ pub fn generate(lines: usize, seed: u64) -> String {
                 8 * r.range(1, 64),
                 r.below(10)
             ),
-            7 => writeln!(s, "*(u32 *)(r{d} + {}) = {}", r.range(0, 64), r.range(-1000, 1000)),
+            7 => writeln!(
+                s,
+                "*(u32 *)(r{d} + {}) = {}",
+                r.range(0, 64),
+                r.range(-1000, 1000)
+            ),
             8 => writeln!(
                 s,
                 "if r{d} {} r{src} goto +{}",
@@ -150,7 +155,12 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     let mut rows = Vec::new();
     if let Err(e) = std::fs::create_dir_all(&dir) {
         let why = format!("cannot create {}: {e}", dir.display());
-        for c in ["our assembler", "llvm-mc-19", "our disassembler", "llvm-objdump-19"] {
+        for c in [
+            "our assembler",
+            "llvm-mc-19",
+            "our disassembler",
+            "llvm-objdump-19",
+        ] {
             rows.push(Row::missing(BENCH, case(c), "s", why.clone()));
         }
         return rows;
@@ -161,7 +171,12 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     let text = generate(lines, 0x5eed_0000 + lines as u64);
     if let Err(e) = std::fs::write(&src, &text) {
         let why = format!("cannot write {}: {e}", src.display());
-        for c in ["our assembler", "llvm-mc-19", "our disassembler", "llvm-objdump-19"] {
+        for c in [
+            "our assembler",
+            "llvm-mc-19",
+            "our disassembler",
+            "llvm-objdump-19",
+        ] {
             rows.push(Row::missing(BENCH, case(c), "s", why.clone()));
         }
         return rows;
@@ -177,7 +192,18 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         (Err(e), _) => Some(format!("our assembler failed: {e}")),
         (Ok(_), None) => None,
         (Ok(bytes), Some(mc)) => {
-            match run_tool(mc, &["-triple", "bpfel", "-mcpu=v4", "-filetype=obj", &s(&src), "-o", &s(&llvm_obj)]) {
+            match run_tool(
+                mc,
+                &[
+                    "-triple",
+                    "bpfel",
+                    "-mcpu=v4",
+                    "-filetype=obj",
+                    &s(&src),
+                    "-o",
+                    &s(&llvm_obj),
+                ],
+            ) {
                 Err(e) => Some(e),
                 Ok(_) => match std::fs::read(&llvm_obj) {
                     Err(e) => Some(format!("{}: {e}", llvm_obj.display())),
@@ -185,7 +211,11 @@ pub fn run(cfg: &Config) -> Vec<Row> {
                         None => Some("llvm-mc's object has no readable .text".into()),
                         Some(t) if t == bytes.as_slice() => None,
                         Some(t) => {
-                            let at = t.iter().zip(bytes.iter()).position(|(a, b)| a != b).unwrap_or(t.len().min(bytes.len()));
+                            let at = t
+                                .iter()
+                                .zip(bytes.iter())
+                                .position(|(a, b)| a != b)
+                                .unwrap_or(t.len().min(bytes.len()));
                             Some(format!(
                                 "our bytes differ from llvm-mc's at byte {at} (slot {}); sizes {} vs {}",
                                 at / 8,
@@ -199,7 +229,12 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         }
     };
     if let Some(why) = agreement {
-        for c in ["our assembler", "llvm-mc-19", "our disassembler", "llvm-objdump-19"] {
+        for c in [
+            "our assembler",
+            "llvm-mc-19",
+            "our disassembler",
+            "llvm-objdump-19",
+        ] {
             rows.push(Row::missing(BENCH, case(c), "s", why.clone()));
         }
         return rows;
@@ -213,8 +248,21 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             ours_assemble(&src, &our_obj)?;
             Ok(t.elapsed().as_secs_f64())
         } else {
-            let mc = mc.as_deref().ok_or("llvm-mc-19 not installed (apt install llvm-19)")?;
-            run_tool(mc, &["-triple", "bpfel", "-mcpu=v4", "-filetype=obj", &s(&src), "-o", &s(&llvm_obj)])
+            let mc = mc
+                .as_deref()
+                .ok_or("llvm-mc-19 not installed (apt install llvm-19)")?;
+            run_tool(
+                mc,
+                &[
+                    "-triple",
+                    "bpfel",
+                    "-mcpu=v4",
+                    "-filetype=obj",
+                    &s(&src),
+                    "-o",
+                    &s(&llvm_obj),
+                ],
+            )
         }
     });
     let dis = interleave(reps, 2, |_, case| -> Result<f64, String> {
@@ -223,9 +271,12 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             ours_disassemble(&insns, &our_dis)?;
             Ok(t.elapsed().as_secs_f64())
         } else {
-            let od = objdump.as_deref().ok_or("llvm-objdump-19 not installed (apt install llvm-19)")?;
+            let od = objdump
+                .as_deref()
+                .ok_or("llvm-objdump-19 not installed (apt install llvm-19)")?;
             let t = Instant::now();
-            let out = std::fs::File::create(&llvm_dis).map_err(|e| format!("{}: {e}", llvm_dis.display()))?;
+            let out = std::fs::File::create(&llvm_dis)
+                .map_err(|e| format!("{}: {e}", llvm_dis.display()))?;
             let st = Command::new(od)
                 .args(["-d", &s(&llvm_obj)])
                 .stdout(out)
@@ -237,7 +288,10 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             Ok(t.elapsed().as_secs_f64())
         }
     });
-    for (pair, names) in [(asm, ["our assembler", "llvm-mc-19"]), (dis, ["our disassembler", "llvm-objdump-19"])] {
+    for (pair, names) in [
+        (asm, ["our assembler", "llvm-mc-19"]),
+        (dis, ["our disassembler", "llvm-objdump-19"]),
+    ] {
         let mut it = pair.into_iter();
         let to_row = |name: &str, r: Option<Result<Vec<f64>, String>>| match r {
             Some(Ok(v)) => Row::from_samples(BENCH, case(name), "s", &v),
@@ -247,7 +301,11 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         let ours = to_row(names[0], it.next());
         let reference = to_row(names[1], it.next());
         let ours = ours.versus(names[1], &reference, Better::Lower);
-        let ours = if names[0] == "our assembler" { ours.target(5.0) } else { ours };
+        let ours = if names[0] == "our assembler" {
+            ours.target(5.0)
+        } else {
+            ours
+        };
         rows.push(ours);
         rows.push(reference);
     }
@@ -292,7 +350,11 @@ mod tests {
         let bytes = std::fs::read(&obj).unwrap();
         let text = elf::section(&bytes, ".text").expect(".text in llvm-mc's object");
         // 5000 lines, lddw takes two slots.
-        assert!(text.len() >= 5000 * 8 && text.len() % 8 == 0, "{}", text.len());
+        assert!(
+            text.len() >= 5000 * 8 && text.len() % 8 == 0,
+            "{}",
+            text.len()
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -13,11 +13,11 @@
 //! Each run gets fresh, never reused names; teardown happens between runs
 //! and is not timed. Target: ours at least 20x faster.
 
+use super::ours::{self, LabMode};
 use super::stats::{interleave, Better};
 use super::table::Row;
 use super::traffic::find_tool;
 use super::{unique_name, Config};
-use super::ours::{self, LabMode};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -59,11 +59,21 @@ fn seed(cfg: &Config) -> Result<f64, String> {
     let work = cfg.workdir.join(&prefix);
     let t = Instant::now();
     let result = run_checked(
-        Command::new("timeout").arg("60").arg("sh").arg(&script).arg("up").arg(&prefix).arg(&work),
+        Command::new("timeout")
+            .arg("60")
+            .arg("sh")
+            .arg(&script)
+            .arg("up")
+            .arg(&prefix)
+            .arg(&work),
         "tests/bench/seed-up.sh up",
     );
     let secs = t.elapsed().as_secs_f64();
-    let _ = Command::new("sh").arg(&script).arg("down").arg(&prefix).output();
+    let _ = Command::new("sh")
+        .arg(&script)
+        .arg("down")
+        .arg(&prefix)
+        .output();
     let _ = std::fs::remove_dir_all(&work);
     result.map(|()| secs)
 }
@@ -84,7 +94,10 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         let r = if case == 0 {
             ours(cfg)
         } else if !missing.is_empty() {
-            Err(format!("not installed: {} (apt install bpftool clang iproute2)", missing.join(", ")))
+            Err(format!(
+                "not installed: {} (apt install bpftool clang iproute2)",
+                missing.join(", ")
+            ))
         } else {
             seed(cfg)
         };
@@ -101,5 +114,9 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     };
     let ours = row(ours_name);
     let seed = row(seed_name);
-    vec![ours.versus("seed's path", &seed, Better::Lower).target(20.0), seed]
+    vec![
+        ours.versus("seed's path", &seed, Better::Lower)
+            .target(20.0),
+        seed,
+    ]
 }

@@ -14,16 +14,20 @@
 //! Only the forward direction (host -> netns_2) meets the program; replies
 //! (pongs, TCP ACKs) take `netns_1`'s stack in every mode.
 
+use super::ours::{self, LabMode};
 use super::stats::{interleave, percentile, Better};
 use super::table::Row;
 use super::traffic::{self, Limits, Path2};
 use super::{unique_name, Config};
-use super::ours::{self, LabMode};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 const BENCH: &str = "1. forwarding";
-const MODES: [&str; 3] = ["(a) netns_1 forwarding", "(b) bpf_redirect", "(c) bpf_redirect + printk"];
+const MODES: [&str; 3] = [
+    "(a) netns_1 forwarding",
+    "(b) bpf_redirect",
+    "(c) bpf_redirect + printk",
+];
 const REFERENCE: &str = "(a)";
 
 /// One isolated lab, removed on drop even if the benchmark fails half-way.
@@ -103,7 +107,12 @@ fn sizes(cfg: &Config) -> Sizes {
 }
 
 /// Rows for one metric: a row per mode, (b) and (c) against (a).
-fn rows_for(case: &str, unit: &str, better: Better, per_mode: Vec<Result<Vec<f64>, String>>) -> Vec<Row> {
+fn rows_for(
+    case: &str,
+    unit: &str,
+    better: Better,
+    per_mode: Vec<Result<Vec<f64>, String>>,
+) -> Vec<Row> {
     let rows: Vec<Row> = per_mode
         .into_iter()
         .zip(MODES)
@@ -118,7 +127,13 @@ fn rows_for(case: &str, unit: &str, better: Better, per_mode: Vec<Result<Vec<f64
     let reference = rows[0].clone();
     rows.into_iter()
         .enumerate()
-        .map(|(i, r)| if i == 0 { r } else { r.versus(REFERENCE, &reference, better) })
+        .map(|(i, r)| {
+            if i == 0 {
+                r
+            } else {
+                r.versus(REFERENCE, &reference, better)
+            }
+        })
         .collect()
 }
 
@@ -139,15 +154,35 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     let mut rows = Vec::new();
     for (payload, base) in [(64usize, 10_000u16), (1400, 11_000)] {
         let runs = interleave(s.reps, 3, |rep, m| {
-            traffic::udp_flood(path(m)?, base + rep as u16, payload, s.udp).map_err(|e| e.to_string())
+            traffic::udp_flood(path(m)?, base + rep as u16, payload, s.udp)
+                .map_err(|e| e.to_string())
         });
-        let pps = runs.iter().map(|r| r.clone().map(|v| v.iter().map(|f| f.delivered_pps()).collect())).collect();
+        let pps = runs
+            .iter()
+            .map(|r| {
+                r.clone()
+                    .map(|v| v.iter().map(|f| f.delivered_pps()).collect())
+            })
+            .collect();
         let loss = runs
             .iter()
-            .map(|r| r.clone().map(|v| v.iter().map(|f| f.loss() * 100.0).collect()))
+            .map(|r| {
+                r.clone()
+                    .map(|v| v.iter().map(|f| f.loss() * 100.0).collect())
+            })
             .collect();
-        rows.extend(rows_for(&format!("UDP {payload} B delivered to netns_2"), "pkt/s", Better::Higher, pps));
-        rows.extend(rows_for(&format!("UDP {payload} B loss"), "%", Better::Lower, loss));
+        rows.extend(rows_for(
+            &format!("UDP {payload} B delivered to netns_2"),
+            "pkt/s",
+            Better::Higher,
+            pps,
+        ));
+        rows.extend(rows_for(
+            &format!("UDP {payload} B loss"),
+            "%",
+            Better::Lower,
+            loss,
+        ));
     }
 
     let tcp = interleave(s.reps, 3, |rep, m| {
@@ -155,13 +190,24 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             .map(|t| t.mbit_per_s())
             .map_err(|e| e.to_string())
     });
-    rows.extend(rows_for("TCP host -> netns_2 (own sender)", "Mbit/s", Better::Higher, tcp));
+    rows.extend(rows_for(
+        "TCP host -> netns_2 (own sender)",
+        "Mbit/s",
+        Better::Higher,
+        tcp,
+    ));
 
     if traffic::iperf3_path().is_some() {
         let iperf = interleave(s.iperf_reps, 3, |rep, m| {
-            traffic::iperf3_tcp(path(m)?, 13_000 + rep as u16, s.iperf_secs).map_err(|e| e.to_string())
+            traffic::iperf3_tcp(path(m)?, 13_000 + rep as u16, s.iperf_secs)
+                .map_err(|e| e.to_string())
         });
-        rows.extend(rows_for("TCP host -> netns_2 (iperf3)", "Mbit/s", Better::Higher, iperf));
+        rows.extend(rows_for(
+            "TCP host -> netns_2 (iperf3)",
+            "Mbit/s",
+            Better::Higher,
+            iperf,
+        ));
     } else {
         for mode in MODES {
             rows.push(Row::missing(
@@ -181,14 +227,26 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             .map(|r| {
                 r.clone().and_then(|runs| {
                     runs.iter()
-                        .map(|samples| percentile(samples, p).ok_or_else(|| "no RTT sample".to_string()))
+                        .map(|samples| {
+                            percentile(samples, p).ok_or_else(|| "no RTT sample".to_string())
+                        })
                         .collect()
                 })
             })
             .collect()
     };
-    rows.extend(rows_for("UDP ping-pong RTT p50", "us", Better::Lower, pct(50.0)));
-    rows.extend(rows_for("UDP ping-pong RTT p99", "us", Better::Lower, pct(99.0)));
+    rows.extend(rows_for(
+        "UDP ping-pong RTT p50",
+        "us",
+        Better::Lower,
+        pct(50.0),
+    ));
+    rows.extend(rows_for(
+        "UDP ping-pong RTT p99",
+        "us",
+        Better::Lower,
+        pct(99.0),
+    ));
     drop(labs);
     rows
 }

@@ -43,9 +43,13 @@ pub fn parse_finished(line: &str) -> Option<(String, Option<String>, f64)> {
 }
 
 fn cached(cfg: &Config) -> bool {
-    SERIES
-        .iter()
-        .all(|s| cfg.root.join("target/kernels").join(s).join("ready").exists())
+    SERIES.iter().all(|s| {
+        cfg.root
+            .join("target/kernels")
+            .join(s)
+            .join("ready")
+            .exists()
+    })
 }
 
 fn sibling(name: &str) -> Option<PathBuf> {
@@ -55,7 +59,9 @@ fn sibling(name: &str) -> Option<PathBuf> {
 }
 
 pub fn run(cfg: &Config) -> Vec<Row> {
-    let (mut cmd, wall_case, kernels): (Command, String, Vec<&str>) = if cfg.smoke || !cfg.run_kernel_matrix {
+    let (mut cmd, wall_case, kernels): (Command, String, Vec<&str>) = if cfg.smoke
+        || !cfg.run_kernel_matrix
+    {
         let Some(bin) = sibling("kernel-matrix") else {
             return vec![Row::missing(
                 BENCH,
@@ -65,14 +71,25 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             )];
         };
         let mut c = Command::new("timeout");
-        c.arg("300").arg(bin).args(["--kernels", ",", "--timeout", "60"]);
+        c.arg("300")
+            .arg(bin)
+            .args(["--kernels", ",", "--timeout", "60"]);
         (c, "kernel-matrix, host column only (smoke)".into(), vec![])
     } else {
         let Some(make) = find_tool("make") else {
-            return vec![Row::missing(BENCH, "make kernels", "s", "make not installed (apt install make)")];
+            return vec![Row::missing(
+                BENCH,
+                "make kernels",
+                "s",
+                "make not installed (apt install make)",
+            )];
         };
         let mut c = Command::new("timeout");
-        c.arg("600").arg(make).arg("-C").arg(&cfg.root).arg("kernels");
+        c.arg("600")
+            .arg(make)
+            .arg("-C")
+            .arg(&cfg.root)
+            .arg("kernels");
         let what = if cached(cfg) {
             "make kernels, wall time (kernels cached)"
         } else {
@@ -91,11 +108,19 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     let t = Instant::now();
     let out = match cmd.output() {
         Ok(o) => o,
-        Err(e) => return vec![Row::missing(BENCH, wall_case, "s", format!("cannot run: {e}"))],
+        Err(e) => {
+            return vec![Row::missing(
+                BENCH,
+                wall_case,
+                "s",
+                format!("cannot run: {e}"),
+            )]
+        }
     };
     let wall = t.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let times: Vec<(String, Option<String>, f64)> = stderr.lines().filter_map(parse_finished).collect();
+    let times: Vec<(String, Option<String>, f64)> =
+        stderr.lines().filter_map(parse_finished).collect();
     let limit = Row::new(BENCH, "issue 6 limit", "s", Figure::Exact(LIMIT_S));
     let mut rows = Vec::new();
     let status = if out.status.success() {
@@ -103,22 +128,45 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     } else if out.status.code() == Some(124) {
         " (KILLED by the bench's timeout)".to_string()
     } else {
-        format!(" (exit {}: the matrix has failing cells or errors)", out.status)
+        format!(
+            " (exit {}: the matrix has failing cells or errors)",
+            out.status
+        )
     };
     if times.is_empty() && !out.status.success() {
         let last: Vec<&str> = stderr.lines().rev().take(3).collect();
-        rows.push(Row::missing(BENCH, wall_case, "s", format!("failed{status}: {}", last.join(" / "))));
+        rows.push(Row::missing(
+            BENCH,
+            wall_case,
+            "s",
+            format!("failed{status}: {}", last.join(" / ")),
+        ));
         return rows;
     }
     rows.push(
-        Row::new(BENCH, format!("{wall_case}{status}"), "s", Figure::Exact(wall))
-            .versus("the 180 s limit", &limit, Better::Lower)
-            .target(1.0),
+        Row::new(
+            BENCH,
+            format!("{wall_case}{status}"),
+            "s",
+            Figure::Exact(wall),
+        )
+        .versus("the 180 s limit", &limit, Better::Lower)
+        .target(1.0),
     );
     let host = times.iter().find(|(l, _, _)| l == "host");
     let host_row = match host {
-        Some((_, _, s)) => Row::new(BENCH, "suite on the host kernel (no VM), run to result", "s", Figure::Exact(*s)),
-        None => Row::missing(BENCH, "suite on the host kernel (no VM), run to result", "s", "no `host finished` line in the runner's output"),
+        Some((_, _, s)) => Row::new(
+            BENCH,
+            "suite on the host kernel (no VM), run to result",
+            "s",
+            Figure::Exact(*s),
+        ),
+        None => Row::missing(
+            BENCH,
+            "suite on the host kernel (no VM), run to result",
+            "s",
+            "no `host finished` line in the runner's output",
+        ),
     };
     for series in kernels {
         let case = |rel: Option<&String>| match rel {
@@ -126,8 +174,14 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             None => format!("{series} in QEMU TCG, boot to result"),
         };
         rows.push(match times.iter().find(|(l, _, _)| l == series) {
-            Some((_, rel, s)) => Row::new(BENCH, case(rel.as_ref()), "s", Figure::Exact(*s)).versus("host run", &host_row, Better::Lower),
-            None => Row::missing(BENCH, case(None), "s", "no `finished in` line for this kernel in the runner's output"),
+            Some((_, rel, s)) => Row::new(BENCH, case(rel.as_ref()), "s", Figure::Exact(*s))
+                .versus("host run", &host_row, Better::Lower),
+            None => Row::missing(
+                BENCH,
+                case(None),
+                "s",
+                "no `finished in` line for this kernel in the runner's output",
+            ),
         });
     }
     rows.push(host_row);
@@ -141,15 +195,25 @@ mod tests {
     #[test]
     fn reads_the_runner_timing_lines() {
         assert_eq!(
-            parse_finished("kernel-matrix: 6.1 (6.1.0-56-cloud-amd64) finished in 3.2s; console in x"),
+            parse_finished(
+                "kernel-matrix: 6.1 (6.1.0-56-cloud-amd64) finished in 3.2s; console in x"
+            ),
             Some(("6.1".into(), Some("6.1.0-56-cloud-amd64".into()), 3.2))
         );
         assert_eq!(
-            parse_finished("kernel-matrix: 6.12 (6.12.1) finished in 40.0s (KILLED on timeout); console in y"),
+            parse_finished(
+                "kernel-matrix: 6.12 (6.12.1) finished in 40.0s (KILLED on timeout); console in y"
+            ),
             Some(("6.12".into(), Some("6.12.1".into()), 40.0))
         );
-        assert_eq!(parse_finished("kernel-matrix: host finished in 0.4s"), Some(("host".into(), None, 0.4)));
-        assert_eq!(parse_finished("kernel-matrix: wrote target/kernel-matrix.md"), None);
+        assert_eq!(
+            parse_finished("kernel-matrix: host finished in 0.4s"),
+            Some(("host".into(), None, 0.4))
+        );
+        assert_eq!(
+            parse_finished("kernel-matrix: wrote target/kernel-matrix.md"),
+            None
+        );
         assert_eq!(parse_finished("kernel-matrix: host finished in xs"), None);
     }
 }

@@ -57,7 +57,8 @@ impl Config {
     /// The configuration of `make bench` (`smoke = false`) or of the smoke test.
     pub fn new(smoke: bool) -> Config {
         let root = workspace_root();
-        let workdir = std::env::temp_dir().join(format!("redirect-lab-bench-{}", std::process::id()));
+        let workdir =
+            std::env::temp_dir().join(format!("redirect-lab-bench-{}", std::process::id()));
         Config {
             smoke,
             reps: if smoke { 1 } else { 5 },
@@ -89,7 +90,11 @@ fn find_redirect_lab() -> Option<PathBuf> {
 /// this process's id and a counter. Lab prefixes and seed namespaces use it.
 pub fn unique_name(tag: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!("{tag}{}n{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{tag}{}n{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Whether this process can do what the benchmarks need (root).
@@ -128,7 +133,11 @@ pub fn run_all(cfg: &Config, only: &[String]) -> Vec<Row> {
         eprintln!("bench: {name} ...");
         let t = std::time::Instant::now();
         let got = run(cfg);
-        eprintln!("bench: {name}: {} rows in {:.1} s", got.len(), t.elapsed().as_secs_f64());
+        eprintln!(
+            "bench: {name}: {} rows in {:.1} s",
+            got.len(),
+            t.elapsed().as_secs_f64()
+        );
         rows.extend(got);
     }
     let _ = std::fs::remove_dir_all(&cfg.workdir);

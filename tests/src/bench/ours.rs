@@ -55,5 +55,8 @@ pub fn lab_down(prefix: &str) {
 /// The network namespace files of an isolated lab's host side and netns_2.
 pub fn lab_namespaces(prefix: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let run = Path::new("/run/netns");
-    (run.join(format!("{prefix}_host")), run.join(format!("{prefix}_netns_2")))
+    (
+        run.join(format!("{prefix}_host")),
+        run.join(format!("{prefix}_netns_2")),
+    )
 }

@@ -67,11 +67,16 @@ fn clang_build(cfg: &Config) -> Result<Vec<u8>, String> {
         .output()
         .map_err(|e| format!("clang: {e}"))?;
     if !out.status.success() {
-        return Err(format!("clang failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "clang failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     let bytes = std::fs::read(&obj).map_err(|e| format!("{}: {e}", obj.display()))?;
     if elf::section(&bytes, ".reltc").is_some() {
-        return Err("clang's object has relocations in tc (.reltc); this benchmark loads raw code".into());
+        return Err(
+            "clang's object has relocations in tc (.reltc); this benchmark loads raw code".into(),
+        );
     }
     elf::section(&bytes, "tc")
         .map(<[u8]>::to_vec)
@@ -79,7 +84,8 @@ fn clang_build(cfg: &Config) -> Result<Vec<u8>, String> {
 }
 
 fn load(insns: &[u8], name: &str) -> Result<Program, String> {
-    Program::load(ProgType::SchedCls, insns, "GPL", name).map_err(|e| format!("loading {name}: {e}"))
+    Program::load(ProgType::SchedCls, insns, "GPL", name)
+        .map_err(|e| format!("loading {name}: {e}"))
 }
 
 pub fn run(cfg: &Config) -> Vec<Row> {
@@ -90,8 +96,17 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     let all_missing = |why: String| -> Vec<Row> {
         let mut rows = Vec::new();
         for who in names {
-            rows.push(Row::missing(BENCH, case(who, &format!("ns per run (repeat {repeat})")), "ns", why.clone()));
-            for (what, unit) in [("instructions loaded", "insns"), ("xlated size", "bytes"), ("jited size", "bytes")] {
+            rows.push(Row::missing(
+                BENCH,
+                case(who, &format!("ns per run (repeat {repeat})")),
+                "ns",
+                why.clone(),
+            ));
+            for (what, unit) in [
+                ("instructions loaded", "insns"),
+                ("xlated size", "bytes"),
+                ("jited size", "bytes"),
+            ] {
                 rows.push(Row::missing(BENCH, case(who, what), unit, why.clone()));
             }
         }
@@ -106,7 +121,10 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         Ok(b) => b,
         Err(e) => return all_missing(e),
     };
-    let progs = match (load(&ours_insns, "redirect_ours"), load(&clang_insns, "redirect_clang")) {
+    let progs = match (
+        load(&ours_insns, "redirect_ours"),
+        load(&clang_insns, "redirect_clang"),
+    ) {
         (Ok(a), Ok(b)) => [a, b],
         (Err(e), _) | (_, Err(e)) => return all_missing(e),
     };
@@ -122,7 +140,10 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     // Same verdict and packet, or the comparison means nothing.
     match (run_once(&progs[0], 1), run_once(&progs[1], 1)) {
         (Ok(a), Ok(b)) => {
-            if a.retval != TC_ACT_REDIRECT || b.retval != TC_ACT_REDIRECT || a.data_out != b.data_out {
+            if a.retval != TC_ACT_REDIRECT
+                || b.retval != TC_ACT_REDIRECT
+                || a.data_out != b.data_out
+            {
                 return all_missing(format!(
                     "the two programs disagree: retval {} vs {} (want {TC_ACT_REDIRECT}), packets {}",
                     a.retval,
@@ -133,7 +154,9 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         }
         (Err(e), _) | (_, Err(e)) => return all_missing(e),
     }
-    let times = interleave(reps, 2, |_, i| run_once(&progs[i], repeat).map(|r| f64::from(r.duration_ns)));
+    let times = interleave(reps, 2, |_, i| {
+        run_once(&progs[i], repeat).map(|r| f64::from(r.duration_ns))
+    });
     let mut rows = Vec::new();
     let time_rows: Vec<Row> = times
         .into_iter()
@@ -146,12 +169,18 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             }
         })
         .collect();
-    let info: Vec<Result<loader::ProgInfo, String>> =
-        progs.iter().map(|p| p.info().map_err(|e| format!("prog info: {e}"))).collect();
+    let info: Vec<Result<loader::ProgInfo, String>> = progs
+        .iter()
+        .map(|p| p.info().map_err(|e| format!("prog info: {e}")))
+        .collect();
     let sizes = |i: usize| -> [(String, &'static str, Result<f64, String>); 3] {
         let insns = if i == 0 { &ours_insns } else { &clang_insns };
         [
-            ("instructions loaded".into(), "insns", Ok((insns.len() / 8) as f64)),
+            (
+                "instructions loaded".into(),
+                "insns",
+                Ok((insns.len() / 8) as f64),
+            ),
             (
                 "xlated size".into(),
                 "bytes",
@@ -168,7 +197,11 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         Ok(v) => Row::new(BENCH, case(who, what), unit, Figure::Exact(v)),
         Err(e) => Row::missing(BENCH, case(who, what), unit, e),
     };
-    rows.push(time_rows[0].clone().versus("clang -O2", &time_rows[1], Better::Lower));
+    rows.push(
+        time_rows[0]
+            .clone()
+            .versus("clang -O2", &time_rows[1], Better::Lower),
+    );
     rows.push(time_rows[1].clone());
     for ((what, unit, ours_v), (_, _, clang_v)) in sizes(0).into_iter().zip(sizes(1)) {
         let c = exact(names[1], &what, unit, clang_v);

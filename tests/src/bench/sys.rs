@@ -24,7 +24,10 @@ pub fn enter_netns(path: &Path) -> io::Result<()> {
         let e = io::Error::last_os_error();
         return Err(io::Error::new(
             e.kind(),
-            format!("setns({}, CLONE_NEWNET): {e} (needs root / CAP_SYS_ADMIN)", path.display()),
+            format!(
+                "setns({}, CLONE_NEWNET): {e} (needs root / CAP_SYS_ADMIN)",
+                path.display()
+            ),
         ));
     }
     Ok(())
@@ -44,7 +47,9 @@ pub fn sendmmsg(fd: &impl AsRawFd, bufs: &[&[u8]]) -> io::Result<usize> {
         })
         .collect();
     // SAFETY: an all-zero mmsghdr is valid (null name, no control data).
-    let mut msgs: Vec<libc::mmsghdr> = (0..bufs.len()).map(|_| unsafe { std::mem::zeroed() }).collect();
+    let mut msgs: Vec<libc::mmsghdr> = (0..bufs.len())
+        .map(|_| unsafe { std::mem::zeroed() })
+        .collect();
     for (m, iov) in msgs.iter_mut().zip(iovs.iter_mut()) {
         m.msg_hdr.msg_iov = iov;
         m.msg_hdr.msg_iovlen = 1;
@@ -52,7 +57,14 @@ pub fn sendmmsg(fd: &impl AsRawFd, bufs: &[&[u8]]) -> io::Result<usize> {
     // SAFETY: `msgs` points at `msgs.len()` initialised headers whose iovecs
     // point into `bufs`, all alive until the call returns; the kernel only
     // reads the buffers and writes each `msg_len`.
-    let n = unsafe { libc::sendmmsg(fd.as_raw_fd(), msgs.as_mut_ptr(), msgs.len() as libc::c_uint, 0) };
+    let n = unsafe {
+        libc::sendmmsg(
+            fd.as_raw_fd(),
+            msgs.as_mut_ptr(),
+            msgs.len() as libc::c_uint,
+            0,
+        )
+    };
     if n < 0 {
         let e = io::Error::last_os_error();
         return match e.raw_os_error() {
@@ -76,7 +88,9 @@ pub fn recvmmsg(fd: &impl AsRawFd, bufs: &mut [Vec<u8>]) -> io::Result<Vec<usize
         })
         .collect();
     // SAFETY: an all-zero mmsghdr is valid (null name, no control data).
-    let mut msgs: Vec<libc::mmsghdr> = (0..bufs.len()).map(|_| unsafe { std::mem::zeroed() }).collect();
+    let mut msgs: Vec<libc::mmsghdr> = (0..bufs.len())
+        .map(|_| unsafe { std::mem::zeroed() })
+        .collect();
     for (m, iov) in msgs.iter_mut().zip(iovs.iter_mut()) {
         m.msg_hdr.msg_iov = iov;
         m.msg_hdr.msg_iovlen = 1;
@@ -100,7 +114,10 @@ pub fn recvmmsg(fd: &impl AsRawFd, bufs: &mut [Vec<u8>]) -> io::Result<Vec<usize
             _ => Err(e),
         };
     }
-    Ok(msgs[..n as usize].iter().map(|m| m.msg_len as usize).collect())
+    Ok(msgs[..n as usize]
+        .iter()
+        .map(|m| m.msg_len as usize)
+        .collect())
 }
 
 /// Sets a socket's receive buffer to `bytes`, past `net.core.rmem_max`
@@ -136,7 +153,8 @@ mod tests {
     #[test]
     fn batches_cross_loopback() {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        rx.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         tx.connect(rx.local_addr().unwrap()).unwrap();
         let payloads: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 10 + usize::from(i)]).collect();
@@ -155,7 +173,8 @@ mod tests {
     #[test]
     fn timeout_is_an_empty_batch() {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        rx.set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
         let mut bufs = vec![vec![0u8; 16]; 4];
         assert!(recvmmsg(&rx, &mut bufs).unwrap().is_empty());
     }

@@ -57,7 +57,12 @@ impl Row {
         }
     }
 
-    pub fn missing(bench: &str, case: impl Into<String>, unit: &str, why: impl Into<String>) -> Row {
+    pub fn missing(
+        bench: &str,
+        case: impl Into<String>,
+        unit: &str,
+        why: impl Into<String>,
+    ) -> Row {
         Row::new(bench, case, unit, Figure::Missing(why.into()))
     }
 
@@ -130,7 +135,10 @@ impl Machine {
             .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')))
             .map(|(_, v)| v.trim().to_string())
             .unwrap_or_else(|| "unknown CPU".to_string());
-        let cores = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+        let cores = cpuinfo
+            .lines()
+            .filter(|l| l.starts_with("processor"))
+            .count();
         let cores = if cores > 0 {
             cores
         } else {
@@ -173,7 +181,11 @@ fn utc_now() -> String {
         .map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
@@ -260,13 +272,20 @@ pub fn render(machine: &Machine, rows: &[Row], elapsed_s: f64) -> String {
          \"Ratio\" is how many times better than the named reference, measured in the same run \
          (above 1: better; below 1: worse).\n"
     );
-    let _ = writeln!(out, "| Benchmark | Case | Median | Min | Max | Unit | Ratio vs reference | Target |");
+    let _ = writeln!(
+        out,
+        "| Benchmark | Case | Median | Min | Max | Unit | Ratio vs reference | Target |"
+    );
     let _ = writeln!(out, "|---|---|--:|--:|--:|---|---|---|");
     for r in rows {
         let (median, min, max) = match &r.figure {
             Figure::Measured(s) => (fmt_num(s.median), fmt_num(s.min), fmt_num(s.max)),
             Figure::Exact(v) => (fmt_num(*v), "=".to_string(), "=".to_string()),
-            Figure::Missing(why) => (format!("**missing**: {}", cell(why)), "-".into(), "-".into()),
+            Figure::Missing(why) => (
+                format!("**missing**: {}", cell(why)),
+                "-".into(),
+                "-".into(),
+            ),
         };
         let vs = match (&r.versus, r.ratio()) {
             (Some(v), Some(x)) => format!("{} vs {}", fmt_ratio(x), cell(&v.name)),
@@ -306,34 +325,60 @@ mod tests {
     #[test]
     fn ratios_follow_the_reference_and_direction() {
         let seed = measured("3. bring-up", "seed", &[400.0, 420.0, 380.0]);
-        let ours = measured("3. bring-up", "ours", &[20.0, 19.0, 21.0]).versus("seed", &seed, Better::Lower).target(20.0);
+        let ours = measured("3. bring-up", "ours", &[20.0, 19.0, 21.0])
+            .versus("seed", &seed, Better::Lower)
+            .target(20.0);
         assert_eq!(ours.ratio(), Some(20.0));
         let text = render(&Machine::default(), &[seed, ours], 1.0);
-        assert!(text.contains("| 3. bring-up | ours | 20 | 19 | 21 | ms | 20.0x vs seed | >= 20x: met |"), "{text}");
-        assert!(text.contains("| 3. bring-up | seed | 400 | 380 | 420 | ms | reference |  |"), "{text}");
+        assert!(
+            text.contains(
+                "| 3. bring-up | ours | 20 | 19 | 21 | ms | 20.0x vs seed | >= 20x: met |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("| 3. bring-up | seed | 400 | 380 | 420 | ms | reference |  |"),
+            "{text}"
+        );
     }
 
     #[test]
     fn missing_rows_are_printed_with_their_reason() {
-        let r = Row::missing("4. assembler", "llvm-mc-19", "s", "llvm-mc-19 not installed (apt install llvm-19)");
+        let r = Row::missing(
+            "4. assembler",
+            "llvm-mc-19",
+            "s",
+            "llvm-mc-19 not installed (apt install llvm-19)",
+        );
         assert!(!r.is_filled());
         let text = render(&Machine::default(), &[r], 0.0);
-        assert!(text.contains("**missing**: llvm-mc-19 not installed"), "{text}");
+        assert!(
+            text.contains("**missing**: llvm-mc-19 not installed"),
+            "{text}"
+        );
         let unmeasurable = Row::from_samples("x", "y", "s", &[f64::NAN]);
-        assert_eq!(unmeasurable.figure, Figure::Missing("no valid sample in 1 runs".into()));
+        assert_eq!(
+            unmeasurable.figure,
+            Figure::Missing("no valid sample in 1 runs".into())
+        );
     }
 
     #[test]
     fn target_not_met_is_said_plainly() {
         let slow = Row::new("4", "ref", "s", Figure::Exact(10.0));
-        let r = Row::new("4", "ours", "s", Figure::Exact(4.0)).versus("ref", &slow, Better::Lower).target(5.0);
-        assert!(render(&Machine::default(), &[r], 0.0).contains("2.50x vs ref | >= 5x: **not met**"));
+        let r = Row::new("4", "ours", "s", Figure::Exact(4.0))
+            .versus("ref", &slow, Better::Lower)
+            .target(5.0);
+        assert!(
+            render(&Machine::default(), &[r], 0.0).contains("2.50x vs ref | >= 5x: **not met**")
+        );
     }
 
     #[test]
     fn zero_reference_gives_no_ratio() {
         let zero = Row::new("1", "loss (a)", "%", Figure::Exact(0.0));
-        let r = Row::new("1", "loss (b)", "%", Figure::Exact(0.0)).versus("(a)", &zero, Better::Lower);
+        let r =
+            Row::new("1", "loss (b)", "%", Figure::Exact(0.0)).versus("(a)", &zero, Better::Lower);
         assert_eq!(r.ratio(), None);
         assert!(render(&Machine::default(), &[r], 0.0).contains("n/a vs (a)"));
     }

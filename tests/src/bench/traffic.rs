@@ -149,7 +149,12 @@ impl TcpStreamResult {
 /// Streams bytes from the client namespace to `server_ip:port` for at most
 /// `max_time` or `max_bytes`, in 128 KiB writes; the receiver in the server
 /// namespace reads until EOF and times from accept to EOF.
-pub fn tcp_stream(p: &Path2, port: u16, max_bytes: u64, max_time: Duration) -> io::Result<TcpStreamResult> {
+pub fn tcp_stream(
+    p: &Path2,
+    port: u16,
+    max_bytes: u64,
+    max_time: Duration,
+) -> io::Result<TcpStreamResult> {
     let addr = SocketAddrV4::new(p.server_ip, port);
     let listener = in_netns(&p.server_ns, move || {
         let l = TcpListener::bind(addr)?;
@@ -162,7 +167,10 @@ pub fn tcp_stream(p: &Path2, port: u16, max_bytes: u64, max_time: Duration) -> i
         let (mut conn, _) = loop {
             match listener.accept() {
                 Ok(c) => break c,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < accept_deadline => {
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        && Instant::now() < accept_deadline =>
+                {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 Err(e) => return Err(io::Error::new(e.kind(), format!("TCP accept: {e}"))),
@@ -177,10 +185,18 @@ pub fn tcp_stream(p: &Path2, port: u16, max_bytes: u64, max_time: Duration) -> i
             match conn.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => bytes += n as u64,
-                Err(e) => return Err(io::Error::new(e.kind(), format!("TCP read after {bytes} bytes: {e}"))),
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("TCP read after {bytes} bytes: {e}"),
+                    ))
+                }
             }
             if Instant::now() > read_deadline {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "TCP receiver passed its deadline"));
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "TCP receiver passed its deadline",
+                ));
             }
         }
         Ok(TcpStreamResult {
@@ -210,7 +226,10 @@ pub fn tcp_stream(p: &Path2, port: u16, max_bytes: u64, max_time: Duration) -> i
     let sent = sent.map_err(|e| io::Error::new(e.kind(), format!("TCP sender: {e}")))?;
     let got = got?;
     if got.bytes != sent {
-        return Err(io::Error::other(format!("TCP: sent {sent} bytes but {} arrived", got.bytes)));
+        return Err(io::Error::other(format!(
+            "TCP: sent {sent} bytes but {} arrived",
+            got.bytes
+        )));
     }
     Ok(got)
 }
@@ -262,7 +281,12 @@ pub fn udp_ping_pong(p: &Path2, port: u16, limits: Limits) -> io::Result<Vec<f64
                         break;
                     }
                     Ok(_) => continue,
-                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                    {
                         lost += 1;
                         break;
                     }
@@ -321,14 +345,22 @@ pub fn find_tool(name: &str) -> Option<PathBuf> {
 /// server in the server namespace, entered with nsenter(1). Returns the
 /// receiver's throughput in Mbit/s. Both processes are bounded by timeout(1).
 pub fn iperf3_tcp(p: &Path2, port: u16, seconds: u32) -> io::Result<f64> {
-    let iperf = iperf3_path().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "iperf3 not installed"))?;
+    let iperf = iperf3_path()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "iperf3 not installed"))?;
     let limit = (seconds + 10).to_string();
     let mut server = Command::new("timeout")
         .arg(&limit)
         .arg("nsenter")
         .arg(format!("--net={}", p.server_ns.display()))
         .arg(&iperf)
-        .args(["-s", "-1", "-B", &p.server_ip.to_string(), "-p", &port.to_string()])
+        .args([
+            "-s",
+            "-1",
+            "-B",
+            &p.server_ip.to_string(),
+            "-p",
+            &port.to_string(),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()?;
@@ -340,7 +372,15 @@ pub fn iperf3_tcp(p: &Path2, port: u16, seconds: u32) -> io::Result<f64> {
             .arg("nsenter")
             .arg(format!("--net={}", p.client_ns.display()))
             .arg(&iperf)
-            .args(["-c", &p.server_ip.to_string(), "-p", &port.to_string(), "-t", &seconds.to_string(), "-J"])
+            .args([
+                "-c",
+                &p.server_ip.to_string(),
+                "-p",
+                &port.to_string(),
+                "-t",
+                &seconds.to_string(),
+                "-J",
+            ])
             .output()?;
         let text = String::from_utf8_lossy(&o.stdout).to_string();
         if o.status.success() {
@@ -358,7 +398,12 @@ pub fn iperf3_tcp(p: &Path2, port: u16, seconds: u32) -> io::Result<f64> {
     let text = out.ok_or_else(|| io::Error::other("iperf3 client never connected"))?;
     parse_iperf3_received_bps(&text)
         .map(|bps| bps / 1e6)
-        .ok_or_else(|| io::Error::other(format!("iperf3 gave no result: {}", text.chars().take(200).collect::<String>())))
+        .ok_or_else(|| {
+            io::Error::other(format!(
+                "iperf3 gave no result: {}",
+                text.chars().take(200).collect::<String>()
+            ))
+        })
 }
 
 /// The receiver-side `bits_per_second` of iperf3's JSON summary
@@ -370,7 +415,9 @@ pub fn parse_iperf3_received_bps(json: &str) -> Option<f64> {
     let end = rest.find('}')?;
     let obj = &rest[..end];
     let key = obj.find("\"bits_per_second\"")?;
-    let value = obj[key + "\"bits_per_second\"".len()..].trim_start().strip_prefix(':')?;
+    let value = obj[key + "\"bits_per_second\"".len()..]
+        .trim_start()
+        .strip_prefix(':')?;
     let num: String = value
         .trim_start()
         .chars()
@@ -406,7 +453,10 @@ mod tests {
             "sum_received": {"start": 0, "bytes": 9, "bits_per_second": 12345678.5, "sender": true}}}"#;
         assert_eq!(parse_iperf3_received_bps(json), Some(12_345_678.5));
         assert_eq!(parse_iperf3_received_bps("{}"), None);
-        assert_eq!(parse_iperf3_received_bps(r#"{"sum_received": {"bits_per_second": "x"}}"#), None);
+        assert_eq!(
+            parse_iperf3_received_bps(r#"{"sum_received": {"bits_per_second": "x"}}"#),
+            None
+        );
     }
 
     #[test]
@@ -429,8 +479,19 @@ mod tests {
             max_time: Duration::from_millis(300),
         };
         let f = udp_flood(&p, port, 64, limits).unwrap();
-        assert!(f.sent > 0 && f.received > 0 && f.received <= f.sent, "{f:?}");
-        let rtts = udp_ping_pong(&p, port + 1, Limits { max_packets: 50, ..limits }).unwrap();
+        assert!(
+            f.sent > 0 && f.received > 0 && f.received <= f.sent,
+            "{f:?}"
+        );
+        let rtts = udp_ping_pong(
+            &p,
+            port + 1,
+            Limits {
+                max_packets: 50,
+                ..limits
+            },
+        )
+        .unwrap();
         assert!(!rtts.is_empty() && rtts.iter().all(|r| *r > 0.0));
         let t = tcp_stream(&p, port + 2, 4 << 20, Duration::from_millis(300)).unwrap();
         assert!(t.bytes > 0 && t.mbit_per_s() > 0.0, "{t:?}");

@@ -21,7 +21,11 @@ fn main() -> ExitCode {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--smoke" => smoke = true,
-            "--reps" => match args.next().and_then(|v| v.parse::<usize>().ok()).filter(|n| (1..=100).contains(n)) {
+            "--reps" => match args
+                .next()
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|n| (1..=100).contains(n))
+            {
                 Some(n) => reps = Some(n),
                 None => {
                     eprintln!("bench: --reps needs a number from 1 to 100\n{USAGE}");

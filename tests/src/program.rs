@@ -1,0 +1,99 @@
+//! The lab's BPF program for the behaviours: `bpf-src/redirect.s`, embedded
+//! in the binary (the VMs have no source tree), assembled with `ebpf-asm`
+//! and its `-D` overrides, loaded with `loader` as `BPF_PROG_TYPE_SCHED_CLS`.
+
+use ebpf_asm::text::{assemble, AsmOptions};
+use loader::{LoadOptions, ProgType, Program};
+
+/// The lab's program source, as the lead wrote it.
+pub const REDIRECT_S: &str = include_str!("../../bpf-src/redirect.s");
+
+/// `BPF_F_INGRESS` (include/uapi/linux/bpf.h): `bpf_redirect` delivers to the
+/// target's receive path instead of transmitting from it.
+pub const BPF_F_INGRESS: i64 = 1;
+
+// Verdicts of a direct-action classifier, from include/uapi/linux/pkt_cls.h.
+pub const TC_ACT_OK: u32 = 0;
+pub const TC_ACT_SHOT: u32 = 2;
+pub const TC_ACT_REDIRECT: u32 = 7;
+
+/// veth2@2's MAC in the seed, which the program writes as destination.
+pub const DEST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0];
+
+/// How to assemble the program: the `.equ` overrides of `redirect.s`.
+#[derive(Clone, Debug, Default)]
+pub struct Variant {
+    pub target_ifindex: i64,
+    pub redirect_flags: i64,
+    /// Define `KEEP_DEST_MAC`: skip the destination MAC rewrite.
+    pub keep_dest_mac: bool,
+}
+
+impl Variant {
+    pub fn to(target_ifindex: i32) -> Variant {
+        Variant {
+            target_ifindex: i64::from(target_ifindex),
+            ..Variant::default()
+        }
+    }
+}
+
+/// Assembles a variant of `redirect.s`, or of `source` if given (a modified
+/// copy, for the verifier behaviours).
+pub fn assemble_variant(source: &str, v: &Variant) -> Result<ebpf_asm::Program, String> {
+    let mut defines = vec![
+        ("TARGET_IFINDEX".to_string(), v.target_ifindex),
+        ("REDIRECT_FLAGS".to_string(), v.redirect_flags),
+    ];
+    if v.keep_dest_mac {
+        defines.push(("KEEP_DEST_MAC".to_string(), 1));
+    }
+    let opts = AsmOptions {
+        file_name: "bpf-src/redirect.s".into(),
+        defines,
+    };
+    assemble(source, &opts).map_err(|e| format!("assembling: {e}"))
+}
+
+/// Loads an assembled program as a TC classifier.
+pub fn load(p: &ebpf_asm::Program) -> Result<Program, loader::Error> {
+    let opts = LoadOptions::new(ProgType::SchedCls, "redirect");
+    Program::load_with(&p.to_bytes(), &opts)
+}
+
+/// Assembles and loads a variant of the lab's program.
+pub fn load_variant(v: &Variant) -> Result<Program, String> {
+    let p = assemble_variant(REDIRECT_S, v)?;
+    load(&p).map_err(|e| format!("loading redirect.s: {e}"))
+}
+
+/// An Ethernet + IPv4 + UDP frame to `dst`, from 10.0.1.10, with a payload.
+pub fn udp_frame(dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]); // h_dest
+    f.extend_from_slice(&[0x02, 0x11, 0x22, 0x33, 0x44, 0x55]); // h_source
+    f.extend_from_slice(&0x0800u16.to_be_bytes()); // ETH_P_IP
+    let total = 20 + 8 + payload.len();
+    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
+    ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    ip.extend_from_slice(&[10, 0, 1, 10]);
+    ip.extend_from_slice(&dst);
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&40000u16.to_be_bytes());
+    f.extend_from_slice(&7777u16.to_be_bytes());
+    f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A 42-byte ARP request (who-has 10.0.2.11 tell 10.0.1.10).
+pub fn arp_frame() -> Vec<u8> {
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&[0x02, 0x11, 0x22, 0x33, 0x44, 0x55]);
+    f.extend_from_slice(&0x0806u16.to_be_bytes()); // ETH_P_ARP
+    f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]); // Ethernet/IPv4, request
+    f.extend_from_slice(&[0x02, 0x11, 0x22, 0x33, 0x44, 0x55, 10, 0, 1, 10]);
+    f.extend_from_slice(&[0, 0, 0, 0, 0, 0, 10, 0, 2, 11]);
+    f
+}
