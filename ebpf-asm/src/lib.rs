@@ -14,6 +14,8 @@
 //! - [`elf`]: a relocatable ELF object for `bpftool`/`tc`.
 
 pub mod builder;
+pub mod disasm;
+pub mod elf;
 pub mod encode;
 pub mod helpers;
 pub mod insn;

@@ -161,7 +161,9 @@ impl<'a> Assembler<'a> {
     }
 
     fn active(&self) -> bool {
-        self.conds.last().map_or(true, |c| c.outer_active && c.taken)
+        self.conds
+            .last()
+            .map_or(true, |c| c.outer_active && c.taken)
     }
 
     fn error_at(
@@ -723,6 +725,7 @@ impl<'a> Line<'a, '_> {
                 self.end()
             }
             "lock" => self.lock(),
+            "ld_pseudo" => self.ld_pseudo(),
             _ => Err(self.err(
                 t.start,
                 format!(
@@ -815,13 +818,15 @@ impl<'a> Line<'a, '_> {
             (Tok::Punct(P::Ge), true) => JmpCond::SGe,
             (Tok::Punct(P::Lt), true) => JmpCond::SLt,
             (Tok::Punct(P::Le), true) => JmpCond::SLe,
-            _ => return Err(self.err(
-                op_at,
-                format!(
+            _ => {
+                return Err(self.err(
+                    op_at,
+                    format!(
                     "expected a comparison (==, !=, >, >=, <, <=, &, s>, s>=, s<, s<=), found {}",
                     self.describe(self.tok)
                 ),
-            )),
+                ))
+            }
         };
         self.bump();
         let src = match self.try_reg()? {
@@ -886,6 +891,37 @@ impl<'a> Line<'a, '_> {
                 });
             }
         }
+        self.end()
+    }
+
+    /// LLVM's `ld_pseudo r1, SRC, IMM`: lddw with pseudo source SRC.
+    fn ld_pseudo(&mut self) -> PResult<()> {
+        let dst = self.reg("the destination register")?;
+        self.not_r10(dst)?;
+        self.need64(dst, "lddw")?;
+        self.expect(P::Comma, "`,` after the register")?;
+        let at = self.tok.start;
+        let src = self.expr()?;
+        let pseudo = u8::try_from(src)
+            .ok()
+            .and_then(LdPseudo::from_src)
+            .ok_or_else(|| {
+                self.err(
+                    at,
+                    format!(
+                        "pseudo source {src} unknown; expected 0..6 (BPF_PSEUDO_MAP_FD = 1 ...)"
+                    ),
+                )
+            })?;
+        self.expect(P::Comma, "`,` after the pseudo source")?;
+        let at = self.tok.start;
+        let v = self.expr()?;
+        let imm = self.imm32(v, at)?;
+        self.emit(Instruction::LdImm64 {
+            dst: dst.reg,
+            pseudo,
+            imm: imm as u32 as i64,
+        });
         self.end()
     }
 

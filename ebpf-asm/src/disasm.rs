@@ -1,0 +1,503 @@
+//! Bytes back to text.
+//!
+//! The default syntax is the kernel's (`kernel/bpf/disasm.c`, what the
+//! verifier log and `bpftool prog dump xlated` print), so a listing can be
+//! read beside a verifier log line by line; [`Syntax::Llvm`] prints what
+//! `llvm-objdump -d --mcpu=v4 --no-print-imm-hex` prints. Two deliberate
+//! differences from the kernel make every listing assemble back to the same
+//! bytes: lddw carries LLVM's `ll` suffix, and jump targets inside the program
+//! get synthesized labels (`L12:`, option [`DisasmOptions::labels`]).
+//!
+//! Decoding never panics: bad input gives a [`DecodeError`] naming the slot.
+
+use crate::encode::{decode, DecodeError, DecodeReason};
+use crate::helpers::helper_name;
+use crate::insn::*;
+use std::fmt::{self, Write};
+
+/// Which text syntax to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Syntax {
+    /// `r0 = *(u32 *)(r1 +76)`, `if r1 > 0x3 goto pc+3`, `call bpf_redirect#23`.
+    #[default]
+    Kernel,
+    /// `w0 = *(u32 *)(r1 + 76)`, `if r1 > 3 goto +3`, `call 23`.
+    Llvm,
+}
+
+/// Listing options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisasmOptions {
+    pub syntax: Syntax,
+    /// Prefix each line with the slot and the opcode, like the verifier:
+    /// `12: (b7) r0 = 0`.
+    pub slot_numbers: bool,
+    /// Prefix each line with the slot and the raw bytes, like llvm-objdump:
+    /// `    12:\tb7 00 00 00 00 00 00 00\tr0 = 0`. Wins over `slot_numbers`.
+    pub bytes: bool,
+    /// Name jump targets inside the program `L<slot>` and jump to the names.
+    pub labels: bool,
+}
+
+impl Default for DisasmOptions {
+    fn default() -> Self {
+        DisasmOptions {
+            syntax: Syntax::Kernel,
+            slot_numbers: false,
+            bytes: false,
+            labels: true,
+        }
+    }
+}
+
+/// Split bytes into slots; a trailing partial slot is an error.
+pub fn slots_of(bytes: &[u8]) -> Result<Vec<Insn>, DecodeError> {
+    if bytes.len() % Insn::SIZE != 0 {
+        return Err(DecodeError {
+            slot: bytes.len() / Insn::SIZE,
+            reason: DecodeReason::TrailingBytes(bytes.len() % Insn::SIZE),
+        });
+    }
+    Ok(bytes
+        .chunks_exact(Insn::SIZE)
+        .map(|c| Insn::from_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect())
+}
+
+/// Disassemble raw little-endian instruction bytes into a listing.
+pub fn disassemble(bytes: &[u8], opts: &DisasmOptions) -> Result<String, DecodeError> {
+    disassemble_insns(&slots_of(bytes)?, opts)
+}
+
+/// Disassemble slots into a listing (one instruction per line).
+pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String, DecodeError> {
+    // Pass 1: decode everything, so an error comes before any output and
+    // jump targets are known.
+    let mut decoded = Vec::with_capacity(slots.len());
+    let mut starts = vec![false; slots.len() + 1];
+    let mut at = 0;
+    while at < slots.len() {
+        let (ins, used) = decode(&slots[at..]).map_err(|e| DecodeError {
+            slot: at + e.slot,
+            reason: e.reason,
+        })?;
+        starts[at] = true;
+        decoded.push((at, ins));
+        at += used;
+    }
+    starts[slots.len()] = true;
+    let mut is_target = vec![false; slots.len() + 1];
+    if opts.labels {
+        for &(at, ins) in &decoded {
+            if let Some(t) = target_slot(at, &ins, &starts) {
+                is_target[t] = true;
+            }
+        }
+    }
+    let mut out = String::with_capacity(slots.len() * 32);
+    for &(at, ins) in &decoded {
+        if is_target[at] {
+            let _ = writeln!(out, "L{at}:");
+        }
+        if opts.bytes {
+            let _ = write!(out, "{at:>6}:\t");
+            for (k, s) in slots[at..at + ins.slots()].iter().enumerate() {
+                for (j, b) in s.to_bytes().iter().enumerate() {
+                    if k + j > 0 {
+                        out.push(' ');
+                    }
+                    let _ = write!(out, "{b:02x}");
+                }
+            }
+            out.push('\t');
+        } else if opts.slot_numbers {
+            let _ = write!(out, "{at}: ({:02x}) ", slots[at].code);
+        } else if opts.labels {
+            out.push('\t');
+        }
+        let label = if opts.labels {
+            target_slot(at, &ins, &starts).filter(|t| is_target[*t])
+        } else {
+            None
+        };
+        let _ = write_instruction(&mut out, &ins, opts.syntax, label);
+        out.push('\n');
+    }
+    if is_target[slots.len()] {
+        let _ = writeln!(out, "L{}:", slots.len());
+    }
+    Ok(out)
+}
+
+/// The slot a branch lands on, if it is the start of an instruction here.
+fn target_slot(at: usize, ins: &Instruction, starts: &[bool]) -> Option<usize> {
+    let off = ins.branch_offset()?;
+    let t = at as i64 + 1 + off;
+    let t = usize::try_from(t).ok()?;
+    starts.get(t).copied().unwrap_or(false).then_some(t)
+}
+
+/// One instruction as text, with numeric jump offsets.
+pub fn format_instruction(ins: &Instruction, syntax: Syntax) -> String {
+    let mut s = String::new();
+    let _ = write_instruction(&mut s, ins, syntax, None);
+    s
+}
+
+struct R(Width, Reg);
+impl fmt::Display for R {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.0.reg_prefix(), self.1.num())
+    }
+}
+
+/// A memory operand: `(r1 +8)` (kernel) or `(r1 + 8)` (LLVM).
+struct M(Syntax, Reg, i16);
+impl fmt::Display for M {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Syntax::Kernel => write!(f, "({} {:+})", self.1, self.2),
+            Syntax::Llvm if self.2 < 0 => write!(f, "({} - {})", self.1, -(self.2 as i32)),
+            Syntax::Llvm => write!(f, "({} + {})", self.1, self.2),
+        }
+    }
+}
+
+/// A jump target: a label or `pc+3` / `+3`.
+struct T(Syntax, i64, Option<usize>);
+impl fmt::Display for T {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.2, self.0) {
+            (Some(l), _) => write!(f, "L{l}"),
+            (None, Syntax::Kernel) => write!(f, "pc{:+}", self.1),
+            (None, Syntax::Llvm) => write!(f, "{:+}", self.1),
+        }
+    }
+}
+
+/// Write one instruction; `label` replaces the numeric target if given.
+pub fn write_instruction(
+    out: &mut impl Write,
+    ins: &Instruction,
+    syntax: Syntax,
+    label: Option<usize>,
+) -> fmt::Result {
+    let k = syntax == Syntax::Kernel;
+    match *ins {
+        Instruction::Alu {
+            width,
+            op,
+            dst,
+            src,
+        } => {
+            write!(out, "{} {} ", R(width, dst), op.operator())?;
+            match src {
+                Source::Reg(s) => write!(out, "{}", R(width, s)),
+                Source::Imm(i) => write!(out, "{i}"),
+            }
+        }
+        Instruction::Neg { width, dst } => write!(out, "{0} = -{0}", R(width, dst)),
+        Instruction::MovSx {
+            width,
+            dst,
+            src,
+            bits,
+        } => write!(out, "{} = (s{bits}){}", R(width, dst), R(width, src)),
+        Instruction::Endian { order, dst, bits } => {
+            let name = match order {
+                ByteOrder::ToLe => "le",
+                ByteOrder::ToBe => "be",
+                ByteOrder::Swap => "bswap",
+            };
+            write!(out, "{dst} = {name}{bits} {dst}")
+        }
+        Instruction::Ja { off } => write!(out, "goto {}", T(syntax, off as i64, label)),
+        Instruction::JaLong { imm } => write!(out, "gotol {}", T(syntax, imm as i64, label)),
+        Instruction::MayGoto { off } => write!(out, "may_goto {}", T(syntax, off as i64, label)),
+        Instruction::Jump {
+            width,
+            cond,
+            dst,
+            src,
+            off,
+        } => {
+            write!(out, "if {} {} ", R(width, dst), cond.operator())?;
+            match (src, k) {
+                (Source::Reg(s), _) => write!(out, "{}", R(width, s))?,
+                (Source::Imm(i), true) => write!(out, "{:#x}", i as u32)?,
+                (Source::Imm(i), false) => write!(out, "{i}")?,
+            }
+            write!(out, " goto {}", T(syntax, off as i64, label))
+        }
+        Instruction::Call(CallKind::Helper(id)) => {
+            if k {
+                let name = u32::try_from(id).ok().and_then(helper_name);
+                write!(out, "call {}#{id}", name.unwrap_or("unknown"))
+            } else {
+                write!(out, "call {id}")
+            }
+        }
+        Instruction::Call(CallKind::Local(imm)) => {
+            // LLVM prints `call N` for every kind; that would read back as a
+            // helper call, so both syntaxes use the kernel's `call pc+N`.
+            match label {
+                Some(l) => write!(out, "call L{l}"),
+                None => write!(out, "call pc{imm:+}"),
+            }
+        }
+        Instruction::Call(CallKind::Kfunc { btf_id, off }) => {
+            write!(out, "call kfunc#{btf_id}")?;
+            if off != 0 {
+                write!(out, "[{off}]")?;
+            }
+            Ok(())
+        }
+        Instruction::CallX { dst } => write!(out, "callx {dst}"),
+        Instruction::Exit => write!(out, "exit"),
+        Instruction::LdImm64 { dst, pseudo, imm } => {
+            let (lo, hi) = (imm as i32, (imm >> 32) as i32);
+            let hi_suffix = |out: &mut dyn Write| -> fmt::Result {
+                if hi != 0 {
+                    write!(out, "{hi:+}")?;
+                }
+                Ok(())
+            };
+            match pseudo {
+                LdPseudo::Imm64 if k => write!(out, "{dst} = {:#x} ll", imm as u64),
+                LdPseudo::Imm64 => write!(out, "{dst} = {imm} ll"),
+                _ if !k && hi == 0 => write!(out, "ld_pseudo\t{dst}, {}, {lo}", pseudo.src()),
+                LdPseudo::MapFd => {
+                    write!(out, "{dst} = map[fd:{lo}]")?;
+                    hi_suffix(out)?;
+                    write!(out, " ll")
+                }
+                LdPseudo::MapIdx => {
+                    write!(out, "{dst} = map[idx:{lo}]")?;
+                    hi_suffix(out)?;
+                    write!(out, " ll")
+                }
+                LdPseudo::MapValue => write!(out, "{dst} = map_value[fd:{lo}]{hi:+} ll"),
+                LdPseudo::MapIdxValue => write!(out, "{dst} = map_value[idx:{lo}]{hi:+} ll"),
+                LdPseudo::BtfId => {
+                    write!(out, "{dst} = btf_id[{lo}]")?;
+                    hi_suffix(out)?;
+                    write!(out, " ll")
+                }
+                LdPseudo::Func => {
+                    write!(out, "{dst} = func[{lo}]")?;
+                    hi_suffix(out)?;
+                    write!(out, " ll")
+                }
+            }
+        }
+        Instruction::LdAbs { size, imm } => {
+            write!(out, "r0 = *({} *)skb[{imm}]", size.unsigned_name())
+        }
+        Instruction::LdInd { size, src, imm } => {
+            if !k && imm == 0 {
+                write!(out, "r0 = *({} *)skb[{src}]", size.unsigned_name())
+            } else if imm < 0 {
+                let m = -(imm as i64);
+                write!(out, "r0 = *({} *)skb[{src} - {m}]", size.unsigned_name())
+            } else {
+                write!(out, "r0 = *({} *)skb[{src} + {imm}]", size.unsigned_name())
+            }
+        }
+        Instruction::Load {
+            size,
+            dst,
+            src,
+            off,
+        } => {
+            // LLVM (alu32) loads of 32 bits or fewer into `w`: they zero-extend.
+            let w = if !k && size != Size::DW {
+                Width::W32
+            } else {
+                Width::W64
+            };
+            write!(
+                out,
+                "{} = *({} *){}",
+                R(w, dst),
+                size.unsigned_name(),
+                M(syntax, src, off)
+            )
+        }
+        Instruction::LoadSx {
+            size,
+            dst,
+            src,
+            off,
+        } => write!(
+            out,
+            "{dst} = *({} *){}",
+            size.signed_name(),
+            M(syntax, src, off)
+        ),
+        Instruction::Store {
+            size,
+            dst,
+            off,
+            imm,
+        } => write!(
+            out,
+            "*({} *){} = {imm}",
+            size.unsigned_name(),
+            M(syntax, dst, off)
+        ),
+        Instruction::StoreX {
+            size,
+            dst,
+            src,
+            off,
+        } => {
+            let w = if !k && size != Size::DW {
+                Width::W32
+            } else {
+                Width::W64
+            };
+            write!(
+                out,
+                "*({} *){} = {}",
+                size.unsigned_name(),
+                M(syntax, dst, off),
+                R(w, src)
+            )
+        }
+        Instruction::Atomic {
+            size,
+            op,
+            dst,
+            src,
+            off,
+        } => {
+            let w = if !k && size == Size::W {
+                Width::W32
+            } else {
+                Width::W64
+            };
+            let ty = size.unsigned_name();
+            let mem = M(syntax, dst, off);
+            let s = R(w, src);
+            let r0 = R(w, Reg::R0);
+            let a64 = if size == Size::DW { "64" } else { "" };
+            match (op, k) {
+                (AtomicOp::Add | AtomicOp::Or | AtomicOp::And | AtomicOp::Xor, _) => {
+                    let sym = match op {
+                        AtomicOp::Add => "+=",
+                        AtomicOp::Or => "|=",
+                        AtomicOp::And => "&=",
+                        _ => "^=",
+                    };
+                    write!(out, "lock *({ty} *){mem} {sym} {s}")
+                }
+                (AtomicOp::Xchg, true) => write!(out, "{s} = atomic{a64}_xchg(({ty} *){mem}, {s})"),
+                (AtomicOp::CmpXchg, true) => {
+                    write!(out, "{r0} = atomic{a64}_cmpxchg(({ty} *){mem}, {r0}, {s})")
+                }
+                (AtomicOp::Xchg, false) | (AtomicOp::CmpXchg, false) => {
+                    let name = match (op, size) {
+                        (AtomicOp::Xchg, Size::DW) => "xchg_64",
+                        (AtomicOp::Xchg, _) => "xchg32_32",
+                        (_, Size::DW) => "cmpxchg_64",
+                        _ => "cmpxchg32_32",
+                    };
+                    let bare = match off {
+                        o if o < 0 => format!("{dst} - {}", -(o as i32)),
+                        o => format!("{dst} + {o}"),
+                    };
+                    if op == AtomicOp::Xchg {
+                        write!(out, "{s} = {name}({bare}, {s})")
+                    } else {
+                        write!(out, "{r0} = {name}({bare}, {r0}, {s})")
+                    }
+                }
+                (_, _) => {
+                    let name = op.arith_name().unwrap_or("add");
+                    let prefix = if k {
+                        format!("atomic{a64}")
+                    } else {
+                        "atomic".to_string()
+                    };
+                    write!(out, "{s} = {prefix}_fetch_{name}(({ty} *){mem}, {s})")
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::{assemble, AsmOptions};
+
+    fn k(src: &str) -> String {
+        let p = assemble(src, &AsmOptions::default()).expect("assembles");
+        let o = DisasmOptions {
+            labels: false,
+            ..Default::default()
+        };
+        disassemble(&p.to_bytes(), &o).expect("decodes")
+    }
+
+    #[test]
+    fn kernel_syntax_matches_verifier_text() {
+        assert_eq!(k("r0 = *(u32 *)(r1 + 76)"), "r0 = *(u32 *)(r1 +76)\n");
+        assert_eq!(k("if r1 > 3 goto +3"), "if r1 > 0x3 goto pc+3\n");
+        assert_eq!(k("call 23"), "call bpf_redirect#23\n");
+        assert_eq!(k("call 999"), "call unknown#999\n");
+        assert_eq!(k("*(u64 *)(r10 - 8) = r1"), "*(u64 *)(r10 -8) = r1\n");
+        assert_eq!(
+            k("r2 = atomic_fetch_add((u64 *)(r1 + 8), r2)"),
+            "r2 = atomic64_fetch_add((u64 *)(r1 +8), r2)\n"
+        );
+        assert_eq!(
+            k("r1 = 0x6863726174736e69 ll"),
+            "r1 = 0x6863726174736e69 ll\n"
+        );
+    }
+
+    #[test]
+    fn labels_and_prefixes() {
+        let p = assemble(
+            "if r1 == 0 goto out\nr0 = 1\nout:\nexit\n",
+            &AsmOptions::default(),
+        )
+        .expect("assembles");
+        let text = disassemble(&p.to_bytes(), &DisasmOptions::default()).expect("decodes");
+        assert_eq!(text, "\tif r1 == 0x0 goto L2\n\tr0 = 1\nL2:\n\texit\n");
+        let o = DisasmOptions {
+            slot_numbers: true,
+            labels: false,
+            ..Default::default()
+        };
+        assert_eq!(
+            disassemble(&p.to_bytes(), &o).expect("decodes"),
+            "0: (15) if r1 == 0x0 goto pc+1\n1: (b7) r0 = 1\n2: (95) exit\n"
+        );
+        let o = DisasmOptions {
+            bytes: true,
+            labels: false,
+            syntax: Syntax::Llvm,
+            ..Default::default()
+        };
+        assert!(disassemble(&p.to_bytes(), &o)
+            .expect("decodes")
+            .starts_with("     0:\t15 01 01 00 00 00 00 00\tif r1 == 0 goto +1\n"));
+    }
+
+    #[test]
+    fn errors_name_the_slot() {
+        let e = disassemble(
+            &[0x95, 0, 0, 0, 0, 0, 0, 0, 0x18, 1, 0, 0, 0, 0, 0, 0],
+            &Default::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.slot, 1);
+        assert_eq!(e.reason, DecodeReason::TruncatedLddw);
+        let e = disassemble(&[0x95, 0, 0], &Default::default()).unwrap_err();
+        assert_eq!(e.reason, DecodeReason::TrailingBytes(3));
+        let e = disassemble(&[0xff, 0, 0, 0, 0, 0, 0, 0], &Default::default()).unwrap_err();
+        assert_eq!(e.to_string(), "slot 0: unknown opcode 0xff");
+    }
+}
