@@ -240,88 +240,10 @@ impl Handle {
                     bytes: data,
                 });
             }
-            let mut finished = false;
-            for m in wire::messages(data) {
-                let m = m.map_err(|e| Error::Protocol {
-                    request: req.what.clone(),
-                    detail: e.to_string(),
-                })?;
-                if m.pid != self.port_id {
-                    return Err(Error::Protocol {
-                        request: req.what,
-                        detail: format!(
-                            "reply addressed to port id {} but ours is {}",
-                            m.pid, self.port_id
-                        ),
-                    });
-                }
-                if m.seq != seq {
-                    // Leftovers of an earlier request that failed half way
-                    // (say, a dump we stopped reading) are stale, not wrong.
-                    if seq.wrapping_sub(m.seq) < 1 << 16 {
-                        continue;
-                    }
-                    return Err(Error::Protocol {
-                        request: req.what,
-                        detail: format!("reply has sequence number {} but we sent {seq}", m.seq),
-                    });
-                }
-                if m.flags & NLM_F_DUMP_INTR != 0 {
-                    dump_intr = true;
-                }
-                match m.ty {
-                    NLMSG_NOOP => {}
-                    NLMSG_ERROR => {
-                        let e =
-                            wire::parse_error(m.payload, m.flags).map_err(|e| Error::Protocol {
-                                request: req.what.clone(),
-                                detail: e.to_string(),
-                            })?;
-                        if e.errno != 0 {
-                            let attribute = e
-                                .bad_attr_offset
-                                .and_then(|o| inspect::attr_path_at(&bytes, o as usize));
-                            return Err(Error::Kernel {
-                                request: req.what,
-                                errno: e.errno,
-                                extack: e.msg,
-                                attribute,
-                            });
-                        }
-                        finished = true;
-                    }
-                    NLMSG_DONE => {
-                        // Since 4.x, NLMSG_DONE carries the dump's final error (an int).
-                        let err = m
-                            .payload
-                            .get(..4)
-                            .and_then(|b| b.try_into().ok())
-                            .map(i32::from_ne_bytes)
-                            .unwrap_or(0);
-                        if err < 0 {
-                            let e = wire::parse_error(m.payload, m.flags).ok();
-                            return Err(Error::Kernel {
-                                request: req.what,
-                                errno: err.checked_neg().unwrap_or(i32::MAX),
-                                extack: e.and_then(|e| e.msg),
-                                attribute: None,
-                            });
-                        }
-                        finished = true;
-                    }
-                    NLMSG_OVERRUN => {
-                        return Err(Error::Protocol {
-                            request: req.what,
-                            detail: "NLMSG_OVERRUN: the kernel dropped data".into(),
-                        })
-                    }
-                    _ => out.push(Reply {
-                        ty: m.ty,
-                        flags: m.flags,
-                        payload: m.payload.to_vec(),
-                    }),
-                }
-            }
+            let batch = parse_replies(data, self.port_id, seq, &bytes, &req.what)?;
+            out.extend(batch.replies);
+            dump_intr |= batch.dump_intr;
+            let finished = batch.finished;
             if finished {
                 break;
             }
@@ -357,6 +279,110 @@ impl Handle {
             dump,
         }
     }
+}
+
+/// What one received datagram contributed to a request's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplyBatch {
+    /// Data messages (not ACK, DONE or NOOP).
+    pub replies: Vec<Reply>,
+    /// The ACK (`NLMSG_ERROR` with errno 0) or `NLMSG_DONE` was in it.
+    pub finished: bool,
+    /// A message carried `NLM_F_DUMP_INTR`.
+    pub dump_intr: bool,
+}
+
+/// Checks and decodes one received datagram, answering the request `request`
+/// (its bytes; `what` names it) sent with sequence number `seq` from port
+/// `port_id`. Messages of earlier requests are skipped; anything else with a
+/// wrong port id or sequence number is a protocol error; an `NLMSG_ERROR`
+/// with a nonzero errno becomes [`Error::Kernel`] with the extack text.
+///
+/// This is the whole reply parser [`Handle`] runs; it never panics, which a
+/// property test checks on a million random and mutated datagrams.
+pub fn parse_replies(
+    data: &[u8],
+    port_id: u32,
+    seq: u32,
+    request: &[u8],
+    what: &str,
+) -> Result<ReplyBatch> {
+    let mut batch = ReplyBatch::default();
+    for m in wire::messages(data) {
+        let m = m.map_err(|e| Error::Protocol {
+            request: what.to_string(),
+            detail: e.to_string(),
+        })?;
+        if m.pid != port_id {
+            return Err(Error::Protocol {
+                request: what.to_string(),
+                detail: format!(
+                    "reply addressed to port id {} but ours is {}",
+                    m.pid, port_id
+                ),
+            });
+        }
+        if m.seq != seq {
+            // Leftovers of an earlier request that failed half way
+            // (say, a dump we stopped reading) are stale, not wrong.
+            if seq.wrapping_sub(m.seq) < 1 << 16 {
+                continue;
+            }
+            return Err(Error::Protocol {
+                request: what.to_string(),
+                detail: format!("reply has sequence number {} but we sent {seq}", m.seq),
+            });
+        }
+        if m.flags & NLM_F_DUMP_INTR != 0 {
+            batch.dump_intr = true;
+        }
+        match m.ty {
+            NLMSG_NOOP => {}
+            NLMSG_ERROR => {
+                let e = wire::parse_error(m.payload, m.flags).map_err(|e| Error::Protocol {
+                    request: what.to_string(),
+                    detail: e.to_string(),
+                })?;
+                if e.errno != 0 {
+                    let attribute = e
+                        .bad_attr_offset
+                        .and_then(|o| inspect::attr_path_at(request, o as usize));
+                    return Err(Error::Kernel {
+                        request: what.to_string(),
+                        errno: e.errno,
+                        extack: e.msg,
+                        attribute,
+                    });
+                }
+                batch.finished = true;
+            }
+            NLMSG_DONE => {
+                // NLMSG_DONE carries the dump's final status.
+                let e = wire::parse_done(m.payload, m.flags);
+                if e.errno != 0 {
+                    return Err(Error::Kernel {
+                        request: what.to_string(),
+                        errno: e.errno,
+                        extack: e.msg,
+                        attribute: None,
+                    });
+                }
+                batch.finished = true;
+            }
+            NLMSG_OVERRUN => {
+                return Err(Error::Protocol {
+                    request: what.to_string(),
+                    detail: "NLMSG_OVERRUN: the kernel dropped data".into(),
+                })
+            }
+            _ => batch.replies.push(Reply {
+                ty: m.ty,
+                flags: m.flags,
+                payload: m.payload.to_vec(),
+            }),
+        }
+    }
+    Ok(batch)
 }
 
 /// `RTM_GET*` types are `RTM_BASE + 4k + 2` (rtnetlink.h groups NEW/DEL/GET/SET by 4).

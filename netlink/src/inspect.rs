@@ -472,11 +472,11 @@ fn message_body(out: &mut String, ty: u16, flags: u16, p: &[u8]) {
             }
         },
         NLMSG_DONE => {
-            let v = p
-                .get(..4)
-                .and_then(|b| b.try_into().ok())
-                .map(i32::from_ne_bytes);
-            let _ = writeln!(out, "    done, status {}", v.unwrap_or(0));
+            let e = wire::parse_done(p, flags);
+            let _ = writeln!(out, "    done, status {}", -e.errno);
+            if let Some(m) = e.msg {
+                let _ = writeln!(out, "    NLMSGERR_ATTR_MSG: {m:?}");
+            }
         }
         _ => {
             let Some(flen) = fixed_len(ty) else {

@@ -650,6 +650,27 @@ pub fn parse_error(payload: &[u8], flags: u16) -> Result<NlErr, WireError> {
     Ok(out)
 }
 
+/// Decodes the payload of `NLMSG_DONE`: the dump's final status (an int,
+/// negative errno on failure), then, with `NLM_F_ACK_TLVS`, extack
+/// attributes right after it (no echoed request header, unlike `NLMSG_ERROR`).
+pub fn parse_done(payload: &[u8], flags: u16) -> NlErr {
+    let status = i32_at(payload, 0).unwrap_or(0);
+    let mut out = NlErr {
+        errno: status.checked_neg().unwrap_or(i32::MAX).max(0),
+        ..NlErr::default()
+    };
+    if flags & NLM_F_ACK_TLVS != 0 {
+        for a in attrs(payload.get(4..).unwrap_or(&[])).map_while(|a| a.ok()) {
+            match a.ty {
+                NLMSGERR_ATTR_MSG => out.msg = Some(a.string()),
+                NLMSGERR_ATTR_OFFS => out.bad_attr_offset = a.u32().ok(),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
