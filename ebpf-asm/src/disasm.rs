@@ -265,7 +265,9 @@ pub fn write_instruction(
             match pseudo {
                 LdPseudo::Imm64 if k => write!(out, "{dst} = {:#x} ll", imm as u64),
                 LdPseudo::Imm64 => write!(out, "{dst} = {imm} ll"),
-                _ if !k && hi == 0 => write!(out, "ld_pseudo\t{dst}, {}, {lo}", pseudo.src()),
+                _ if !k && hi == 0 => {
+                    write!(out, "ld_pseudo\t{dst}, {}, {}", pseudo.src(), lo as u32)
+                }
                 LdPseudo::MapFd => {
                     write!(out, "{dst} = map[fd:{lo}]")?;
                     hi_suffix(out)?;
