@@ -63,10 +63,12 @@ impl SysError {
         }
     }
 
-    /// Same, with a command-specific hint (kept unless EPERM explains it all).
+    /// Same, with a command-specific hint. EPERM for a process that is not
+    /// root is always the root message; for root, EPERM has command-specific
+    /// meanings (a frozen map, a pin outside bpffs), so the hint stays.
     pub fn with_hint(command: &'static str, err: &io::Error, hint: impl Into<String>) -> SysError {
         let mut e = SysError::new(command, err);
-        if e.errno != libc::EPERM {
+        if e.errno != libc::EPERM || crate::sys::geteuid() == 0 {
             e.hint = Some(hint.into());
         }
         e

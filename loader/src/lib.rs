@@ -15,13 +15,15 @@
 //! - [`pin`]: bpffs pins;
 //! - [`types`]: program, attach, map and link types with their kernel versions;
 //! - [`defines`]: `-D NAME=VALUE` parsing (integers, MACs, IPv4);
-//! - [`error`]: errors that name the command, the errno and what to do.
+//! - [`error`]: errors that name the command, the errno and what to do;
+//! - [`lab`]: the redirect lab itself (topology up/down/status, traffic, trace).
 
 pub mod asm;
 pub mod defines;
 pub mod elf;
 pub mod error;
 pub mod file;
+pub mod lab;
 pub mod link;
 pub mod map;
 pub mod pin;

@@ -24,6 +24,9 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Inspect programs loaded in the kernel.
     Prog(cli::prog::ProgArgs),
+    /// The lab: up, down, listen, send, status, trace.
+    #[command(flatten)]
+    Lab(cli::lab::LabCommand),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => cli::run::run(a),
         Command::Prog(a) => cli::prog::prog(a),
+        Command::Lab(c) => Ok(cli::lab::run(c)),
     };
     match result {
         Ok(code) => code,

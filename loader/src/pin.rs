@@ -116,15 +116,22 @@ pub enum ObjKind {
 }
 
 /// Tells programs, maps and links apart. `BPF_OBJ_GET_INFO_BY_FD` cannot:
-/// it fills whichever info struct fits the fd into any buffer. The kernel
-/// names each object's anonymous inode (`kernel/bpf/syscall.c`:
-/// `anon_inode_getfd("bpf-prog", ...)`), which `/proc/self/fd` shows.
+/// it fills whichever info struct fits the fd into any buffer. The kernel's
+/// `show_fdinfo` for each object type (`kernel/bpf/syscall.c`:
+/// `bpf_prog_show_fdinfo`, `bpf_map_show_fdinfo`, `bpf_link_show_fdinfo`)
+/// prints `prog_type:`, `map_type:` or `link_type:` in
+/// `/proc/self/fdinfo/FD`, for anonymous and pinned fds alike.
 pub fn obj_kind(fd: BorrowedFd<'_>) -> Option<ObjKind> {
-    let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
-    match target.to_str()? {
-        "anon_inode:bpf-prog" => Some(ObjKind::Prog),
-        "anon_inode:bpf-map" => Some(ObjKind::Map),
-        "anon_inode:bpf_link" => Some(ObjKind::Link),
-        _ => None,
-    }
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    info.lines().find_map(|l| {
+        if l.starts_with("prog_type:") {
+            Some(ObjKind::Prog)
+        } else if l.starts_with("map_type:") {
+            Some(ObjKind::Map)
+        } else if l.starts_with("link_type:") {
+            Some(ObjKind::Link)
+        } else {
+            None
+        }
+    })
 }

@@ -412,15 +412,14 @@ impl Program {
     /// Opens a pinned program.
     pub fn from_pin(path: impl AsRef<Path>) -> Result<Program> {
         let fd = crate::pin::get(path.as_ref())?;
-        let p = Program::from_fd(fd);
-        // Pins can hold maps and links too: check it is a program.
-        p.info().map_err(|_| {
-            Error::Input(format!(
+        // Pins can hold maps and links too.
+        if crate::pin::obj_kind(fd.as_fd()) != Some(crate::pin::ObjKind::Prog) {
+            return Err(Error::Input(format!(
                 "{} is pinned but is not a BPF program",
                 path.as_ref().display()
-            ))
-        })?;
-        Ok(p)
+            )));
+        }
+        Ok(Program::from_fd(fd))
     }
 
     /// Opens a loaded program by id (`BPF_PROG_GET_FD_BY_ID`).

@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::lab::privilege::{self, LAB_CAPS};
-use crate::lab::trace::{self, TraceLimits};
-use crate::lab::traffic::print_datagram;
-use crate::lab::up::ProgramSource;
-use crate::lab::{Lab, LabError, ListenOptions, UpOptions, LISTEN_ADDR};
+use loader::lab::privilege::{self, LAB_CAPS};
+use loader::lab::trace::{self, TraceLimits};
+use loader::lab::traffic::print_datagram;
+use loader::lab::up::ProgramSource;
+use loader::lab::{Lab, LabError, ListenOptions, UpOptions, LISTEN_ADDR};
 
 /// Flags every lab command takes.
 #[derive(Args, Debug, Clone, Default)]
@@ -177,8 +177,12 @@ fn listen(a: ListenArgs) -> Result<(), LabError> {
     };
     println!(
         "listening on UDP {LISTEN_ADDR} in {}{}",
-        lab.names.label(crate::lab::Side::Netns2),
-        if a.echo { ", echoing each datagram back" } else { "" }
+        lab.names.label(loader::lab::Side::Netns2),
+        if a.echo {
+            ", echoing each datagram back"
+        } else {
+            ""
+        }
     );
     let mut out = io::stdout();
     let n = lab.listen(options, |d| {
@@ -220,8 +224,11 @@ fn status(a: LabArgs) -> Result<(), LabError> {
 }
 
 fn trace_cmd(a: TraceArgs) -> Result<(), LabError> {
-    privilege::require("redirect-lab trace", &[(privilege::CAP_SYS_ADMIN, "CAP_SYS_ADMIN")])
-        .map_err(LabError::Privilege)?;
+    privilege::require(
+        "redirect-lab trace",
+        &[(privilege::CAP_SYS_ADMIN, "CAP_SYS_ADMIN")],
+    )
+    .map_err(LabError::Privilege)?;
     let limits = TraceLimits {
         count: a.count,
         timeout: seconds("--timeout", a.timeout)?,

@@ -56,9 +56,10 @@ pub enum LabError {
 impl fmt::Display for LabError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LabError::Privilege(m) | LabError::NotUp(m) | LabError::Input(m) | LabError::Failed(m) => {
-                f.write_str(m)
-            }
+            LabError::Privilege(m)
+            | LabError::NotUp(m)
+            | LabError::Input(m)
+            | LabError::Failed(m) => f.write_str(m),
         }
     }
 }
@@ -127,15 +128,20 @@ impl Lab {
     pub fn read_proc(&self, side: Side, file: &str) -> Result<String, LabError> {
         let path = format!("/proc/thread-self/net/{file}");
         let label = self.names.label(side).to_string();
-        self.run_in(side, move || std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}")))?
-            .map_err(|e| LabError::Failed(format!("reading {e} in {label}")))
+        self.run_in(side, move || {
+            std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
+        })?
+        .map_err(|e| LabError::Failed(format!("reading {e} in {label}")))
     }
 
     /// An `Ip:` counter of `/proc/net/snmp` in a side, e.g. `ForwDatagrams`.
     pub fn ip_counter(&self, side: Side, field: &str) -> Result<u64, LabError> {
         let text = self.read_proc(side, "snmp")?;
         procfs::snmp_value(&text, "Ip", field).ok_or_else(|| {
-            LabError::Failed(format!("no Ip {field} counter in /proc/net/snmp of {}", self.names.label(side)))
+            LabError::Failed(format!(
+                "no Ip {field} counter in /proc/net/snmp of {}",
+                self.names.label(side)
+            ))
         })
     }
 
@@ -146,6 +152,8 @@ impl Lab {
             .into_iter()
             .find(|(name, _)| name == dev)
             .map(|(_, c)| c)
-            .ok_or_else(|| LabError::NotUp(format!("no device {dev} in {}", self.names.label(side))))
+            .ok_or_else(|| {
+                LabError::NotUp(format!("no device {dev} in {}", self.names.label(side)))
+            })
     }
 }

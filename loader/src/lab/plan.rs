@@ -240,9 +240,13 @@ impl Step {
             Step::Sysctl { sysctl, .. } if sysctl.path.contains(VETH2_1) => {
                 Some("replies from netns_2 need their ARP answered by veth2@1")
             }
-            Step::ResolveIfindex { .. } => Some("the target ifindex is looked up, not assumed to be 3"),
+            Step::ResolveIfindex { .. } => {
+                Some("the target ifindex is looked up, not assumed to be 3")
+            }
             Step::LoadProgram => Some("the program is assembled and loaded by bpf(2), not by tc"),
-            Step::AddNetns { side: Side::Host } => Some("an isolated stand-in for the host namespace"),
+            Step::AddNetns { side: Side::Host } => {
+                Some("an isolated stand-in for the host namespace")
+            }
             _ => None,
         }
     }
@@ -286,15 +290,22 @@ impl Step {
                 sysctl.path
             ),
             Step::SetMac { side, dev, mac } => {
-                format!("{}ip link set dev {dev} addr {}", exec(*side), MacDisplay(mac))
+                format!(
+                    "{}ip link set dev {dev} addr {}",
+                    exec(*side),
+                    MacDisplay(mac)
+                )
             }
             Step::ResolveIfindex { side, dev } => {
                 format!("{}cat /sys/class/net/{dev}/ifindex", exec(*side))
             }
             Step::LoadProgram => {
-                "redirect-lab asm bpf-src/redirect.s -D TARGET_IFINDEX=<ifindex> -o redirect.o".into()
+                "redirect-lab asm bpf-src/redirect.s -D TARGET_IFINDEX=<ifindex> -o redirect.o"
+                    .into()
             }
-            Step::AddClsact { side, dev } => format!("{}tc qdisc replace dev {dev} clsact", exec(*side)),
+            Step::AddClsact { side, dev } => {
+                format!("{}tc qdisc replace dev {dev} clsact", exec(*side))
+            }
             Step::AttachFilter { side, dev } => format!(
                 "{}tc filter replace dev {dev} ingress prio {FILTER_PRIO} bpf direct-action \
                  object-file redirect.o section tc",
@@ -459,7 +470,10 @@ mod tests {
     #[test]
     fn prefixed_names_isolate_every_side() {
         let n = LabNames::with_prefix("T42").unwrap();
-        assert_eq!(n.namespaces(), vec!["T42_host", "T42_netns_1", "T42_netns_2"]);
+        assert_eq!(
+            n.namespaces(),
+            vec!["T42_host", "T42_netns_1", "T42_netns_2"]
+        );
         assert_eq!(n.prefix_arg(), " --prefix T42");
     }
 
@@ -469,7 +483,9 @@ mod tests {
         assert!(LabNames::with_prefix("a/b").unwrap_err().contains("'/'"));
         assert!(LabNames::with_prefix("x y").unwrap_err().contains("' '"));
         let long = "x".repeat(MAX_PREFIX_LEN + 1);
-        assert!(LabNames::with_prefix(&long).unwrap_err().contains("at most"));
+        assert!(LabNames::with_prefix(&long)
+            .unwrap_err()
+            .contains("at most"));
         assert!(LabNames::with_prefix("ok-Name_9").is_ok());
     }
 

@@ -44,7 +44,9 @@ pub fn require(what: &str, needed: &[(u32, &'static str)]) -> Result<(), String>
     let status = fs::read_to_string("/proc/self/status")
         .map_err(|e| format!("{what}: cannot read /proc/self/status to check capabilities: {e}"))?;
     let Some(cap_eff) = parse_cap_eff(&status) else {
-        return Err(format!("{what}: /proc/self/status has no readable CapEff line"));
+        return Err(format!(
+            "{what}: /proc/self/status has no readable CapEff line"
+        ));
     };
     let lacking = missing(cap_eff, needed);
     if lacking.is_empty() {
@@ -74,7 +76,13 @@ mod tests {
     #[test]
     fn names_what_is_missing() {
         assert!(missing(u64::MAX, &LAB_CAPS).is_empty());
-        assert_eq!(missing(0, &LAB_CAPS), vec!["CAP_NET_ADMIN", "CAP_SYS_ADMIN", "CAP_BPF"]);
-        assert_eq!(missing(1 << CAP_NET_ADMIN | 1 << CAP_SYS_ADMIN, &LAB_CAPS), vec!["CAP_BPF"]);
+        assert_eq!(
+            missing(0, &LAB_CAPS),
+            vec!["CAP_NET_ADMIN", "CAP_SYS_ADMIN", "CAP_BPF"]
+        );
+        assert_eq!(
+            missing(1 << CAP_NET_ADMIN | 1 << CAP_SYS_ADMIN, &LAB_CAPS),
+            vec!["CAP_BPF"]
+        );
     }
 }

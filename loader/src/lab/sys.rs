@@ -41,7 +41,8 @@ pub fn bind_to_device(sock: &impl AsRawFd, dev: &str) -> io::Result<()> {
 /// `mount -t tracefs nodev TARGET`.
 pub fn mount_tracefs(target: &str) -> io::Result<()> {
     let source = CString::new("nodev").map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let fstype = CString::new("tracefs").map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let fstype =
+        CString::new("tracefs").map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let target = CString::new(target).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: every pointer is a NUL-terminated string alive across the call;
     // a null `data` is allowed by mount(2).

@@ -37,7 +37,9 @@ pub fn trace_pipe_path() -> Result<String, String> {
     if Path::new(&pipe).exists() {
         Ok(pipe)
     } else {
-        Err(format!("mounted tracefs on {TRACEFS} but {pipe} does not exist"))
+        Err(format!(
+            "mounted tracefs on {TRACEFS} but {pipe} does not exist"
+        ))
     }
 }
 
@@ -101,7 +103,9 @@ pub fn follow(limits: TraceLimits, out: &mut dyn Write) -> Result<u64, String> {
 fn read_some(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     match f.read(buf) {
         Ok(n) => Ok(n),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
+        Err(e)
+            if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted =>
+        {
             Ok(0)
         }
         Err(e) => Err(e),

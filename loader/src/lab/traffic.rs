@@ -89,14 +89,19 @@ impl Lab {
 
     /// Sends one datagram from the host side to 10.0.2.11:7777 and, when
     /// `wait_reply` is set, waits that long for one answer.
-    pub fn send(&self, payload: &[u8], wait_reply: Option<Duration>) -> Result<Option<Datagram>, LabError> {
+    pub fn send(
+        &self,
+        payload: &[u8],
+        wait_reply: Option<Duration>,
+    ) -> Result<Option<Datagram>, LabError> {
         let sock = self.host_udp_socket()?;
         sock.send_to(payload, LISTEN_ADDR)
             .map_err(|e| LabError::Failed(format!("sending to {LISTEN_ADDR} on {VETH1_1}: {e}")))?;
         let Some(wait) = wait_reply else {
             return Ok(None);
         };
-        recv_one(&sock, Instant::now() + wait).map_err(|e| LabError::Failed(format!("waiting for a reply: {e}")))
+        recv_one(&sock, Instant::now() + wait)
+            .map_err(|e| LabError::Failed(format!("waiting for a reply: {e}")))
     }
 
     /// Receives on 10.0.2.11:7777 in `netns_2`, calling `on_datagram` for each
@@ -163,7 +168,14 @@ pub fn recv_one(sock: &UdpSocket, deadline: Instant) -> io::Result<Option<Datagr
                     payload: buf[..n].to_vec(),
                 }))
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
                 continue
             }
             Err(e) => return Err(e),
@@ -175,5 +187,10 @@ pub fn recv_one(sock: &UdpSocket, deadline: Instant) -> io::Result<Option<Datagr
 /// trailing newline dropped), with its sender.
 pub fn print_datagram(out: &mut dyn Write, d: &Datagram) -> io::Result<()> {
     let text = String::from_utf8_lossy(&d.payload);
-    writeln!(out, "{} (from {})", text.strip_suffix('\n').unwrap_or(&text), d.from)
+    writeln!(
+        out,
+        "{} (from {})",
+        text.strip_suffix('\n').unwrap_or(&text),
+        d.from
+    )
 }

@@ -1,0 +1,204 @@
+//! `status`: the lab as the kernel sees it right now.
+//!
+//! Devices come from an `RTM_GETLINK` dump in each namespace (ifindex,
+//! `IFLA_ADDRESS`, `IFLA_STATS64`; include/uapi/linux/if_link.h), the filter
+//! from an `RTM_GETTFILTER` dump of `veth1@2` ingress (`TCA_BPF_ID`,
+//! `TCA_BPF_NAME`, `TCA_BPF_TAG`; include/uapi/linux/pkt_cls.h), and the
+//! program from `BPF_PROG_GET_FD_BY_ID` + `BPF_OBJ_GET_INFO_BY_FD`
+//! (include/uapi/linux/bpf.h). `netns_1`'s `Ip: ForwDatagrams` counter
+//! (`/proc/net/snmp`) shows whether its stack forwarded anything.
+
+use std::fmt;
+
+use netlink::{BpfFilter, Handle, LinkStats, Netns, TcHook};
+
+use super::plan::{self, LabNames, Side, DEVICES};
+use super::privilege::{self, LAB_CAPS};
+use super::{Lab, LabError};
+use crate::prog::{ProgInfo, Program};
+
+/// One lab device.
+#[derive(Clone, Debug)]
+pub struct DeviceStatus {
+    pub side: Side,
+    pub name: String,
+    pub ifindex: i32,
+    pub mac: Option<String>,
+    pub up: bool,
+    pub stats: Option<LinkStats>,
+}
+
+/// The filter on veth1@2 ingress and the program behind it.
+#[derive(Clone, Debug)]
+pub struct FilterStatus {
+    pub filter: BpfFilter,
+    /// `None` when the program could not be opened by id.
+    pub prog: Option<ProgInfo>,
+}
+
+/// Everything `status` shows.
+#[derive(Clone, Debug)]
+pub struct LabStatus {
+    pub names: LabNames,
+    pub devices: Vec<DeviceStatus>,
+    /// Devices of the plan that are missing, as "veth2@1 in netns_1".
+    pub missing: Vec<String>,
+    pub filters: Vec<FilterStatus>,
+    /// `Ip: ForwDatagrams` of netns_1.
+    pub netns_1_forwarded: Option<u64>,
+}
+
+impl LabStatus {
+    /// The device `name` on `side`, if present.
+    pub fn device(&self, side: Side, name: &str) -> Option<&DeviceStatus> {
+        self.devices
+            .iter()
+            .find(|d| d.side == side && d.name == name)
+    }
+}
+
+impl Lab {
+    /// Reads the lab's state. Fails with `NotUp` when its namespaces are missing.
+    pub fn status(&self) -> Result<LabStatus, LabError> {
+        privilege::require("redirect-lab status", &LAB_CAPS).map_err(LabError::Privilege)?;
+        self.require_up()?;
+        let mut st = LabStatus {
+            names: self.names.clone(),
+            devices: Vec::new(),
+            missing: Vec::new(),
+            filters: Vec::new(),
+            netns_1_forwarded: self.ip_counter(Side::Netns1, "ForwDatagrams").ok(),
+        };
+        for side in Side::ALL {
+            let label = self.names.label(side).to_string();
+            let mut h = self.handle_in(side)?;
+            let links = h
+                .links()
+                .map_err(|e| LabError::Failed(format!("listing links in {label}: {e}")))?;
+            for (dev_side, dev) in DEVICES.iter().filter(|(s, _)| *s == side) {
+                match links.iter().find(|l| l.name == *dev) {
+                    Some(l) => st.devices.push(DeviceStatus {
+                        side: *dev_side,
+                        name: l.name.clone(),
+                        ifindex: l.ifindex,
+                        mac: l.mac_string(),
+                        up: l.is_up(),
+                        stats: l.stats,
+                    }),
+                    None => st.missing.push(format!("{dev} in {label}")),
+                }
+            }
+            if side == Side::Netns1 {
+                if let Some(l) = links.iter().find(|l| l.name == plan::VETH1_2) {
+                    // No clsact qdisc means no filters: an error here is "none".
+                    let filters = h
+                        .filter_dump(l.ifindex, TcHook::Ingress)
+                        .unwrap_or_default();
+                    for f in filters {
+                        let prog =
+                            f.id.and_then(|id| Program::from_id(id).ok())
+                                .and_then(|p| p.info().ok());
+                        st.filters.push(FilterStatus { filter: f, prog });
+                    }
+                }
+            }
+        }
+        Ok(st)
+    }
+
+    /// A netlink socket in a side's namespace.
+    pub fn handle_in(&self, side: Side) -> Result<Handle, LabError> {
+        let label = self.names.label(side);
+        let r = match self.names.netns(side) {
+            None => Handle::new(),
+            Some(ns) => Netns::open(ns).and_then(|ns| Handle::in_netns(&ns)),
+        };
+        r.map_err(|e| LabError::Failed(format!("netlink socket in {label}: {e}")))
+    }
+}
+
+impl fmt::Display for LabStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "devices:")?;
+        writeln!(
+            f,
+            "  {:<12} {:<9} {:>7}  {:<17}  {:<4}  {:>9} {:>11}  {:>9} {:>11}",
+            "namespace",
+            "device",
+            "ifindex",
+            "mac",
+            "up",
+            "rx pkts",
+            "rx bytes",
+            "tx pkts",
+            "tx bytes"
+        )?;
+        for d in &self.devices {
+            let s = d.stats.unwrap_or_default();
+            writeln!(
+                f,
+                "  {:<12} {:<9} {:>7}  {:<17}  {:<4}  {:>9} {:>11}  {:>9} {:>11}",
+                self.names.label(d.side),
+                d.name,
+                d.ifindex,
+                d.mac.as_deref().unwrap_or("-"),
+                if d.up { "up" } else { "down" },
+                s.rx_packets,
+                s.rx_bytes,
+                s.tx_packets,
+                s.tx_bytes
+            )?;
+        }
+        for m in &self.missing {
+            writeln!(f, "  missing: {m}")?;
+        }
+        writeln!(
+            f,
+            "filter on {} ingress ({}):",
+            plan::VETH1_2,
+            self.names.netns_1
+        )?;
+        if self.filters.is_empty() {
+            writeln!(
+                f,
+                "  none: {} forwards with its own IP stack",
+                self.names.netns_1
+            )?;
+        }
+        for fs in &self.filters {
+            let flt = &fs.filter;
+            writeln!(
+                f,
+                "  bpf name {} prio {} handle {:#x}{} id {} tag {}",
+                flt.name.as_deref().unwrap_or("-"),
+                flt.prio,
+                flt.handle,
+                if flt.direct_action() {
+                    " direct-action"
+                } else {
+                    ""
+                },
+                flt.id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+                flt.tag_hex().unwrap_or_else(|| "-".into()),
+            )?;
+            match &fs.prog {
+                Some(p) => writeln!(
+                    f,
+                    "  program {}: {} name {} tag {} {} insns (xlated {} B, jited {} B)",
+                    p.id,
+                    p.type_name(),
+                    p.name,
+                    p.tag_hex(),
+                    p.xlated_len / 8,
+                    p.xlated_len,
+                    p.jited_len
+                )?,
+                None => writeln!(f, "  program: could not be opened by id")?,
+            }
+        }
+        if let Some(n) = self.netns_1_forwarded {
+            writeln!(f, "{} IP stack: Ip ForwDatagrams = {n}", self.names.netns_1)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,545 @@
+//! `up`: executes the plan of [`super::plan`] step by step, with this
+//! workspace's own layers, and attaches the program.
+//!
+//! Namespaces, links, addresses, routes and TC come from the `netlink` crate
+//! (rtnetlink, `include/uapi/linux/rtnetlink.h`, `if_link.h`, `pkt_sched.h`,
+//! `pkt_cls.h`); sysctls are written under `/proc/sys` from a thread inside
+//! the namespace; the program is assembled by `ebpf-asm` and loaded with
+//! `BPF_PROG_LOAD` (`include/uapi/linux/bpf.h`) by [`crate::prog`].
+//!
+//! `up` starts with [`Lab::down`], like the seed's `-make down`, so running
+//! it on a lab that is up rebuilds it cleanly.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use netlink::{BpfFilterSpec, FilterId, Handle, Netns, TcHook};
+
+use super::plan::{self, LabNames, PlanOptions, Side, Step};
+use super::privilege::{self, LAB_CAPS};
+use super::{Lab, LabError};
+use crate::asm::AsmLoad;
+use crate::prog::{Program, BPF_LOG_LEVEL2, BPF_LOG_STATS};
+use crate::types::ProgType;
+
+/// `BPF_F_INGRESS` (include/uapi/linux/bpf.h): `bpf_redirect` makes the
+/// target device *receive* the packet instead of transmitting it.
+pub const BPF_F_INGRESS: u64 = 1;
+
+/// The repository-relative path of the program `up` assembles.
+pub const REDIRECT_S: &str = "bpf-src/redirect.s";
+
+/// The copy of `bpf-src/redirect.s` built into the binary, used when `up`
+/// does not run from the repository.
+pub const EMBEDDED_REDIRECT_S: &str = include_str!("../../../bpf-src/redirect.s");
+
+/// Where the program's assembly comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ProgramSource {
+    /// `bpf-src/redirect.s` in the repository containing the current
+    /// directory, so an edit is deployed by the next `up`; the embedded copy
+    /// when there is no such repository.
+    #[default]
+    Default,
+    /// A file given by the user.
+    File(PathBuf),
+    /// Text given by a caller (tests), with a name for error messages.
+    Text { name: String, text: String },
+}
+
+impl ProgramSource {
+    /// The text and a description of where it came from.
+    pub fn resolve(&self) -> Result<(String, String), LabError> {
+        match self {
+            ProgramSource::Default => {
+                match find_in_repo(&std::env::current_dir().unwrap_or_default()) {
+                    Some(path) => read(&path).map(|t| (path.display().to_string(), t)),
+                    None => Ok((
+                        format!("{REDIRECT_S} (embedded copy)"),
+                        EMBEDDED_REDIRECT_S.to_string(),
+                    )),
+                }
+            }
+            ProgramSource::File(path) => read(path).map(|t| (path.display().to_string(), t)),
+            ProgramSource::Text { name, text } => Ok((name.clone(), text.clone())),
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<String, LabError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| LabError::Input(format!("cannot read the program {}: {e}", path.display())))
+}
+
+/// `bpf-src/redirect.s` in `dir` or the nearest ancestor that is this
+/// workspace (it has a `Cargo.toml` beside `bpf-src/`).
+pub fn find_in_repo(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().map(|d| d.join(REDIRECT_S)).find(|p| {
+        p.is_file()
+            && p.parent()
+                .and_then(Path::parent)
+                .is_some_and(|root| root.join("Cargo.toml").is_file())
+    })
+}
+
+/// What `up` builds beyond the seed's defaults.
+#[derive(Clone, Debug, Default)]
+pub struct UpOptions {
+    /// `REDIRECT_FLAGS = BPF_F_INGRESS`.
+    pub ingress: bool,
+    /// Assemble with `TRACE` defined: the `bpf_trace_printk` variant.
+    pub trace: bool,
+    /// Print every layer to the output: listing, `BPF_PROG_LOAD`, verifier,
+    /// netlink messages.
+    pub explain: bool,
+    /// Build the topology only; `netns_1` forwards with its own stack.
+    pub no_program: bool,
+    /// Assemble with `KEEP_DEST_MAC` defined: no MAC rewrite.
+    pub keep_dest_mac: bool,
+    /// The assembly to load.
+    pub source: ProgramSource,
+}
+
+/// What `up` did.
+#[derive(Clone, Debug)]
+pub struct UpReport {
+    pub names: LabNames,
+    /// Where the program came from (a path, or the embedded copy).
+    pub source: Option<String>,
+    /// veth2@1's ifindex, as resolved and assembled into the program.
+    pub target_ifindex: Option<i32>,
+    /// `REDIRECT_FLAGS` assembled into the program.
+    pub redirect_flags: u64,
+    /// The kernel's program id and tag.
+    pub prog_id: Option<u32>,
+    pub prog_tag: Option<String>,
+    /// Instruction slots of the loaded program.
+    pub insn_count: Option<usize>,
+    /// Where the filter sits on veth1@2 ingress.
+    pub filter: Option<FilterId>,
+}
+
+impl fmt::Display for UpReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = &self.names;
+        write!(
+            f,
+            "lab up: {} | {} | {}",
+            n.label(Side::Host),
+            n.netns_1,
+            n.netns_2
+        )?;
+        match (&self.source, self.prog_id, self.filter) {
+            (Some(src), Some(id), Some(fid)) => write!(
+                f,
+                "\nprogram: {src}, TARGET_IFINDEX={} ({}), REDIRECT_FLAGS={}{}\n\
+                 attached: tc filter {} on {} ingress (prio {}, handle {:#x}), program id {id}, tag {}, {} insns",
+                self.target_ifindex.unwrap_or_default(),
+                plan::VETH2_1,
+                self.redirect_flags,
+                if self.redirect_flags == BPF_F_INGRESS {
+                    " (BPF_F_INGRESS)"
+                } else {
+                    ""
+                },
+                plan::FILTER_NAME,
+                plan::VETH1_2,
+                fid.prio,
+                fid.handle,
+                self.prog_tag.as_deref().unwrap_or("?"),
+                self.insn_count.unwrap_or_default(),
+            ),
+            _ => write!(f, "\nno program attached: {} forwards with its own IP stack", n.netns_1),
+        }
+    }
+}
+
+/// The namespaces and netlink sockets of a build in progress.
+struct Builder<'a> {
+    lab: &'a Lab,
+    netns: HashMap<Side, Netns>,
+    handles: HashMap<Side, Handle>,
+    /// In explain mode, every netlink message of the current step, rendered.
+    inspect: Option<Arc<Mutex<String>>>,
+}
+
+impl Builder<'_> {
+    fn netns(&self, side: Side) -> Result<&Netns, LabError> {
+        self.netns.get(&side).ok_or_else(|| {
+            LabError::Failed(format!(
+                "internal: namespace {} used before it was created",
+                self.lab.names.label(side)
+            ))
+        })
+    }
+
+    fn handle(&mut self, side: Side) -> Result<&mut Handle, LabError> {
+        if !self.handles.contains_key(&side) {
+            let mut h = match self.lab.names.netns(side) {
+                None => Handle::new(),
+                Some(_) => Handle::in_netns(self.netns(side)?),
+            }
+            .map_err(|e| {
+                LabError::Failed(format!(
+                    "netlink socket in {}: {e}",
+                    self.lab.names.label(side)
+                ))
+            })?;
+            if let Some(buf) = &self.inspect {
+                h.set_inspect(Some(netlink::inspect::collector(buf.clone())));
+            }
+            self.handles.insert(side, h);
+        }
+        self.handles
+            .get_mut(&side)
+            .ok_or_else(|| LabError::Failed("internal: netlink handle vanished".into()))
+    }
+
+    fn ifindex(&mut self, side: Side, dev: &str) -> Result<i32, netlink::Error> {
+        match self.handle(side) {
+            Ok(h) => h.link_index(dev),
+            Err(e) => Err(netlink::Error::Invalid(e.to_string())),
+        }
+    }
+
+    /// Takes what the inspect callbacks collected since the last call.
+    fn drain_inspect(&self) -> String {
+        match &self.inspect {
+            Some(buf) => buf
+                .lock()
+                .map(|mut s| std::mem::take(&mut *s))
+                .unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+}
+
+fn nl(step: &str) -> impl Fn(netlink::Error) -> LabError + '_ {
+    move |e| LabError::Failed(format!("`{step}` failed: {e}"))
+}
+
+impl Lab {
+    /// Builds the lab from scratch (tearing down any previous one) and
+    /// attaches the program. `out` gets a short progress report, and in
+    /// explain mode every layer.
+    pub fn up(&self, options: &UpOptions, out: &mut dyn Write) -> Result<UpReport, LabError> {
+        privilege::require("redirect-lab up", &LAB_CAPS).map_err(LabError::Privilege)?;
+        // Resolve the source before touching anything, so a bad path leaves
+        // a running lab alone.
+        let source = if options.no_program {
+            None
+        } else {
+            Some(options.source.resolve()?)
+        };
+        let removed = self.down()?;
+        if options.explain && !removed.removed.is_empty() {
+            let _ = writeln!(
+                out,
+                "== tearing down the previous lab first (like the seed's `-make down`)\n{removed}"
+            );
+        }
+
+        let mut b = Builder {
+            lab: self,
+            netns: HashMap::new(),
+            handles: HashMap::new(),
+            inspect: options.explain.then(|| Arc::new(Mutex::new(String::new()))),
+        };
+        let mut report = UpReport {
+            names: self.names.clone(),
+            source: source.as_ref().map(|(origin, _)| origin.clone()),
+            target_ifindex: None,
+            redirect_flags: if options.ingress { BPF_F_INGRESS } else { 0 },
+            prog_id: None,
+            prog_tag: None,
+            insn_count: None,
+            filter: None,
+        };
+        let mut program: Option<Program> = None;
+        let steps = plan::steps(
+            &self.names,
+            PlanOptions {
+                no_program: options.no_program,
+            },
+        );
+        let result = (|| -> Result<(), LabError> {
+            for (i, step) in steps.iter().enumerate() {
+                let cmd = step.command(&self.names);
+                if options.explain {
+                    let _ = writeln!(out, "\n== step {}/{}: {cmd}", i + 1, steps.len());
+                    if let Some(why) = step.why_added() {
+                        let _ = writeln!(out, "   (not in the seed: {why})");
+                    }
+                }
+                self.run_step(
+                    &mut b,
+                    step,
+                    &cmd,
+                    options,
+                    source.as_ref(),
+                    &mut report,
+                    &mut program,
+                    out,
+                )?;
+                if options.explain {
+                    let _ = out.write_all(b.drain_inspect().as_bytes());
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            if options.explain {
+                let _ = out.write_all(b.drain_inspect().as_bytes());
+            }
+            return Err(LabError::Failed(format!(
+                "{e}\nThe lab is half built; `redirect-lab down{}` removes what is there.",
+                self.names.prefix_arg()
+            )));
+        }
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_step(
+        &self,
+        b: &mut Builder<'_>,
+        step: &Step,
+        cmd: &str,
+        options: &UpOptions,
+        source: Option<&(String, String)>,
+        report: &mut UpReport,
+        program: &mut Option<Program>,
+        out: &mut dyn Write,
+    ) -> Result<(), LabError> {
+        match step {
+            Step::AddNetns { side } => {
+                let name = self.names.netns(*side).ok_or_else(|| {
+                    LabError::Failed("internal: the real host namespace cannot be created".into())
+                })?;
+                let ns = Netns::create(name).map_err(nl(cmd))?;
+                b.netns.insert(*side, ns);
+            }
+            Step::LoopbackUp { side } => {
+                let lo = b.ifindex(*side, "lo").map_err(nl(cmd))?;
+                b.handle(*side)?.link_set_up(lo).map_err(nl(cmd))?;
+            }
+            Step::AddVeth {
+                side,
+                name,
+                peer,
+                peer_side,
+            } => {
+                // The peer is created directly in its namespace
+                // (IFLA_NET_NS_FD in VETH_INFO_PEER), as `ip ... netns X` does.
+                let peer_ns = Netns::open(b.netns(*peer_side)?.name()).map_err(nl(cmd))?;
+                b.handle(*side)?
+                    .link_add_veth(name, peer, Some(&peer_ns))
+                    .map_err(nl(cmd))?;
+            }
+            Step::AddAddr {
+                side,
+                dev,
+                addr,
+                prefix_len,
+            } => {
+                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
+                b.handle(*side)?
+                    .addr_add_v4(idx, *addr, *prefix_len)
+                    .map_err(nl(cmd))?;
+            }
+            Step::LinkUp { side, dev } => {
+                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
+                b.handle(*side)?.link_set_up(idx).map_err(nl(cmd))?;
+            }
+            Step::AddRoute {
+                side,
+                dst,
+                prefix_len,
+                dev,
+            } => {
+                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
+                b.handle(*side)?
+                    .route_add_v4(*dst, *prefix_len, idx, None)
+                    .map_err(nl(cmd))?;
+            }
+            Step::Sysctl { side, sysctl } => {
+                b.netns(*side)?
+                    .sysctl_write(&sysctl.path, sysctl.value)
+                    .map_err(nl(cmd))?;
+                if options.explain {
+                    let _ = writeln!(
+                        out,
+                        "   wrote {:?} to /proc/sys/{} from a thread inside {}",
+                        sysctl.value,
+                        sysctl.path,
+                        self.names.label(*side)
+                    );
+                }
+            }
+            Step::SetMac { side, dev, mac } => {
+                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
+                b.handle(*side)?
+                    .link_set_address(idx, *mac)
+                    .map_err(nl(cmd))?;
+            }
+            Step::ResolveIfindex { side, dev } => {
+                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
+                if options.explain {
+                    let _ = writeln!(
+                        out,
+                        "   {dev} has ifindex {idx} in {}",
+                        self.names.label(*side)
+                    );
+                }
+                report.target_ifindex = Some(idx);
+            }
+            Step::LoadProgram => {
+                let (origin, text) = source.ok_or_else(|| {
+                    LabError::Failed("internal: no program source to load".into())
+                })?;
+                let ifindex = report.target_ifindex.ok_or_else(|| {
+                    LabError::Failed(
+                        "internal: the program is loaded before its target is known".into(),
+                    )
+                })?;
+                let prog = load_program(origin, text, ifindex, options, out)?;
+                let info = prog.info().map_err(|e| {
+                    LabError::Failed(format!("BPF_OBJ_GET_INFO_BY_FD on the new program: {e}"))
+                })?;
+                report.prog_id = Some(info.id);
+                report.prog_tag = Some(info.tag_hex());
+                report.insn_count = Some(info.xlated_len as usize / 8);
+                *program = Some(prog);
+            }
+            Step::AddClsact { side, dev } => {
+                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
+                b.handle(*side)?
+                    .qdisc_replace_clsact(idx)
+                    .map_err(nl(cmd))?;
+            }
+            Step::AttachFilter { side, dev } => {
+                let prog = program.as_ref().ok_or_else(|| {
+                    LabError::Failed("internal: attaching before the program is loaded".into())
+                })?;
+                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
+                let spec = BpfFilterSpec {
+                    hook: TcHook::Ingress,
+                    prio: plan::FILTER_PRIO,
+                    handle: 1,
+                    prog: prog.as_fd(),
+                    name: plan::FILTER_NAME,
+                    direct_action: true,
+                };
+                let id = b
+                    .handle(*side)?
+                    .filter_replace_bpf(idx, &spec)
+                    .map_err(nl(cmd))?;
+                report.filter = Some(id);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `-D` constants `up` passes to the assembler.
+pub fn defines(target_ifindex: i32, options: &UpOptions) -> Vec<(String, i64)> {
+    let mut d = vec![
+        ("TARGET_IFINDEX".to_string(), i64::from(target_ifindex)),
+        (
+            "REDIRECT_FLAGS".to_string(),
+            if options.ingress {
+                BPF_F_INGRESS as i64
+            } else {
+                0
+            },
+        ),
+        ("DEST_IP".to_string(), i64::from(u32::from(plan::DEST_ADDR))),
+        (
+            "DEST_MAC".to_string(),
+            plan::mac_as_u48(plan::DEST_MAC) as i64,
+        ),
+    ];
+    if options.trace {
+        d.push(("TRACE".to_string(), 1));
+    }
+    if options.keep_dest_mac {
+        d.push(("KEEP_DEST_MAC".to_string(), 1));
+    }
+    d
+}
+
+/// Assembles and loads the program; in explain mode prints the listing,
+/// the `BPF_PROG_LOAD` request and the verifier's verdict.
+fn load_program(
+    origin: &str,
+    text: &str,
+    target_ifindex: i32,
+    options: &UpOptions,
+    out: &mut dyn Write,
+) -> Result<Program, LabError> {
+    let defines = defines(target_ifindex, options);
+    let asm_options = ebpf_asm::text::AsmOptions {
+        file_name: origin.to_string(),
+        defines: defines.clone(),
+    };
+    let assembled = ebpf_asm::text::assemble(text, &asm_options)
+        .map_err(|e| LabError::Input(format!("assembling the program:\n{e}")))?;
+    if options.explain {
+        let defs: Vec<String> = defines.iter().map(|(k, v)| format!("-D {k}={v}")).collect();
+        let _ = writeln!(out, "   assembled {origin} with {}", defs.join(" "));
+        let _ = out.write_all(listing(&assembled).as_bytes());
+        let _ = writeln!(
+            out,
+            "   BPF_PROG_LOAD request (union bpf_attr, include/uapi/linux/bpf.h):\n      \
+             prog_type = {} ({})\n      insn_cnt = {}\n      insns = <pointer to the {} bytes above>\n      \
+             license = {:?}\n      prog_name = {:?}\n      log_level = {} (BPF_LOG_LEVEL2 | BPF_LOG_STATS)\n      \
+             expected_attach_type = 0, prog_ifindex = 0 (not offloaded)",
+            ProgType::SchedCls.kernel_name(),
+            ProgType::SchedCls.raw(),
+            assembled.insns().len(),
+            assembled.insns().len() * 8,
+            assembled.license(),
+            crate::asm::kernel_name(assembled.name()),
+            BPF_LOG_LEVEL2 | BPF_LOG_STATS,
+        );
+    }
+    let how = AsmLoad {
+        prog_type: ProgType::SchedCls,
+        file_name: origin,
+        maps: &[],
+        verbose: options.explain,
+    };
+    let prog = Program::load_asm(&assembled, &how)
+        .map_err(|e| LabError::Failed(format!("loading the program ({origin}):\n{e}")))?;
+    if options.explain {
+        let _ = writeln!(out, "   verifier verdict: accepted");
+        if let Some(log) = prog.verifier_log() {
+            let _ = writeln!(out, "   verifier log (level 2, with stats):");
+            for line in log.lines() {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
+        if let Some(stats) = prog.verifier_stats() {
+            let _ = writeln!(out, "   verifier stats: {stats}");
+        }
+    }
+    Ok(prog)
+}
+
+/// Slot, bytes and source line of each instruction, as `--explain` shows it.
+pub fn listing(p: &ebpf_asm::Program) -> String {
+    let mut s = String::new();
+    for (i, insn) in p.insns().iter().enumerate() {
+        let bytes: Vec<String> = insn.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let src = p
+            .source_of(i)
+            .map(|l| format!("{:>4}: {}", l.line, l.text.trim()))
+            .unwrap_or_default();
+        s.push_str(&format!("   {i:>3}: {}   {src}\n", bytes.join(" ")));
+    }
+    s
+}
