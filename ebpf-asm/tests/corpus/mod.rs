@@ -186,6 +186,7 @@ pub fn line(rng: &mut Rng) -> String {
     }
 }
 
+#[allow(dead_code)] // used by the differential test only
 /// A program of `n` lines with labels sprinkled in and jumps to them.
 pub fn program(seed: u64, n: usize) -> String {
     let mut rng = Rng::with_seed(seed);
