@@ -73,3 +73,6 @@ impl std::error::Error for AsmError {}
 pub fn assemble(source: &str, opts: &AsmOptions) -> Result<Program, AsmError> {
     parser::Assembler::new(source, opts).run()
 }
+
+#[cfg(test)]
+mod tests;

@@ -1118,7 +1118,9 @@ impl<'a> Line<'a, '_> {
             }
             Tok::Ident => {
                 let word = self.text(t);
-                if let Some((order, bits)) = endian_word(word) {
+                // `bswap16 r1` is the instruction, `bswap16(x)` a constant function.
+                let call = self.peek().tok == Tok::Punct(P::LParen);
+                if let Some((order, bits)) = endian_word(word).filter(|_| !call) {
                     self.bump();
                     let r = self.reg("the register to swap")?;
                     self.same_width(dst, r)?;
