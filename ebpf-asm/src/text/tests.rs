@@ -15,7 +15,11 @@ fn err(src: &str) -> AsmError {
 fn check(src: &str, line: u32, col: u32, needle: &str) {
     let e = err(src);
     assert_eq!((e.line, e.column), (line, col), "{e}");
-    assert!(e.message.contains(needle), "message {:?} lacks {needle:?}", e.message);
+    assert!(
+        e.message.contains(needle),
+        "message {:?} lacks {needle:?}",
+        e.message
+    );
 }
 
 fn one(src: &str) -> Insn {
@@ -31,7 +35,12 @@ fn bytes(src: &str) -> Vec<u8> {
 
 #[test]
 fn register_out_of_range() {
-    check("r0 = 0\n  r11 = 1\n", 2, 3, "register `r11` out of range; eBPF has r0..r10");
+    check(
+        "r0 = 0\n  r11 = 1\n",
+        2,
+        3,
+        "register `r11` out of range; eBPF has r0..r10",
+    );
     check("w1 = w12", 1, 6, "register `w12` out of range");
     check("r1 = *(u32 *)(r16 +0)", 1, 15, "`r16` out of range");
 }
@@ -45,12 +54,32 @@ fn unknown_mnemonic() {
 
 #[test]
 fn immediate_or_offset_out_of_range() {
-    check("w1 = 0x100000000", 1, 6, "immediate 4294967296 out of range for a 32-bit field");
+    check(
+        "w1 = 0x100000000",
+        1,
+        6,
+        "immediate 4294967296 out of range for a 32-bit field",
+    );
     check("r1 += -2147483649", 1, 7, "out of range for a 32-bit field");
     check("r1 = 0x80000000", 1, 6, "write `r1 = 2147483648 ll`");
-    check("r0 = *(u32 *)(r1 +32768)", 1, 18, "offset 32768 out of range for a 16-bit field");
-    check("*(u8 *)(r1 -32769) = 1", 1, 12, "offset -32769 out of range");
-    check("goto pc+40000", 1, 6, "offset 40000 out of range for a 16-bit field");
+    check(
+        "r0 = *(u32 *)(r1 +32768)",
+        1,
+        18,
+        "offset 32768 out of range for a 16-bit field",
+    );
+    check(
+        "*(u8 *)(r1 -32769) = 1",
+        1,
+        12,
+        "offset -32769 out of range",
+    );
+    check(
+        "goto pc+40000",
+        1,
+        6,
+        "offset 40000 out of range for a 16-bit field",
+    );
     check("r1 = 0x10000000000000000 ll", 1, 6, "too large for 64 bits");
 }
 
@@ -58,8 +87,18 @@ fn immediate_or_offset_out_of_range() {
 fn unknown_or_duplicate_label() {
     check("goto nowhere\nexit", 1, 6, "unknown label `nowhere`");
     check("if r1 == 0 goto out\nexit\n", 1, 17, "unknown label `out`");
-    check("a:\nexit\n a:\nexit", 3, 2, "duplicate label `a` (first defined at line 1)");
-    check("call not_a_helper", 1, 6, "unknown helper or label `not_a_helper`");
+    check(
+        "a:\nexit\n a:\nexit",
+        3,
+        2,
+        "duplicate label `a` (first defined at line 1)",
+    );
+    check(
+        "call not_a_helper",
+        1,
+        6,
+        "unknown helper or label `not_a_helper`",
+    );
     let mut far = String::from("goto far\n");
     for _ in 0..33000 {
         far.push_str("exit\n");
@@ -70,7 +109,12 @@ fn unknown_or_duplicate_label() {
 
 #[test]
 fn mixed_widths() {
-    check("r1 += w2", 1, 7, "mixed register widths: `r1` is 64-bit but `w2` is 32-bit");
+    check(
+        "r1 += w2",
+        1,
+        7,
+        "mixed register widths: `r1` is 64-bit but `w2` is 32-bit",
+    );
     check("if w1 > r2 goto +1", 1, 9, "mixed register widths");
     check("w1 = (s8)r2", 1, 10, "mixed register widths");
     check("r0 = *(u64 *)(w1 +0)", 1, 15, "needs a 64-bit register");
@@ -80,9 +124,24 @@ fn mixed_widths() {
 #[test]
 fn bad_access_size() {
     check("r0 = *(u24 *)(r1 +0)", 1, 8, "bad access size `u24`");
-    check("*(s32 *)(r1 +0) = r2", 1, 3, "bad access size: signed types");
-    check("lock *(u16 *)(r1 +0) += r2", 1, 8, "bad access size for an atomic operation");
-    check("r0 = *(u64 *)skb[1]", 1, 8, "bad access size for a packet load");
+    check(
+        "*(s32 *)(r1 +0) = r2",
+        1,
+        3,
+        "bad access size: signed types",
+    );
+    check(
+        "lock *(u16 *)(r1 +0) += r2",
+        1,
+        8,
+        "bad access size for an atomic operation",
+    );
+    check(
+        "r0 = *(u64 *)skb[1]",
+        1,
+        8,
+        "bad access size for a packet load",
+    );
     check("r0 = *(s64 *)(r1 +0)", 1, 8, "bad access size `s64`");
 }
 
@@ -101,15 +160,30 @@ fn other_errors_point_at_the_problem() {
     check("r1 = FOO", 1, 6, "unknown name `FOO`");
     check("r1 = 1 / 0", 1, 8, "division by zero");
     check("r1 = htons(0x12345)", 1, 12, "does not fit in 16 bits");
-    check("call bpf_redirect#24", 1, 6, "helper `bpf_redirect` has id 23, not 24");
+    check(
+        "call bpf_redirect#24",
+        1,
+        6,
+        "helper `bpf_redirect` has id 23, not 24",
+    );
     check(".ifdef X\nexit\n", 1, 1, "no matching .endif");
     check(".endif", 1, 1, ".endif without .ifdef");
     check(".bogus 1", 1, 1, "unknown directive `.bogus`");
     check("r1 = be24 r1", 1, 6, "unknown name `be24`");
     check("r1 = r2 r3", 1, 9, "expected end of line");
-    check("12: (b7) r1 = r2", 1, 6, "pasted opcode (b7) does not match");
+    check(
+        "12: (b7) r1 = r2",
+        1,
+        6,
+        "pasted opcode (b7) does not match",
+    );
     check("if r1 >> r2 goto +1", 1, 7, "expected a comparison");
-    check("r0 = atomic_fetch_add((u64 *)(r1 +0), r2)", 1, 39, "returns the old value");
+    check(
+        "r0 = atomic_fetch_add((u64 *)(r1 +0), r2)",
+        1,
+        39,
+        "returns the old value",
+    );
     check("r1 = 0x1234 ll ll", 1, 16, "expected end of line");
 }
 
@@ -156,7 +230,10 @@ fn required_example_lines() {
     assert_eq!(i[6].imm as u32, 0x74736e69);
     assert_eq!(i[7].imm as u32, 0x68637261);
     assert_eq!(p.source_of(7).map(|s| s.line), Some(11));
-    assert_eq!(p.source_of(0).map(|s| s.text.trim().to_string()), Some("if w4 != htonl(DEST_IP) goto pass".into()));
+    assert_eq!(
+        p.source_of(0).map(|s| s.text.trim().to_string()),
+        Some("if w4 != htonl(DEST_IP) goto pass".into())
+    );
 }
 
 #[test]
@@ -169,7 +246,10 @@ fn expressions_and_defines() {
     assert_eq!(one("r1 = bswap16(0x1234)").imm, 0x3412);
     assert_eq!(one("r1 = 0b101 + 0o7 + 1_000").imm, 1012);
     assert_eq!(
-        assemble("r1 = bswap64(1) ll", &AsmOptions::default()).unwrap().insns()[1].imm,
+        assemble("r1 = bswap64(1) ll", &AsmOptions::default())
+            .unwrap()
+            .insns()[1]
+            .imm,
         0x0100_0000
     );
     let opts = AsmOptions {
@@ -189,7 +269,11 @@ fn conditional_assembly_nests() {
     assert_eq!(p.insns().len(), 2);
     assert_eq!(p.insns()[0].imm, 1);
     // Lines in a skipped block are not even parsed.
-    assert!(assemble(".ifdef NOPE\ngarbage here\n.endif\nexit", &AsmOptions::default()).is_ok());
+    assert!(assemble(
+        ".ifdef NOPE\ngarbage here\n.endif\nexit",
+        &AsmOptions::default()
+    )
+    .is_ok());
 }
 
 #[test]
@@ -203,7 +287,10 @@ fn directives() {
     assert_eq!(p.license(), "Dual BSD/GPL");
     assert_eq!(p.name(), "ingress");
     let p = assemble(".name redirect\nexit", &AsmOptions::default()).unwrap();
-    assert_eq!((p.section(), p.name(), p.license()), ("tc", "redirect", "GPL"));
+    assert_eq!(
+        (p.section(), p.name(), p.license()),
+        ("tc", "redirect", "GPL")
+    );
 }
 
 #[test]
@@ -218,14 +305,23 @@ fn both_syntaxes_and_pasted_lines() {
             "r0 = atomic64_fetch_add((u64 *)(r1 +0), r0)",
             "r0 = atomic_fetch_add((u64 *)(r1 + 0), r0)",
         ),
-        ("r0 = atomic64_xchg((u64 *)(r1 +0), r0)", "r0 = xchg_64(r1 + 0, r0)"),
-        ("r0 = atomic_xchg((u32 *)(r1 +0), r0)", "w0 = xchg32_32(r1 + 0, w0)"),
+        (
+            "r0 = atomic64_xchg((u64 *)(r1 +0), r0)",
+            "r0 = xchg_64(r1 + 0, r0)",
+        ),
+        (
+            "r0 = atomic_xchg((u32 *)(r1 +0), r0)",
+            "w0 = xchg32_32(r1 + 0, w0)",
+        ),
         (
             "r0 = atomic64_cmpxchg((u64 *)(r1 -8), r0, r2)",
             "r0 = cmpxchg_64(r1 - 8, r0, r2)",
         ),
         ("12: (b7) r0 = 0", "r0 = 0 # comment"),
-        ("     4:\t2d 72 0a 00 00 00 00 00\tif r2 > r7 goto +10 <redirect+0x78>", "if r2 > r7 goto +10"),
+        (
+            "     4:\t2d 72 0a 00 00 00 00 00\tif r2 > r7 goto +10 <redirect+0x78>",
+            "if r2 > r7 goto +10",
+        ),
         ("3: (18) r1 = 0x5", "r1 = 5 ll // comment"),
         ("r0 = *(u16 *)skb[r1 + 0]", "r0 = *(u16 *)skb[r1]"),
         ("r1 = map[fd:3] ll", "ld_pseudo r1, 1, 3"),
