@@ -224,8 +224,8 @@ fn required_example_lines() {
     assert_eq!(i[0], Insn::new(0x56, 4, 0, 7, 0x0b02000a));
     assert_eq!(i[1], Insn::new(0x62, 2, 0, 0, 2));
     assert_eq!(i[2], Insn::new(0xb7, 1, 0, 0, 3));
-    for k in 3..6 {
-        assert_eq!(i[k], Insn::new(0x85, 0, 0, 0, 23));
+    for call in &i[3..6] {
+        assert_eq!(*call, Insn::new(0x85, 0, 0, 0, 23));
     }
     assert_eq!(i[6].imm as u32, 0x74736e69);
     assert_eq!(i[7].imm as u32, 0x68637261);
