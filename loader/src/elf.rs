@@ -146,50 +146,72 @@ fn is_exec(
     s.elf_section_header().sh_flags(file.endian()).0 & SHF_EXECINSTR.0 != 0
 }
 
-/// Reads the program in `section` (or the only program section) out of an
-/// ELF object.
-pub fn parse(bytes: &[u8], section: Option<&str>) -> Result<ElfProgram> {
-    let file = parse_file(bytes)?;
-    let endian = file.endian();
-
+/// Picks the program section: by name, or the only one with code (clang's
+/// `.text`, which holds non-inlined functions, aside).
+fn pick_section<'d, 'f>(
+    file: &'f ElfFile64<'d, Endianness>,
+    section: Option<&str>,
+) -> Result<object::read::elf::ElfSection64<'d, 'f, Endianness>> {
     let progs: Vec<_> = file
         .sections()
-        .filter(|s| is_exec(&file, s) && s.size() > 0)
+        .filter(|s| is_exec(file, s) && s.size() > 0)
         .collect();
     let names: Vec<String> = progs
         .iter()
         .filter_map(|s| s.name().ok().map(str::to_string))
         .collect();
-    let sec = match section {
-        Some(want) => progs
-            .iter()
+    if let Some(want) = section {
+        return progs
+            .into_iter()
             .find(|s| s.name().ok() == Some(want))
             .ok_or_else(|| {
                 elf_err(format!(
                     "no program section {want:?}; the object has {names:?}"
                 ))
-            })?,
-        None => match progs.as_slice() {
-            [one] => one,
-            [] => return Err(elf_err("no executable section with code")),
-            _ => {
-                // clang puts called (non-inlined) functions in .text; the
-                // program is the other one.
-                let non_text: Vec<_> = progs
-                    .iter()
-                    .filter(|s| s.name().ok() != Some(".text"))
-                    .collect();
-                match non_text.as_slice() {
-                    [one] => *one,
-                    _ => {
-                        return Err(elf_err(format!(
-                            "several program sections {names:?}; choose one with --section"
-                        )))
-                    }
-                }
-            }
-        },
+            });
+    }
+    if progs.is_empty() {
+        return Err(elf_err("no executable section with code"));
+    }
+    let mut candidates: Vec<_> = if progs.len() == 1 {
+        progs
+    } else {
+        progs
+            .into_iter()
+            .filter(|s| s.name().ok() != Some(".text"))
+            .collect()
     };
+    match candidates.len() {
+        1 => candidates
+            .pop()
+            .ok_or_else(|| elf_err("no program section")),
+        _ => Err(elf_err(format!(
+            "several program sections {names:?}; choose one with --section"
+        ))),
+    }
+}
+
+/// The instruction bytes of a program section, for listings: (section
+/// name, bytes). Relocations are not applied.
+pub fn section_bytes(bytes: &[u8], section: Option<&str>) -> Result<(String, Vec<u8>)> {
+    let file = parse_file(bytes)?;
+    let sec = pick_section(&file, section)?;
+    let name = sec
+        .name()
+        .map_err(|e| elf_err(format!("bad section name: {e}")))?
+        .to_string();
+    let data = sec
+        .data()
+        .map_err(|e| elf_err(format!("section {name}: data out of bounds: {e}")))?;
+    Ok((name, data.to_vec()))
+}
+
+/// Reads the program in `section` (or the only program section) out of an
+/// ELF object.
+pub fn parse(bytes: &[u8], section: Option<&str>) -> Result<ElfProgram> {
+    let file = parse_file(bytes)?;
+    let endian = file.endian();
+    let sec = pick_section(&file, section)?;
     let sec_name = sec
         .name()
         .map_err(|e| elf_err(format!("bad section name: {e}")))?

@@ -20,6 +20,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Assemble a .s file into an ELF object, raw bytes or hex.
+    Asm(cli::asm::AsmArgs),
+    /// List the instructions of an ELF object or raw bytes.
+    Disasm(cli::asm::DisasmArgs),
     /// Run a program (.s or .o) on a packet with BPF_PROG_TEST_RUN.
     Run(cli::run::RunArgs),
     /// Inspect programs loaded in the kernel.
@@ -32,6 +36,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Asm(a) => cli::asm::asm(a),
+        Command::Disasm(a) => cli::asm::disasm(a),
         Command::Run(a) => cli::run::run(a),
         Command::Prog(a) => cli::prog::prog(a),
         Command::Lab(c) => Ok(cli::lab::run(c)),

@@ -2,6 +2,7 @@
 //! They share the error reporting here: a plain root message for missing
 //! privileges, the full error (with any verifier log) otherwise.
 
+pub mod asm;
 pub mod lab;
 pub mod prog;
 pub mod run;

@@ -184,7 +184,7 @@ impl fmt::Display for LabStatus {
             match &fs.prog {
                 Some(p) => writeln!(
                     f,
-                    "  program {}: {} name {} tag {} {} insns (xlated {} B, jited {} B)",
+                    "  program {}: {} name {} tag {}, {} insns as the kernel runs them (xlated {} B, jited {} B)",
                     p.id,
                     p.type_name(),
                     p.name,

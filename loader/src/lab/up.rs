@@ -117,8 +117,11 @@ pub struct UpReport {
     /// The kernel's program id and tag.
     pub prog_id: Option<u32>,
     pub prog_tag: Option<String>,
-    /// Instruction slots of the loaded program.
+    /// Instruction slots we loaded.
     pub insn_count: Option<usize>,
+    /// Instructions after the verifier's rewrites (`xlated_prog_len / 8`):
+    /// each `__sk_buff` field load becomes the real `sk_buff` access.
+    pub xlated_insns: Option<usize>,
     /// Where the filter sits on veth1@2 ingress.
     pub filter: Option<FilterId>,
 }
@@ -137,7 +140,8 @@ impl fmt::Display for UpReport {
             (Some(src), Some(id), Some(fid)) => write!(
                 f,
                 "\nprogram: {src}, TARGET_IFINDEX={} ({}), REDIRECT_FLAGS={}{}\n\
-                 attached: tc filter {} on {} ingress (prio {}, handle {:#x}), program id {id}, tag {}, {} insns",
+                 attached: tc filter {} on {} ingress (prio {}, handle {:#x}), program id {id}, tag {}, \
+                 {} insns ({} after the verifier's rewrites)",
                 self.target_ifindex.unwrap_or_default(),
                 plan::VETH2_1,
                 self.redirect_flags,
@@ -152,6 +156,7 @@ impl fmt::Display for UpReport {
                 fid.handle,
                 self.prog_tag.as_deref().unwrap_or("?"),
                 self.insn_count.unwrap_or_default(),
+                self.xlated_insns.unwrap_or_default(),
             ),
             _ => write!(f, "\nno program attached: {} forwards with its own IP stack", n.netns_1),
         }
@@ -163,6 +168,9 @@ struct Builder<'a> {
     lab: &'a Lab,
     netns: HashMap<Side, Netns>,
     handles: HashMap<Side, Handle>,
+    /// Ifindexes already looked up (or returned by `RTM_NEWLINK`), so each
+    /// device costs one `RTM_GETLINK` at most.
+    ifindexes: HashMap<(Side, &'static str), i32>,
     /// In explain mode, every netlink message of the current step, rendered.
     inspect: Option<Arc<Mutex<String>>>,
 }
@@ -199,11 +207,16 @@ impl Builder<'_> {
             .ok_or_else(|| LabError::Failed("internal: netlink handle vanished".into()))
     }
 
-    fn ifindex(&mut self, side: Side, dev: &str) -> Result<i32, netlink::Error> {
-        match self.handle(side) {
-            Ok(h) => h.link_index(dev),
-            Err(e) => Err(netlink::Error::Invalid(e.to_string())),
+    fn ifindex(&mut self, side: Side, dev: &'static str) -> Result<i32, netlink::Error> {
+        if let Some(idx) = self.ifindexes.get(&(side, dev)) {
+            return Ok(*idx);
         }
+        let idx = match self.handle(side) {
+            Ok(h) => h.link_index(dev)?,
+            Err(e) => return Err(netlink::Error::Invalid(e.to_string())),
+        };
+        self.ifindexes.insert((side, dev), idx);
+        Ok(idx)
     }
 
     /// Takes what the inspect callbacks collected since the last call.
@@ -247,6 +260,7 @@ impl Lab {
             lab: self,
             netns: HashMap::new(),
             handles: HashMap::new(),
+            ifindexes: HashMap::new(),
             inspect: options.explain.then(|| Arc::new(Mutex::new(String::new()))),
         };
         let mut report = UpReport {
@@ -257,6 +271,7 @@ impl Lab {
             prog_id: None,
             prog_tag: None,
             insn_count: None,
+            xlated_insns: None,
             filter: None,
         };
         let mut program: Option<Program> = None;
@@ -336,9 +351,11 @@ impl Lab {
                 // The peer is created directly in its namespace
                 // (IFLA_NET_NS_FD in VETH_INFO_PEER), as `ip ... netns X` does.
                 let peer_ns = Netns::open(b.netns(*peer_side)?.name()).map_err(nl(cmd))?;
-                b.handle(*side)?
+                let idx = b
+                    .handle(*side)?
                     .link_add_veth(name, peer, Some(&peer_ns))
                     .map_err(nl(cmd))?;
+                b.ifindexes.insert((*side, *name), idx);
             }
             Step::AddAddr {
                 side,
@@ -406,13 +423,14 @@ impl Lab {
                         "internal: the program is loaded before its target is known".into(),
                     )
                 })?;
-                let prog = load_program(origin, text, ifindex, options, out)?;
+                let (prog, slots) = load_program(origin, text, ifindex, options, out)?;
                 let info = prog.info().map_err(|e| {
                     LabError::Failed(format!("BPF_OBJ_GET_INFO_BY_FD on the new program: {e}"))
                 })?;
                 report.prog_id = Some(info.id);
                 report.prog_tag = Some(info.tag_hex());
-                report.insn_count = Some(info.xlated_len as usize / 8);
+                report.insn_count = Some(slots);
+                report.xlated_insns = Some(info.xlated_len as usize / 8);
                 *program = Some(prog);
             }
             Step::AddClsact { side, dev } => {
@@ -480,7 +498,7 @@ fn load_program(
     target_ifindex: i32,
     options: &UpOptions,
     out: &mut dyn Write,
-) -> Result<Program, LabError> {
+) -> Result<(Program, usize), LabError> {
     let defines = defines(target_ifindex, options);
     let asm_options = ebpf_asm::text::AsmOptions {
         file_name: origin.to_string(),
@@ -489,7 +507,13 @@ fn load_program(
     let assembled = ebpf_asm::text::assemble(text, &asm_options)
         .map_err(|e| LabError::Input(format!("assembling the program:\n{e}")))?;
     if options.explain {
-        let defs: Vec<String> = defines.iter().map(|(k, v)| format!("-D {k}={v}")).collect();
+        let defs: Vec<String> = defines
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "DEST_IP" | "DEST_MAC" => format!("-D {k}={v:#x}"),
+                _ => format!("-D {k}={v}"),
+            })
+            .collect();
         let _ = writeln!(out, "   assembled {origin} with {}", defs.join(" "));
         let _ = out.write_all(listing(&assembled).as_bytes());
         let _ = writeln!(
@@ -527,7 +551,7 @@ fn load_program(
             let _ = writeln!(out, "   verifier stats: {stats}");
         }
     }
-    Ok(prog)
+    Ok((prog, assembled.insns().len()))
 }
 
 /// Slot, bytes and source line of each instruction, as `--explain` shows it.

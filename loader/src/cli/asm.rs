@@ -1,0 +1,150 @@
+//! `redirect-lab asm` and `redirect-lab disasm`: text to instructions (as an
+//! ELF object, raw bytes or hex) and back, with `ebpf-asm`. These need no
+//! privileges: nothing reaches the kernel.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use ebpf_asm::disasm::{disassemble, DisasmOptions, Syntax};
+
+use super::{parse_hex, read_file, write_file, CliError, CliResult};
+
+/// Output formats of `asm`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// A relocatable ELF object (for bpftool, tc, llvm-objdump, `run`).
+    Elf,
+    /// The instruction bytes, 8 per slot.
+    Raw,
+    /// The instruction bytes as hex text, one slot per line.
+    Hex,
+}
+
+/// `asm` arguments.
+#[derive(Args)]
+pub struct AsmArgs {
+    /// Assembly source.
+    pub input: PathBuf,
+    /// Constant NAME=VALUE (integer, MAC aa:bb:.. or IPv4 a.b.c.d);
+    /// overrides a `.equ` of the same name.
+    #[arg(short = 'D', value_name = "NAME=VALUE")]
+    pub define: Vec<String>,
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value = "elf")]
+    pub format: Format,
+    /// Output file ("-" for stdout). Default: IN with .o (elf) or .bin
+    /// (raw) extension, stdout for hex.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Listing syntaxes of `disasm`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SyntaxArg {
+    /// The kernel's (verifier log, bpftool): `r0 = *(u32 *)(r1 +76)`.
+    Kernel,
+    /// LLVM's (llvm-objdump): `w0 = *(u32 *)(r1 + 76)`.
+    Llvm,
+}
+
+/// `disasm` arguments.
+#[derive(Args)]
+pub struct DisasmArgs {
+    /// An ELF object (.o), raw instruction bytes (.bin) or hex text (.hex).
+    pub input: PathBuf,
+    /// Listing syntax.
+    #[arg(long, value_enum, default_value = "kernel")]
+    pub syntax: SyntaxArg,
+    /// The ELF section to list (default: the only program section).
+    #[arg(long)]
+    pub section: Option<String>,
+    /// Show each slot's bytes, like llvm-objdump.
+    #[arg(long)]
+    pub bytes: bool,
+}
+
+/// Runs `redirect-lab asm`.
+pub fn asm(a: AsmArgs) -> CliResult {
+    let defines = a
+        .define
+        .iter()
+        .map(|d| loader::defines::parse_define(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let text = String::from_utf8(read_file(&a.input)?)
+        .map_err(|_| format!("{} is not UTF-8 text", a.input.display()))?;
+    let prog = loader::file::assemble(&a.input, &text, &defines)?;
+    let (out, default_path): (Vec<u8>, Option<PathBuf>) = match a.format {
+        Format::Elf => (
+            ebpf_asm::elf::write_object(&prog).map_err(|e| e.to_string())?,
+            Some(a.input.with_extension("o")),
+        ),
+        Format::Raw => (prog.to_bytes(), Some(a.input.with_extension("bin"))),
+        Format::Hex => {
+            let mut s = String::new();
+            for slot in prog.to_bytes().chunks(8) {
+                let b: Vec<String> = slot.iter().map(|b| format!("{b:02x}")).collect();
+                s.push_str(&b.join(" "));
+                s.push('\n');
+            }
+            (s.into_bytes(), None)
+        }
+    };
+    match a.output.or(default_path) {
+        Some(p) if p != Path::new("-") => {
+            write_file(&p, &out)?;
+            eprintln!(
+                "{}: {} instructions ({} bytes) -> {}",
+                a.input.display(),
+                prog.insns().len(),
+                prog.insns().len() * 8,
+                p.display()
+            );
+        }
+        _ => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&out)
+                .map_err(|e| CliError::Msg(format!("writing to stdout: {e}")))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `redirect-lab disasm`.
+pub fn disasm(a: DisasmArgs) -> CliResult {
+    let raw = read_file(&a.input)?;
+    let (label, bytes) = if raw.starts_with(b"\x7fELF") {
+        let (sec, bytes) = loader::elf::section_bytes(&raw, a.section.as_deref())?;
+        (format!("section {sec}"), bytes)
+    } else if a.input.extension().is_some_and(|e| e == "hex") {
+        let text =
+            String::from_utf8(raw).map_err(|_| format!("{} is not text", a.input.display()))?;
+        (
+            "hex".to_string(),
+            parse_hex(&text).map_err(|e| format!("{}: {e}", a.input.display()))?,
+        )
+    } else {
+        ("raw".to_string(), raw)
+    };
+    let opts = DisasmOptions {
+        syntax: match a.syntax {
+            SyntaxArg::Kernel => Syntax::Kernel,
+            SyntaxArg::Llvm => Syntax::Llvm,
+        },
+        bytes: a.bytes,
+        ..DisasmOptions::default()
+    };
+    let listing = disassemble(&bytes, &opts)
+        .map_err(|e| format!("{} ({label}): cannot decode: {e}", a.input.display()))?;
+    println!(
+        "; {} ({label}): {} slots",
+        a.input.display(),
+        bytes.len() / 8
+    );
+    print!("{listing}");
+    if !listing.ends_with('\n') {
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
