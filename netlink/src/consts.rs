@@ -350,6 +350,10 @@ pub const TCA_BPF_TAG: u16 = 10;
 /// `TCA_BPF_ID`: u32 program id (in dumps).
 pub const TCA_BPF_ID: u16 = 11;
 
+/// `CLS_BPF_NAME_LEN` (net/sched/cls_bpf.c, *not* uapi): the longest
+/// `TCA_BPF_NAME` the kernel's policy accepts, without the NUL.
+pub const CLS_BPF_NAME_LEN: usize = 256;
+
 /// `TCA_BPF_FLAG_ACT_DIRECT`: the program's return code is the TC action.
 pub const TCA_BPF_FLAG_ACT_DIRECT: u32 = 1 << 0;
 

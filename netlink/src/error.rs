@@ -22,6 +22,9 @@ pub enum Error {
         /// The attribute of our request the kernel pointed at, decoded
         /// from `NLMSGERR_ATTR_OFFS` (e.g. "TCA_OPTIONS > TCA_BPF_NAME").
         attribute: Option<String>,
+        /// What this crate knows about the refusal when the kernel said
+        /// nothing (cls_bpf parses its options without extack).
+        note: Option<String>,
     },
     /// A system call failed (socket, setns, mount, a file under /proc/sys).
     Io {
@@ -123,22 +126,32 @@ pub fn errno_text(errno: i32) -> String {
     )
 }
 
-/// What a reader can do about an errno, in this crate's context.
-fn hint(errno: i32, request: &str) -> Option<&'static str> {
-    Some(match errno {
-        libc::EPERM | libc::EACCES => {
-            "this needs root (CAP_NET_ADMIN, and CAP_SYS_ADMIN for namespaces): run it with sudo"
+/// What a reader can do, from the kernel's message if it sent one, else the errno.
+fn hint(errno: i32, request: &str, extack: Option<&str>) -> Option<&'static str> {
+    let m = extack.unwrap_or("");
+    Some(if m.contains("Parent Qdisc doesn't exist") {
+        "add the clsact qdisc first (Handle::qdisc_add_clsact; tc qdisc add dev X clsact)"
+    } else if m.contains("does not match expected") {
+        "another program than the expected one is attached: query it (Handle::xdp_query) and retry"
+    } else if m.contains("already attached") {
+        "detach the current program first, or replace it by giving the expected one"
+    } else {
+        match errno {
+            libc::EPERM | libc::EACCES => {
+                "this needs root (CAP_NET_ADMIN, and CAP_SYS_ADMIN for namespaces): run it with sudo"
+            }
+            libc::EEXIST => "it already exists: delete it first, or use the replace variant",
+            libc::ENODEV => "no such device in this network namespace: check the ifindex or name",
+            libc::ENOENT if request.contains("FILTER") => {
+                "no such qdisc or filter: add the clsact qdisc first (Handle::qdisc_add_clsact)"
+            }
+            libc::EINVAL if request.contains("RTM_NEWTFILTER") && extack.is_none() => {
+                "cls_bpf refused an option without saying which: the program must be \
+                 BPF_PROG_TYPE_SCHED_CLS and the name at most 256 bytes"
+            }
+            libc::EBADF => "the program or namespace fd is not valid",
+            _ => return None,
         }
-        libc::EEXIST => "it already exists: delete it first, or use the replace variant",
-        libc::ENODEV => "no such device in this network namespace: check the ifindex or name",
-        libc::ENOENT if request.contains("FILTER") => {
-            "no such qdisc or filter: add the clsact qdisc first (qdisc_add_clsact)"
-        }
-        libc::EINVAL if request.contains("RTM_NEWTFILTER") => {
-            "an attribute failed the kernel's policy: a too-long TCA_BPF_NAME, or a program that is not SCHED_CLS"
-        }
-        libc::EBADF => "the program or namespace fd is not valid",
-        _ => return None,
     })
 }
 
@@ -150,6 +163,7 @@ impl fmt::Display for Error {
                 errno,
                 extack,
                 attribute,
+                note,
             } => {
                 write!(f, "{request}: kernel refused with {}", errno_text(*errno))?;
                 if let Some(m) = extack {
@@ -158,7 +172,9 @@ impl fmt::Display for Error {
                 if let Some(a) = attribute {
                     write!(f, " [at attribute {a}]")?;
                 }
-                if let Some(h) = hint(*errno, request) {
+                if let Some(n) = note {
+                    write!(f, "; {n}")?;
+                } else if let Some(h) = hint(*errno, request, extack.as_deref()) {
                     write!(f, "; {h}")?;
                 }
                 Ok(())
@@ -167,7 +183,7 @@ impl fmt::Display for Error {
                 write!(f, "{context}: {source}")?;
                 if let Some(e) = source.raw_os_error() {
                     write!(f, " ({})", errno_name(e))?;
-                    if let Some(h) = hint(e, context) {
+                    if let Some(h) = hint(e, context, None) {
                         write!(f, "; {h}")?;
                     }
                 }
@@ -211,6 +227,7 @@ mod tests {
             errno: libc::EEXIST,
             extack: Some("Exclusivity flag on, cannot modify".into()),
             attribute: None,
+            note: None,
         };
         let s = e.to_string();
         assert!(s.starts_with("RTM_NEWQDISC clsact on veth1@2 (ifindex 4): kernel refused with EEXIST (errno 17: File exists)"), "{s}");

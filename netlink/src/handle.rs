@@ -352,6 +352,7 @@ pub fn parse_replies(
                         errno: e.errno,
                         extack: e.msg,
                         attribute,
+                        note: None,
                     });
                 }
                 batch.finished = true;
@@ -365,6 +366,7 @@ pub fn parse_replies(
                         errno: e.errno,
                         extack: e.msg,
                         attribute: None,
+                        note: None,
                     });
                 }
                 batch.finished = true;

@@ -58,7 +58,7 @@ pub struct BpfFilterSpec<'a> {
     pub handle: u32,
     /// A loaded `BPF_PROG_TYPE_SCHED_CLS` program (`TCA_BPF_FD`).
     pub prog: BorrowedFd<'a>,
-    /// `TCA_BPF_NAME`, shown by `tc filter show` (the kernel allows 255 bytes).
+    /// `TCA_BPF_NAME`, shown by `tc filter show` (at most [`CLS_BPF_NAME_LEN`] bytes).
     pub name: &'a str,
     /// `TCA_BPF_FLAG_ACT_DIRECT`: the program's return value is the action
     /// (`TC_ACT_OK`, `TC_ACT_SHOT`, `TC_ACT_REDIRECT`), as `tc ... da` does.
@@ -286,7 +286,28 @@ impl Handle {
         }
         m.nest_end();
         let what = req.what.clone();
-        let replies = self.execute(req)?;
+        let replies = self.execute(req).map_err(|e| match e {
+            // cls_bpf validates TCA_OPTIONS without an extack, so the kernel
+            // says only EINVAL; the likely cause we can check ourselves.
+            Error::Kernel {
+                request,
+                errno: libc::EINVAL,
+                extack: None,
+                attribute,
+                note: None,
+            } if spec.name.len() > CLS_BPF_NAME_LEN => Error::Kernel {
+                request,
+                errno: libc::EINVAL,
+                extack: None,
+                attribute,
+                note: Some(format!(
+                    "TCA_BPF_NAME is {} bytes and cls_bpf accepts at most {CLS_BPF_NAME_LEN} \
+                     (CLS_BPF_NAME_LEN, net/sched/cls_bpf.c): use a shorter name",
+                    spec.name.len()
+                )),
+            },
+            e => e,
+        })?;
         echoed_id(&replies).ok_or_else(|| Error::Protocol {
             request: what,
             detail: "no RTM_NEWTFILTER echo (NLM_F_ECHO) before the ACK".into(),

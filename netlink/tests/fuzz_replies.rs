@@ -186,7 +186,7 @@ fn a_million_random_and_mutated_replies_never_panic() {
     let e = parse_replies(&seeds[3], PORT, SEQ, &req, "seed").expect_err("seed error");
     assert_eq!(e.extack(), Some("Exclusivity flag on, cannot modify"));
 
-    let mut rng = fastrand::Rng::with_seed(0x6e65_746c_696e_6b);
+    let mut rng = fastrand::Rng::with_seed(0x006e_6574_6c69_6e6b);
     let (mut ok, mut err) = (0usize, 0usize);
     for i in 0..ROUNDS {
         let b = mutate(&mut rng, &seeds);
