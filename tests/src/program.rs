@@ -61,6 +61,29 @@ pub fn load(p: &ebpf_asm::Program) -> Result<Program, loader::Error> {
     Program::load_with(&p.to_bytes(), &opts)
 }
 
+/// `redirect.s` with its `call bpf_redirect` swapped for another helper of
+/// the same signature (`bpf_redirect_peer`).
+pub fn with_helper(helper: &str) -> Result<String, String> {
+    let mut found = 0;
+    let out: Vec<String> = REDIRECT_S
+        .lines()
+        .map(|l| {
+            if l.trim() == "call bpf_redirect" {
+                found += 1;
+                l.replace("bpf_redirect", helper)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    if found != 1 {
+        return Err(format!(
+            "bpf-src/redirect.s has {found} `call bpf_redirect` lines, expected 1"
+        ));
+    }
+    Ok(out.join("\n"))
+}
+
 /// Assembles and loads a variant of the lab's program.
 pub fn load_variant(v: &Variant) -> Result<Program, String> {
     let p = assemble_variant(REDIRECT_S, v)?;
@@ -87,6 +110,29 @@ pub fn udp_frame(dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
     f
 }
 
+/// The RFC 1071 Internet checksum of an IPv4 header (checksum field zero).
+pub fn ipv4_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = header
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// [`udp_frame`] with real MACs and a valid IPv4 header checksum, ready to
+/// be sent raw and accepted by a receiving stack (UDP checksum 0 = none).
+pub fn wire_udp_frame(dst_mac: [u8; 6], src_mac: [u8; 6], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut f = udp_frame(dst, payload);
+    f[..6].copy_from_slice(&dst_mac);
+    f[6..12].copy_from_slice(&src_mac);
+    let csum = ipv4_checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&csum.to_be_bytes());
+    f
+}
+
 /// A 42-byte ARP request (who-has 10.0.2.11 tell 10.0.1.10).
 pub fn arp_frame() -> Vec<u8> {
     let mut f = vec![0xff; 6];
@@ -96,4 +142,32 @@ pub fn arp_frame() -> Vec<u8> {
     f.extend_from_slice(&[0x02, 0x11, 0x22, 0x33, 0x44, 0x55, 10, 0, 1, 10]);
     f.extend_from_slice(&[0, 0, 0, 0, 0, 0, 10, 0, 2, 11]);
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_of_a_known_header() {
+        // The classic example header from RFC 1071 discussions: 0xb861.
+        let h = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        assert_eq!(ipv4_checksum(&h), 0xb861);
+        let f = wire_udp_frame(DEST_MAC, [2, 1, 1, 1, 1, 1], [10, 0, 2, 11], b"x");
+        assert_eq!(
+            ipv4_checksum(&f[14..34]),
+            0,
+            "a header with its checksum sums to 0"
+        );
+    }
+
+    #[test]
+    fn helper_swap_touches_one_line() {
+        let s = with_helper("bpf_redirect_peer").unwrap();
+        assert_eq!(s.matches("call bpf_redirect_peer").count(), 1);
+        assert!(!s.lines().any(|l| l.trim() == "call bpf_redirect"));
+    }
 }

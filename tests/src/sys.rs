@@ -163,6 +163,24 @@ impl PacketTap {
         Ok(PacketTap { fd })
     }
 
+    /// Transmits one whole Ethernet frame out of the bound device, as is:
+    /// no ARP, no routing, whatever destination MAC the frame carries.
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        // SAFETY: frame is valid for frame.len() bytes; the socket is bound
+        // to a device, so send(2) needs no address.
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n as usize != frame.len() {
+            return Err(io::Error::other(format!(
+                "sent {n} of {} bytes",
+                frame.len()
+            )));
+        }
+        Ok(())
+    }
+
     /// Waits up to `timeout` for the next frame; `None` when none came.
     pub fn recv(&self, timeout: std::time::Duration) -> io::Result<Option<TappedFrame>> {
         let mut pfd = libc::pollfd {

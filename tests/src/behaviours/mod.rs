@@ -11,6 +11,7 @@ use crate::report::Verdict;
 
 pub mod arp;
 pub mod redirect;
+pub mod redirect_peer;
 pub mod tc_netlink;
 pub mod tcx;
 pub mod test_run;
@@ -124,6 +125,12 @@ pub static REGISTRY: &[Behaviour] = &[
         title: "TCX bpf_link attach/detach (probed; else clsact fallback)",
         min_kernel: "6.6",
         run: tcx::attach_detach,
+    },
+    Behaviour {
+        id: "redirect-peer-pkt-type",
+        title: "bpf_redirect_peer of a PACKET_OTHERHOST frame: scrubbed and delivered, or dropped",
+        min_kernel: "5.10",
+        run: redirect_peer::pkt_type_on_peer_redirect,
     },
 ];
 

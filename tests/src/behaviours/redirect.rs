@@ -10,8 +10,8 @@ use crate::sys::{PacketTap, TappedFrame};
 use crate::topology::{Side, Topology, WAIT};
 
 /// `PACKET_OTHERHOST` and `PACKET_OUTGOING` (include/uapi/linux/if_packet.h).
-const PACKET_OTHERHOST: u8 = libc::PACKET_OTHERHOST as u8;
-const PACKET_OUTGOING: u8 = libc::PACKET_OUTGOING as u8;
+const PACKET_OTHERHOST: u8 = libc::PACKET_OTHERHOST;
+const PACKET_OUTGOING: u8 = libc::PACKET_OUTGOING;
 
 const PAYLOAD: &[u8] = b"redirect-lab behaviour";
 
@@ -44,7 +44,7 @@ fn attached(t: &Topology, v: &Variant) -> Result<loader::Program, String> {
     Ok(prog)
 }
 
-/// 1a. Flags 0: the packet leaves by veth2@1 and reaches the socket in netns_2.
+/// Behaviour 1a: Flags 0: the packet leaves by veth2@1 and reaches the socket in netns_2.
 pub fn egress_delivers() -> Result<Verdict, String> {
     let t = Topology::build("deliver")?;
     let _prog = attached(&t, &Variant::to(t.veth2_1))?;
@@ -76,7 +76,7 @@ pub fn egress_delivers() -> Result<Verdict, String> {
     }
 }
 
-/// 1b. netns_1's IP stack never routes the redirected packet: its
+/// Behaviour 1b: netns_1's IP stack never routes the redirected packet: its
 /// `ForwDatagrams` counter rises for a packet it forwards without the
 /// program (the control), and stays put with the program.
 pub fn skips_netns1_stack() -> Result<Verdict, String> {
@@ -130,7 +130,7 @@ fn send_some(
         .1)
 }
 
-/// 2. Without the MAC rewrite the frame keeps veth1@2's MAC as destination;
+/// Behaviour 2: Without the MAC rewrite the frame keeps veth1@2's MAC as destination;
 /// veth2@2 marks it `PACKET_OTHERHOST` and the stack drops it.
 pub fn no_mac_rewrite_dropped() -> Result<Verdict, String> {
     let t = Topology::build("keepmac")?;
@@ -165,7 +165,7 @@ pub fn no_mac_rewrite_dropped() -> Result<Verdict, String> {
     }
 }
 
-/// 3. With `BPF_F_INGRESS` the packet is received on veth2@1 in netns_1
+/// Behaviour 3: With `BPF_F_INGRESS` the packet is received on veth2@1 in netns_1
 /// (as `PACKET_OTHERHOST`, since 02:00:00:00:00:00 is not veth2@1's MAC)
 /// and never reaches netns_2.
 pub fn ingress_flag_stays_in_netns1() -> Result<Verdict, String> {
@@ -233,7 +233,7 @@ fn nothing_crosses(t: &Topology) -> Result<Option<String>, String> {
     Ok(None)
 }
 
-/// 4a. Unknown flags: `bpf_redirect` returns `TC_ACT_SHOT` and the packet
+/// Behaviour 4a: Unknown flags: `bpf_redirect` returns `TC_ACT_SHOT` and the packet
 /// is dropped.
 pub fn invalid_flags_shot() -> Result<Verdict, String> {
     let t = Topology::build("badflags")?;
@@ -252,7 +252,7 @@ pub fn invalid_flags_shot() -> Result<Verdict, String> {
     })
 }
 
-/// 4b. A target ifindex that does not exist: `bpf_redirect` still returns
+/// Behaviour 4b: A target ifindex that does not exist: `bpf_redirect` still returns
 /// `TC_ACT_REDIRECT` (it only records the target), and the packet is dropped
 /// when TC looks the device up.
 pub fn missing_ifindex_dropped() -> Result<Verdict, String> {

@@ -41,7 +41,7 @@ fn describe(e: &netlink::Error) -> String {
     }
 }
 
-/// 8a. A second exclusive clsact add fails with EEXIST and the kernel's
+/// Behaviour 8a: A second exclusive clsact add fails with EEXIST and the kernel's
 /// extack text "Exclusivity flag on, cannot modify".
 pub fn clsact_twice() -> Result<Verdict, String> {
     let mut v = veth_ns("clsact2")?;
@@ -63,7 +63,7 @@ pub fn clsact_twice() -> Result<Verdict, String> {
     }
 }
 
-/// 8b. A filter on a device without clsact fails (the hook does not exist).
+/// Behaviour 8b: A filter on a device without clsact fails (the hook does not exist).
 pub fn filter_without_clsact() -> Result<Verdict, String> {
     let mut v = veth_ns("noclsact")?;
     let prog = program::load_variant(&Variant::to(1))?;
@@ -80,7 +80,7 @@ pub fn filter_without_clsact() -> Result<Verdict, String> {
     }
 }
 
-/// 8c. Replace at the same prio and handle swaps the program and keeps one
+/// Behaviour 8c: Replace at the same prio and handle swaps the program and keeps one
 /// filter.
 pub fn replace_keeps_one() -> Result<Verdict, String> {
     let mut v = veth_ns("replace")?;
@@ -120,7 +120,7 @@ pub fn replace_keeps_one() -> Result<Verdict, String> {
     }
 }
 
-/// 8d. With prio 0 the kernel chooses one (49152 for the first filter) and
+/// Behaviour 8d: With prio 0 the kernel chooses one (49152 for the first filter) and
 /// the `NLM_F_ECHO` copy reports it, matching the dump.
 pub fn echo_priority() -> Result<Verdict, String> {
     let mut v = veth_ns("echo")?;

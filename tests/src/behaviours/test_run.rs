@@ -11,7 +11,7 @@ fn run(prog: &loader::Program, data: &[u8]) -> Result<loader::TestRunResult, loa
     })
 }
 
-/// 6a. An IPv4 frame to 10.0.2.11 returns `TC_ACT_REDIRECT` (7) with the
+/// Behaviour 6a: An IPv4 frame to 10.0.2.11 returns `TC_ACT_REDIRECT` (7) with the
 /// destination MAC rewritten and every other byte unchanged; another
 /// destination returns `TC_ACT_OK` untouched.
 pub fn redirect_verdict() -> Result<Verdict, String> {
@@ -42,7 +42,7 @@ pub fn redirect_verdict() -> Result<Verdict, String> {
     Ok(Verdict::pass())
 }
 
-/// 6b. Fewer than 14 bytes (an Ethernet header) are refused with EINVAL; a
+/// Behaviour 6b: Fewer than 14 bytes (an Ethernet header) are refused with EINVAL; a
 /// 14-byte non-IP frame runs and passes.
 pub fn min_size() -> Result<Verdict, String> {
     let prog = program::load_variant(&Variant::to(1))?;
@@ -67,7 +67,7 @@ pub fn min_size() -> Result<Verdict, String> {
     }
 }
 
-/// 6c. An IPv4 frame shorter than 34 bytes (Ethernet + IPv4 header). Kernels
+/// Behaviour 6c: An IPv4 frame shorter than 34 bytes (Ethernet + IPv4 header). Kernels
 /// differ: newer ones refuse it with EINVAL, others run it and the program's
 /// bounds check passes it with `TC_ACT_OK`. Either is correct; the cell
 /// records which. Anything else fails.

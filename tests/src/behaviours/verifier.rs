@@ -23,7 +23,7 @@ pub fn without_bounds_check() -> Result<String, String> {
     Ok(kept.join("\n"))
 }
 
-/// 7. Without the bounds check: "invalid access to packet". The unmodified
+/// Behaviour 7: Without the bounds check: "invalid access to packet". The unmodified
 /// program, as a control, loads.
 pub fn needs_bounds_check() -> Result<Verdict, String> {
     program::load_variant(&Variant::to(1))

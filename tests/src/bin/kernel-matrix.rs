@@ -3,7 +3,10 @@
 //! then prints and writes `target/kernel-matrix.md`. Exits non-zero if any
 //! cell failed, including a kernel that panicked, hung or stopped early.
 //!
-//! Usage: `kernel-matrix [--timeout SECS] [--kernels 6.1,6.12] [--no-host]`
+//! Usage: `kernel-matrix [--timeout SECS] [--kernels 6.1,6.12] [--no-host]
+//! [--out FILE] [--logs LABEL=FILE,...]`. With `--logs` nothing is built or
+//! booted: the given saved outputs (a `console.log`, a host run) are parsed
+//! into the matrix, which is how the runner itself is tested.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,13 +27,19 @@ struct Options {
     timeout: Duration,
     series: Vec<String>,
     host: bool,
+    out: Option<PathBuf>,
+    logs: Vec<(String, PathBuf)>,
 }
+
+const USAGE: &str = "usage: kernel-matrix [--timeout SECS] [--kernels 6.1,6.12] [--no-host] [--out FILE] [--logs LABEL=FILE,...]";
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
         timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
         series: DEFAULT_SERIES.iter().map(|s| s.to_string()).collect(),
         host: true,
+        out: None,
+        logs: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -53,8 +62,18 @@ fn parse_args() -> Result<Options, String> {
                     .collect();
             }
             "--no-host" => o.host = false,
+            "--out" => o.out = Some(args.next().ok_or("--out needs a file")?.into()),
+            "--logs" => {
+                let v = args.next().ok_or("--logs needs LABEL=FILE,...")?;
+                for item in v.split(',').filter(|s| !s.is_empty()) {
+                    let (label, file) = item
+                        .split_once('=')
+                        .ok_or_else(|| format!("--logs: {item:?} is not LABEL=FILE"))?;
+                    o.logs.push((label.to_string(), file.into()));
+                }
+            }
             "-h" | "--help" => {
-                println!("usage: kernel-matrix [--timeout SECS] [--kernels 6.1,6.12] [--no-host]");
+                println!("{USAGE}");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
@@ -224,6 +243,21 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if !opts.logs.is_empty() {
+        let columns = opts
+            .logs
+            .iter()
+            .map(|(label, file)| Column {
+                label: label.clone(),
+                release: None,
+                run: match std::fs::read(file) {
+                    Ok(b) => parse_run(&String::from_utf8_lossy(&b), false),
+                    Err(e) => RunResult::failed(format!("{}: {e}", file.display())),
+                },
+            })
+            .collect();
+        finish(columns, opts.out, Instant::now(), &workspace_root());
+    }
     if opts.host && !is_root() {
         eprintln!("kernel-matrix: needs root for the host column (namespaces, BPF); run as root or pass --no-host");
         std::process::exit(1);
@@ -278,6 +312,11 @@ fn main() {
         cols
     });
 
+    finish(columns, opts.out, start, &root);
+}
+
+/// Prints and writes the matrix, then exits: 1 if any cell failed.
+fn finish(columns: Vec<Column>, out: Option<PathBuf>, start: Instant, root: &Path) -> ! {
     let matrix = Matrix {
         rows: REGISTRY
             .iter()
@@ -295,7 +334,7 @@ fn main() {
         matrix.to_markdown()
     );
     println!("{md}");
-    let out = root.join("target").join("kernel-matrix.md");
+    let out = out.unwrap_or_else(|| root.join("target").join("kernel-matrix.md"));
     if let Err(e) = std::fs::write(&out, &md) {
         eprintln!("kernel-matrix: cannot write {}: {e}", out.display());
         std::process::exit(1);
