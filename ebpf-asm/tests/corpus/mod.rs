@@ -197,12 +197,15 @@ pub fn program(seed: u64, n: usize) -> String {
             out.push_str(&format!("lbl_{}:\n", i / 50));
         }
         let l = if rng.u8(0..20) == 0 {
+            // 16-bit jumps stay within a few labels; gotol may go anywhere.
+            let here = i / 50;
+            let near = rng.usize(here.saturating_sub(10)..(here + 10).min(labels));
             let target = rng.usize(..labels);
             match rng.u8(0..3) {
-                0 => format!("goto lbl_{target}"),
+                0 => format!("goto lbl_{near}"),
                 1 => format!("gotol lbl_{target}"),
                 _ => format!(
-                    "if r{} s> r{} goto lbl_{target}",
+                    "if r{} s> r{} goto lbl_{near}",
                     rng.u8(0..11),
                     rng.u8(0..11)
                 ),
