@@ -56,6 +56,10 @@ pub fn path_of(name: &str) -> PathBuf {
 /// so a namespace mounted here also shows up in mount namespaces created
 /// later (for example by `ip netns exec`).
 fn prepare_run_dir() -> Result<()> {
+    // Two threads making it a mount point at once would stack two mounts,
+    // and namespaces mounted on the lower one would vanish from view.
+    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = ONCE.lock().unwrap_or_else(|p| p.into_inner());
     let dir = Path::new(NETNS_RUN_DIR);
     fs::create_dir_all(dir).map_err(|e| Error::io(format!("mkdir {NETNS_RUN_DIR}"), e))?;
     if is_shared_mount(dir) {

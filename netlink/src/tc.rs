@@ -221,7 +221,7 @@ impl Handle {
     /// and returns the prio and handle the kernel used, learned from the
     /// `NLM_F_ECHO` copy of the new filter.
     ///
-    /// `tc filter add dev X ingress [prio P handle H] bpf [da] fd N name NAME`
+    /// `tc filter add dev X ingress [prio P handle H] bpf object-pinned PIN direct-action`
     pub fn filter_add_bpf(&mut self, ifindex: i32, spec: &BpfFilterSpec<'_>) -> Result<FilterId> {
         self.filter_new(ifindex, spec, false)
     }
@@ -230,7 +230,7 @@ impl Handle {
     /// creates it), keeping one filter (`NLM_F_CREATE | NLM_F_REPLACE`).
     /// Give both prio and handle, or the kernel adds a new filter instead.
     ///
-    /// `tc filter replace dev X ingress prio P handle H bpf [da] fd N name NAME`
+    /// `tc filter replace dev X ingress prio P handle H bpf object-pinned PIN direct-action`
     pub fn filter_replace_bpf(
         &mut self,
         ifindex: i32,
@@ -264,11 +264,16 @@ impl Handle {
         if spec.handle != 0 {
             cmd.push_str(&format!(" handle 0x{:x}", spec.handle));
         }
-        cmd.push_str(" protocol all bpf");
+        // tc cannot take an fd: it loads an object file or opens a pin, and
+        // names the filter after the file. The line shows where those go.
+        cmd.push_str(&format!(
+            " protocol all bpf object-pinned <bpffs pin of prog fd {}>",
+            spec.prog.as_raw_fd()
+        ));
         if spec.direct_action {
-            cmd.push_str(" da");
+            cmd.push_str(" direct-action");
         }
-        cmd.push_str(&format!(" fd {} name {}", spec.prog.as_raw_fd(), spec.name));
+        cmd.push_str(&format!("  # TCA_BPF_NAME \"{}\"", spec.name));
         let mut req = self.request(
             RTM_NEWTFILTER,
             flags,

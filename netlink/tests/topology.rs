@@ -258,3 +258,113 @@ fn sysctl_inside_a_namespace() {
         "{e}"
     );
 }
+
+/// Inspect mode's "same as" lines are real commands: replayed with iproute2
+/// into a second namespace, they build the same links, addresses, routes and
+/// qdisc as our messages built in the first.
+#[test]
+fn inspect_command_lines_replayed_by_iproute2_build_the_same_state() {
+    require_root();
+    if iproute2("ip", &["-V"]).is_none() || iproute2("tc", &["-V"]).is_none() {
+        eprintln!("iproute2 not installed: replay check skipped");
+        return;
+    }
+    let ours = NetnsGuard::unique("nlt-replay-a").expect("netns");
+    let theirs = NetnsGuard::unique("nlt-replay-b").expect("netns");
+    let mut h = Handle::in_netns(&ours).expect("handle");
+    let commands = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = commands.clone();
+    h.set_inspect(Some(Box::new(move |ev: &inspect::Event<'_>| {
+        if ev.direction == inspect::Direction::Request {
+            if let Ok(mut v) = sink.lock() {
+                v.push(ev.command.to_string());
+            }
+        }
+    })));
+    let a = h.link_add_veth("veth1@2", "veth2@1", None).expect("veth");
+    let b = h.link_index("veth2@1").expect("peer");
+    h.link_set_address(a, [0x02, 0, 0, 0, 0, 0x0a])
+        .expect("mac");
+    h.link_set_up(a).expect("up");
+    h.link_set_up(b).expect("up");
+    h.link_set_down(b).expect("down");
+    h.link_set_up(b).expect("up");
+    h.addr_add_v4(a, Ipv4Addr::new(10, 0, 1, 1), 24)
+        .expect("v4");
+    h.addr_add_v6(a, Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1), 64)
+        .expect("v6");
+    h.route_add_v4(
+        Ipv4Addr::new(10, 0, 2, 0),
+        24,
+        a,
+        Some(Ipv4Addr::new(10, 0, 1, 2)),
+    )
+    .expect("route via");
+    h.route_add_v4(Ipv4Addr::new(10, 0, 3, 0), 24, b, None)
+        .expect("route dev");
+    h.qdisc_add_clsact(a).expect("clsact");
+    h.set_inspect(None);
+
+    let from = format!(" -n {} ", ours.name());
+    let to = format!(" -n {} ", theirs.name());
+    let commands = commands.lock().expect("lock").clone();
+    assert!(commands.len() >= 11, "{commands:?}");
+    for c in &commands {
+        let c = c.replacen(&from, &to, 1);
+        assert!(c.contains(&to), "every command names its namespace: {c}");
+        let out = std::process::Command::new("sh")
+            .args(["-c", &c])
+            .output()
+            .expect("sh");
+        assert!(
+            out.status.success(),
+            "{c}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let mut g = Handle::in_netns(&theirs).expect("handle");
+    let summary = |h: &mut Handle| {
+        let mut links: Vec<_> = h
+            .links()
+            .expect("links")
+            .into_iter()
+            .map(|l| {
+                (
+                    l.name.clone(),
+                    l.kind.clone(),
+                    l.is_up(),
+                    l.name.starts_with("veth1").then_some(l.mac),
+                )
+            })
+            .collect();
+        links.sort();
+        let mut addrs: Vec<_> = h
+            .addrs(0)
+            .expect("addrs")
+            .into_iter()
+            .filter(|x| {
+                !x.addr.is_loopback()
+                    && !matches!(x.addr, std::net::IpAddr::V6(v) if v.segments()[0] == 0xfe80)
+            })
+            .map(|x| (x.addr, x.prefix, x.flags & IFA_F_NODAD))
+            .collect();
+        addrs.sort();
+        let mut routes: Vec<_> = h
+            .routes_v4()
+            .expect("routes")
+            .into_iter()
+            .map(|r| (r.dst, r.prefix, r.gateway, r.scope))
+            .collect();
+        routes.sort();
+        (links, addrs, routes)
+    };
+    let (mine, replayed) = (summary(&mut h), summary(&mut g));
+    assert_eq!(mine, replayed);
+    assert_eq!(mine.1.len(), 2, "{mine:?}");
+    let a2 = g.link_index("veth1@2").expect("replayed veth");
+    let e = g
+        .qdisc_add_clsact(a2)
+        .expect_err("the replayed clsact is there");
+    assert_eq!(e.errno(), Some(libc::EEXIST));
+}
