@@ -226,15 +226,23 @@ pub fn kernel_release() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// A hint for a feature introduced in `since` when the kernel is older.
+/// A hint for a feature introduced in `since` when the running kernel is
+/// older.
 pub fn too_old_hint(feature: &str, since: (u32, u32)) -> Option<String> {
-    let running = kernel_version()?;
+    too_old_for(feature, since, kernel_version()?, &kernel_release())
+}
+
+/// The same, for a given kernel (`running`, its release string `release`).
+pub fn too_old_for(
+    feature: &str,
+    since: (u32, u32),
+    running: (u32, u32),
+    release: &str,
+) -> Option<String> {
     (running < since).then(|| {
         format!(
-            "{feature} was introduced in Linux {}.{}; this kernel is {}",
-            since.0,
-            since.1,
-            kernel_release()
+            "{feature} was introduced in Linux {}.{}; this kernel is {release}, which does not have it",
+            since.0, since.1
         )
     })
 }
@@ -250,6 +258,26 @@ mod tests {
         assert_eq!(parse_kernel_version("5.4"), Some((5, 4)));
         assert_eq!(parse_kernel_version("garbage"), None);
         assert_eq!(parse_kernel_version(""), None);
+    }
+
+    #[test]
+    fn old_kernels_get_the_version_named() {
+        use crate::types::{AttachType, ProgType};
+        let at = AttachType::TcxIngress;
+        let h = too_old_for(at.kernel_name(), at.since(), (6, 1), "6.1.0-40-cloud-amd64").unwrap();
+        assert_eq!(
+            h,
+            "BPF_TCX_INGRESS was introduced in Linux 6.6; this kernel is 6.1.0-40-cloud-amd64, \
+             which does not have it"
+        );
+        assert_eq!(
+            too_old_for(at.kernel_name(), at.since(), (6, 6), "6.6.0"),
+            None
+        );
+        let pt = ProgType::Netfilter;
+        assert!(too_old_for(pt.kernel_name(), pt.since(), (5, 15), "5.15")
+            .unwrap()
+            .contains("Linux 6.4"));
     }
 
     #[test]

@@ -383,9 +383,20 @@ impl Program {
                      __sk_buff / xdp_md with only the writable fields set",
                     run.data_in.len()
                 ),
+                // The kernel writes back the sizes it needed, even on ENOSPC.
+                Some(libc::ENOSPC)
+                    if run.ctx_out_size > 0 && attr.ctx_size_out as usize > run.ctx_out_size =>
+                {
+                    format!(
+                        "the context after the run is {} bytes, larger than the {}-byte ctx_out \
+                         buffer; give ctx_out_size >= {}",
+                        attr.ctx_size_out, run.ctx_out_size, attr.ctx_size_out
+                    )
+                }
                 Some(libc::ENOSPC) => format!(
-                    "the packet after the run is larger than the {out_size}-byte output buffer; \
-                     give a larger data_out size"
+                    "the packet after the run is {} bytes, larger than the {out_size}-byte \
+                     data_out buffer; give a larger data_out size",
+                    attr.data_size_out
                 ),
                 Some(libc::EOPNOTSUPP) | Some(524) => {
                     "this program type has no test-run support in this kernel".into()

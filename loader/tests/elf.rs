@@ -10,7 +10,10 @@ use loader::{MapType, TestRun};
 
 fn clang_build(extra: &[&str], tag: &str) -> Vec<u8> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let src = root.join("bpf-src/redirect.bpf.c");
+    clang_build_file(&root.join("bpf-src/redirect.bpf.c"), extra, tag)
+}
+
+fn clang_build_file(src: &std::path::Path, extra: &[&str], tag: &str) -> Vec<u8> {
     let out = std::env::temp_dir().join(format!("loader-elf-{}-{tag}.o", std::process::id()));
     let multiarch = Command::new("gcc")
         .arg("-print-multiarch")
@@ -23,7 +26,7 @@ fn clang_build(extra: &[&str], tag: &str) -> Vec<u8> {
         .arg(format!("-I/usr/include/{multiarch}"))
         .args(extra)
         .arg("-c")
-        .arg(&src)
+        .arg(src)
         .arg("-o")
         .arg(&out)
         .status()
@@ -133,4 +136,50 @@ fn missing_sections_are_named() {
         e.contains("no program section \"xdp\"") && e.contains("\"tc\""),
         "{e}"
     );
+}
+
+#[test]
+fn rodata_data_and_bss_become_maps() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/globals.bpf.c");
+    let obj = clang_build_file(&src, &[], "globals");
+    let parsed = elf::parse(&obj, None).expect("parse");
+    let mut names: Vec<&str> = parsed.data.iter().map(|d| d.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, [".bss", ".data", ".rodata"]);
+    let loaded = parsed.load(None, false).unwrap_or_else(|e| panic!("{e}"));
+    let map = |n: &str| &loaded.maps.iter().find(|(name, _)| name == n).unwrap().1;
+    let pkt = [0u8; 64];
+    for _ in 0..3 {
+        let r = loaded
+            .program
+            .test_run(&TestRun {
+                data_in: &pkt,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(r.retval, 42, "answer (40, .rodata) + bias (2, .data)");
+    }
+    let runs = map(".bss").lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
+    assert_eq!(
+        u64::from_ne_bytes(runs[..8].try_into().unwrap()),
+        3,
+        "runs++ three times in .bss"
+    );
+    // .data is writable from user space; the program sees the change.
+    let mut data = map(".data").lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
+    data[..4].copy_from_slice(&5u32.to_ne_bytes());
+    map(".data").update(&0u32.to_ne_bytes(), &data, 0).unwrap();
+    let r = loaded
+        .program
+        .test_run(&TestRun {
+            data_in: &pkt,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(r.retval, 45);
+    // .rodata is frozen and read-only for programs.
+    let ro = map(".rodata");
+    assert_ne!(ro.info().unwrap().flags & loader::map::BPF_F_RDONLY_PROG, 0);
+    let v = ro.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
+    assert!(ro.update(&0u32.to_ne_bytes(), &v, 0).is_err());
 }

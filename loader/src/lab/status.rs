@@ -173,7 +173,7 @@ impl fmt::Display for LabStatus {
         writeln!(f, "devices:")?;
         writeln!(
             f,
-            "  {:<12} {:<9} {:>7}  {:<17}  {:<4}  {:>9} {:>11}  {:>9} {:>11}",
+            "  {:<12} {:<9} {:>7}  {:<17}  {:<4}  {:>9} {:>11}  {:>9} {:>11}  {:>9}",
             "namespace",
             "device",
             "ifindex",
@@ -182,7 +182,8 @@ impl fmt::Display for LabStatus {
             "rx pkts",
             "rx bytes",
             "tx pkts",
-            "tx bytes"
+            "tx bytes",
+            "otherhost"
         )?;
         for d in &self.devices {
             let s = d.stats.unwrap_or_default();
