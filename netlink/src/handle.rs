@@ -53,6 +53,11 @@ pub struct Reply {
 /// we still check `MSG_TRUNC` and say so if it ever is.
 const RECV_BUF: usize = 64 * 1024;
 
+/// The kernel answers rtnetlink requests synchronously, in microseconds to
+/// milliseconds; a receive that waits this long means something is wrong,
+/// and we say so instead of hanging.
+pub const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A connected rtnetlink socket, bound to the network namespace it was created in.
 pub struct Handle {
     sock: NlSocket,
@@ -84,6 +89,8 @@ impl Handle {
             .map_err(|e| Error::io("setsockopt(NETLINK_EXT_ACK)", e))?;
         sys::netlink_opt_enable(fd, NETLINK_CAP_ACK)
             .map_err(|e| Error::io("setsockopt(NETLINK_CAP_ACK)", e))?;
+        sys::set_recv_timeout(fd, REPLY_TIMEOUT)
+            .map_err(|e| Error::io("setsockopt(SO_RCVTIMEO)", e))?;
         let port_id = sock
             .pid()
             .map_err(|e| Error::io("getsockname(netlink socket)", e))?;
@@ -199,6 +206,9 @@ impl Handle {
     }
 
     fn execute_once(&mut self, req: Request) -> Result<Vec<Reply>> {
+        if let Some(why) = req.msg.error() {
+            return Err(Error::Invalid(format!("{}: {why}", req.what)));
+        }
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         let bytes = req.msg.finish(seq, 0);
@@ -220,6 +230,16 @@ impl Handle {
             let n = match self.sock.recv(&mut self.buf[..], Msg::TRUNC) {
                 Ok((n, _)) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Err(Error::io(
+                        format!(
+                            "{}: no reply from the kernel within {} s",
+                            req.what,
+                            REPLY_TIMEOUT.as_secs()
+                        ),
+                        e,
+                    ))
+                }
                 Err(e) => return Err(Error::io(format!("{}: recv", req.what), e)),
             };
             if n > self.buf.len() {

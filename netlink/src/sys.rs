@@ -109,6 +109,25 @@ pub fn netlink_opt_enable(fd: BorrowedFd<'_>, opt: i32) -> io::Result<()> {
     })
 }
 
+/// `setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeval)`: `recv` fails with
+/// EAGAIN instead of blocking forever.
+pub fn set_recv_timeout(fd: BorrowedFd<'_>, t: std::time::Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_usec: t.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: we pass a pointer to a live timeval and its exact size.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    })
+}
+
 /// Whether we run as root (effective uid 0).
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no arguments and cannot fail.

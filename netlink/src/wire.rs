@@ -70,6 +70,8 @@ fn i32_at(b: &[u8], at: usize) -> Option<i32> {
 pub struct MsgBuilder {
     buf: Vec<u8>,
     nests: Vec<usize>,
+    /// Set when an attribute outgrew `nla_len` (a u16); see [`MsgBuilder::error`].
+    overflow: Option<String>,
 }
 
 impl MsgBuilder {
@@ -84,6 +86,7 @@ impl MsgBuilder {
         MsgBuilder {
             buf,
             nests: Vec::new(),
+            overflow: None,
         }
     }
 
@@ -101,7 +104,7 @@ impl MsgBuilder {
 
     /// Appends one attribute: `struct nlattr { nla_len, nla_type }`, payload, padding.
     pub fn attr(&mut self, ty: u16, payload: &[u8]) -> &mut Self {
-        let len = (NLA_HDRLEN + payload.len()) as u16;
+        let len = self.nla_len(ty, NLA_HDRLEN + payload.len());
         self.buf.extend_from_slice(&len.to_ne_bytes());
         self.buf.extend_from_slice(&ty.to_ne_bytes());
         self.buf.extend_from_slice(payload);
@@ -143,7 +146,8 @@ impl MsgBuilder {
     /// Closes the innermost nest, writing its length.
     pub fn nest_end(&mut self) -> &mut Self {
         if let Some(start) = self.nests.pop() {
-            let len = (self.buf.len() - start) as u16;
+            let ty = u16_at(&self.buf, start + 2).unwrap_or(0);
+            let len = self.nla_len(ty, self.buf.len() - start);
             self.buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
         }
         self
@@ -154,6 +158,23 @@ impl MsgBuilder {
         self.buf.extend_from_slice(bytes);
         self.pad();
         self
+    }
+
+    fn nla_len(&mut self, ty: u16, len: usize) -> u16 {
+        u16::try_from(len).unwrap_or_else(|_| {
+            self.overflow.get_or_insert_with(|| {
+                format!(
+                    "attribute type {} would be {len} bytes; nla_len is 16 bits (65535 at most)",
+                    ty & NLA_TYPE_MASK
+                )
+            });
+            0
+        })
+    }
+
+    /// Why the message cannot be sent (an attribute too long for `nla_len`), if so.
+    pub fn error(&self) -> Option<&str> {
+        self.overflow.as_deref()
     }
 
     /// Closes any open nests and writes `nlmsg_len`, `nlmsg_seq` and `nlmsg_pid`.
@@ -755,5 +776,19 @@ mod tests {
         assert!(messages(&b).next().unwrap().is_err());
         assert!(attrs(&[2, 0, 1, 0]).next().unwrap().is_err());
         assert!(parse_error(&[0, 0], 0).is_err());
+    }
+
+    #[test]
+    fn oversized_attribute_is_reported() {
+        let mut m = MsgBuilder::new(RTM_NEWTFILTER, 0);
+        m.attr_str(TCA_KIND, "bpf");
+        assert_eq!(m.error(), None);
+        m.nest_start(TCA_OPTIONS);
+        m.attr_str(TCA_BPF_NAME, &"n".repeat(70_000));
+        m.nest_end();
+        assert!(m
+            .error()
+            .unwrap()
+            .contains("attribute type 7 would be 70005 bytes"));
     }
 }

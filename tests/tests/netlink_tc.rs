@@ -185,6 +185,13 @@ fn filter_name_longer_than_the_kernel_allows_fails() {
         text.contains("TCA_BPF_NAME is 257 bytes and cls_bpf accepts at most 256"),
         "{text}"
     );
+    // Longer than netlink itself can carry: refused before sending.
+    let huge = "n".repeat(70_000);
+    let e = h
+        .filter_add_bpf(v, &BpfFilterSpec::new(TcHook::Ingress, a.as_fd(), &huge))
+        .expect_err("70000-byte name");
+    assert!(matches!(e, netlink::Error::Invalid(_)), "{e}");
+    assert!(e.to_string().contains("nla_len is 16 bits"), "{e}");
     let id = h
         .filter_add_bpf(v, &BpfFilterSpec::new(TcHook::Ingress, a.as_fd(), &ok_name))
         .expect("the longest allowed name");
