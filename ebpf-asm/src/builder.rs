@@ -428,15 +428,16 @@ impl Builder {
     /// `dst = &map_value + offset` (relocation `MapValue`).
     pub fn ld_map_value(&mut self, dst: R, map: &str, offset: i32) -> Res<'_> {
         let slot = self.insns.len();
+        let kind = RelocKind::MapValue { offset };
         self.push(Instruction::LdImm64 {
             dst: dst.reg(),
             pseudo: LdPseudo::Imm64,
-            imm: 0,
+            imm: kind.implicit_addend(),
         })?;
         self.relocations.push(Relocation {
             slot,
             symbol: map.to_string(),
-            kind: RelocKind::MapValue { offset },
+            kind,
         });
         Ok(self)
     }

@@ -10,11 +10,11 @@
 //!   `STT_OBJECT` symbol `_license`, as clang's `SEC("license")` produces;
 //! - one `R_BPF_64_64` relocation per map reference, against an undefined
 //!   symbol named after the map (the loader resolves it). For a map-value
-//!   reference the offset is the implicit addend, stored in the lddw's `imm`
+//!   reference the offset is the implicit addend, already in the lddw's `imm`
 //!   (BPF objects use REL relocations, without explicit addends).
 
 use crate::insn::Insn;
-use crate::program::{Program, RelocKind};
+use crate::program::Program;
 use object::write::{Object, Relocation, StandardSegment, Symbol, SymbolSection};
 use object::{
     elf, Architecture, BinaryFormat, Endianness, RelocationFlags, SectionKind, SymbolFlags,
@@ -40,17 +40,8 @@ pub fn write_object(prog: &Program) -> Result<Vec<u8>, ElfError> {
     let mut obj = Object::new(BinaryFormat::Elf, Architecture::Bpf, Endianness::Little);
     let segment = obj.segment_name(StandardSegment::Text).to_vec();
 
-    // The instructions, with map-value offsets as implicit addends.
-    let mut insns: Vec<Insn> = prog.insns().to_vec();
-    for r in prog.relocations() {
-        if let (RelocKind::MapValue { offset }, Some(slot)) = (r.kind, insns.get_mut(r.slot)) {
-            slot.imm = offset;
-        }
-    }
-    let mut code = Vec::with_capacity(insns.len() * Insn::SIZE);
-    for i in &insns {
-        code.extend_from_slice(&i.to_bytes());
-    }
+    // Map-value offsets are already in the lddw's `imm` (the implicit addend).
+    let code = prog.to_bytes();
     let text = obj.add_section(
         segment.clone(),
         prog.section().as_bytes().to_vec(),

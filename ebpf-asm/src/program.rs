@@ -16,6 +16,18 @@ pub enum RelocKind {
     MapValue { offset: i32 },
 }
 
+impl RelocKind {
+    /// What the lddw carries before the loader patches it: the map-value
+    /// offset in the first slot's `imm` (as in an ELF object, where BPF uses
+    /// REL relocations with the addend in the instruction), else 0.
+    pub fn implicit_addend(self) -> i64 {
+        match self {
+            RelocKind::MapFd => 0,
+            RelocKind::MapValue { offset } => offset as u32 as i64,
+        }
+    }
+}
+
 /// A reference from an lddw slot to a map known only by name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Relocation {

@@ -1237,7 +1237,7 @@ impl<'a> Line<'a, '_> {
         self.emit(Instruction::LdImm64 {
             dst: dst.reg,
             pseudo: LdPseudo::Imm64,
-            imm: 0,
+            imm: kind.implicit_addend(),
         });
         Ok(())
     }

@@ -201,7 +201,15 @@ pub fn program(seed: u64, n: usize) -> String {
             let here = i / 50;
             let near = rng.usize(here.saturating_sub(10)..(here + 10).min(labels));
             let target = rng.usize(..labels);
-            match rng.u8(0..3) {
+            match rng.u8(0..6) {
+                3 => format!("call lbl_{target}"),
+                4 => format!("r{} = map_{} ll", rng.u8(0..10), rng.u8(0..4)),
+                5 => format!(
+                    "r{} = map_{} + {} ll",
+                    rng.u8(0..10),
+                    rng.u8(0..4),
+                    rng.i32(0..1 << 20)
+                ),
                 0 => format!("goto lbl_{near}"),
                 1 => format!("gotol lbl_{target}"),
                 _ => format!(
