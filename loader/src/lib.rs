@@ -12,6 +12,7 @@
 //! - [`verifier`]: reading the verifier log, mapping it to source lines;
 //! - [`map`]: maps and their elements;
 //! - [`link`]: `BPF_LINK_CREATE` (TCX, XDP) and link info;
+//! - [`retval`]: what TC and XDP return values mean;
 //! - [`pin`]: bpffs pins;
 //! - [`types`]: program, attach, map and link types with their kernel versions;
 //! - [`defines`]: `-D NAME=VALUE` parsing (integers, MACs, IPv4);
@@ -28,6 +29,7 @@ pub mod link;
 pub mod map;
 pub mod pin;
 pub mod prog;
+pub mod retval;
 pub mod sys;
 pub mod types;
 pub mod verifier;

@@ -343,6 +343,30 @@ processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
     }
 
     #[test]
+    fn never_panics_on_random_logs() {
+        let mut rng = fastrand::Rng::with_seed(1);
+        let alphabet: Vec<char> = "0123456789: ()#\nabcdefinvalid func unknown#é-"
+            .chars()
+            .collect();
+        for _ in 0..20_000 {
+            let len = rng.usize(..80);
+            let log: String = (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            let map: SourceMap = vec![None; rng.usize(..4)];
+            let _ = analyse(
+                libc::EACCES,
+                ProgType::SchedCls,
+                "t",
+                &log,
+                false,
+                Some(&map),
+                &|_| None,
+            );
+        }
+    }
+
+    #[test]
     fn never_panics_on_odd_logs() {
         for log in [
             "",

@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 
 use loader::{AsmLoad, ProgType, Program, TestRun};
 
-/// `TC_ACT_OK` and `TC_ACT_REDIRECT` (include/uapi/linux/pkt_cls.h).
-const TC_ACT_OK: u32 = 0;
-const TC_ACT_REDIRECT: u32 = 7;
+const TC_ACT_OK: u32 = loader::retval::TC_ACT_OK as u32;
+const TC_ACT_REDIRECT: u32 = loader::retval::TC_ACT_REDIRECT as u32;
 
 fn source_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-src/redirect.s")

@@ -233,6 +233,7 @@ fn trace_cmd(a: TraceArgs) -> Result<(), LabError> {
         count: a.count,
         timeout: seconds("--timeout", a.timeout)?,
         only: a.only_lab.then_some("redirect:"),
+        until: None,
     };
     eprintln!("reading trace_pipe (Ctrl-C to stop)");
     trace::follow(limits, &mut io::stdout().lock()).map_err(LabError::Failed)?;

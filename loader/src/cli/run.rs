@@ -43,36 +43,6 @@ pub struct RunArgs {
     pub prog_type: Option<String>,
 }
 
-/// `TC_ACT_*` (include/uapi/linux/pkt_cls.h): what a SCHED_CLS program's
-/// return value tells TC to do.
-fn tc_act_name(v: u32) -> Option<&'static str> {
-    Some(match v as i32 {
-        -1 => "TC_ACT_UNSPEC",
-        0 => "TC_ACT_OK",
-        1 => "TC_ACT_RECLASSIFY",
-        2 => "TC_ACT_SHOT",
-        3 => "TC_ACT_PIPE",
-        4 => "TC_ACT_STOLEN",
-        5 => "TC_ACT_QUEUED",
-        6 => "TC_ACT_REPEAT",
-        7 => "TC_ACT_REDIRECT",
-        8 => "TC_ACT_TRAP",
-        _ => return None,
-    })
-}
-
-/// `enum xdp_action` (include/uapi/linux/bpf.h).
-fn xdp_action_name(v: u32) -> Option<&'static str> {
-    Some(match v {
-        0 => "XDP_ABORTED",
-        1 => "XDP_DROP",
-        2 => "XDP_PASS",
-        3 => "XDP_TX",
-        4 => "XDP_REDIRECT",
-        _ => return None,
-    })
-}
-
 /// Runs `redirect-lab run`.
 pub fn run(a: RunArgs) -> CliResult {
     let defines = a
@@ -122,11 +92,7 @@ pub fn run(a: RunArgs) -> CliResult {
     if let Some(out) = &a.data_out {
         write_file(out, &result.data_out)?;
     }
-    let name = match ProgType::from_raw(info.prog_type) {
-        Some(ProgType::Xdp) => xdp_action_name(result.retval),
-        Some(ProgType::SchedCls) | Some(ProgType::SchedAct) => tc_act_name(result.retval),
-        _ => None,
-    };
+    let name = loader::retval::name(ProgType::from_raw(info.prog_type), result.retval);
     let changed = result.data_out != packet;
     if a.json {
         let mut fields = vec![

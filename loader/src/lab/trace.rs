@@ -52,6 +52,8 @@ pub struct TraceLimits {
     pub timeout: Option<Duration>,
     /// Keep only lines that contain this text (e.g. "redirect:").
     pub only: Option<&'static str>,
+    /// Stop after the first line that contains this text.
+    pub until: Option<&'static str>,
 }
 
 /// Copies `trace_pipe` lines to `out` until a limit is reached. The pipe is
@@ -90,6 +92,9 @@ pub fn follow(limits: TraceLimits, out: &mut dyn Write) -> Result<u64, String> {
                         .and_then(|_| out.flush())
                         .map_err(|e| format!("writing the trace: {e}"))?;
                     lines += 1;
+                    if limits.until.is_some_and(|needle| text.contains(needle)) {
+                        return Ok(lines);
+                    }
                     if limits.count.is_some_and(|c| lines >= c) {
                         return Ok(lines);
                     }

@@ -248,6 +248,11 @@ impl Lab {
         } else {
             Some(options.source.resolve()?)
         };
+        // Assemble once with a stand-in ifindex, so a syntax error is
+        // reported before the running lab is torn down.
+        if let Some((origin, text)) = &source {
+            assemble(origin, text, &defines(1, options))?;
+        }
         let removed = self.down()?;
         if options.explain && !removed.removed.is_empty() {
             let _ = writeln!(
@@ -490,6 +495,20 @@ pub fn defines(target_ifindex: i32, options: &UpOptions) -> Vec<(String, i64)> {
     d
 }
 
+/// Assembles the program text with `-D` constants.
+fn assemble(
+    origin: &str,
+    text: &str,
+    defines: &[(String, i64)],
+) -> Result<ebpf_asm::Program, LabError> {
+    let asm_options = ebpf_asm::text::AsmOptions {
+        file_name: origin.to_string(),
+        defines: defines.to_vec(),
+    };
+    ebpf_asm::text::assemble(text, &asm_options)
+        .map_err(|e| LabError::Input(format!("assembling the program:\n{e}")))
+}
+
 /// Assembles and loads the program; in explain mode prints the listing,
 /// the `BPF_PROG_LOAD` request and the verifier's verdict.
 fn load_program(
@@ -500,12 +519,7 @@ fn load_program(
     out: &mut dyn Write,
 ) -> Result<(Program, usize), LabError> {
     let defines = defines(target_ifindex, options);
-    let asm_options = ebpf_asm::text::AsmOptions {
-        file_name: origin.to_string(),
-        defines: defines.clone(),
-    };
-    let assembled = ebpf_asm::text::assemble(text, &asm_options)
-        .map_err(|e| LabError::Input(format!("assembling the program:\n{e}")))?;
+    let assembled = assemble(origin, text, &defines)?;
     if options.explain {
         let defs: Vec<String> = defines
             .iter()
