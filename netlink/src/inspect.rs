@@ -208,6 +208,41 @@ enum Val {
     Stats64,
     Tag,
     Hex,
+    /// A u32 of named bits.
+    Flags(&'static [(u32, &'static str)]),
+}
+
+const BPF_FLAGS: &[(u32, &str)] = &[(TCA_BPF_FLAG_ACT_DIRECT, "TCA_BPF_FLAG_ACT_DIRECT")];
+const CLS_FLAGS: &[(u32, &str)] = &[
+    (TCA_CLS_FLAGS_SKIP_HW, "SKIP_HW"),
+    (TCA_CLS_FLAGS_SKIP_SW, "SKIP_SW"),
+    (TCA_CLS_FLAGS_IN_HW, "IN_HW"),
+    (TCA_CLS_FLAGS_NOT_IN_HW, "NOT_IN_HW"),
+];
+const XDP_FLAGS: &[(u32, &str)] = &[
+    (XDP_FLAGS_UPDATE_IF_NOEXIST, "UPDATE_IF_NOEXIST"),
+    (XDP_FLAGS_SKB_MODE, "SKB_MODE"),
+    (XDP_FLAGS_DRV_MODE, "DRV_MODE"),
+    (XDP_FLAGS_HW_MODE, "HW_MODE"),
+    (XDP_FLAGS_REPLACE, "REPLACE"),
+];
+const IFA_FLAG_NAMES: &[(u32, &str)] = &[(IFA_F_NODAD, "NODAD"), (IFA_F_TENTATIVE, "TENTATIVE")];
+
+fn bits(v: u32, names: &[(u32, &str)]) -> String {
+    let mut parts: Vec<String> = names
+        .iter()
+        .filter(|(b, _)| v & b != 0)
+        .map(|(_, n)| n.to_string())
+        .collect();
+    let known = names.iter().fold(0, |acc, (b, _)| acc | b);
+    if v & !known != 0 {
+        parts.push(format!("0x{:x}", v & !known));
+    }
+    if parts.is_empty() {
+        "0".into()
+    } else {
+        parts.join("|")
+    }
 }
 
 fn attr_info(ctx: Ctx, ty: u16, family: u8, kind: Option<&str>) -> (&'static str, Val) {
@@ -261,7 +296,7 @@ fn attr_info(ctx: Ctx, ty: u16, family: u8, kind: Option<&str>) -> (&'static str
         (Ctx::VethData, _) => ("VETH_INFO_?", Hex),
         (Ctx::Xdp, IFLA_XDP_FD) => ("IFLA_XDP_FD", I32),
         (Ctx::Xdp, IFLA_XDP_ATTACHED) => ("IFLA_XDP_ATTACHED", U8),
-        (Ctx::Xdp, IFLA_XDP_FLAGS) => ("IFLA_XDP_FLAGS", U32),
+        (Ctx::Xdp, IFLA_XDP_FLAGS) => ("IFLA_XDP_FLAGS", Flags(XDP_FLAGS)),
         (Ctx::Xdp, IFLA_XDP_PROG_ID) => ("IFLA_XDP_PROG_ID", U32),
         (Ctx::Xdp, IFLA_XDP_DRV_PROG_ID) => ("IFLA_XDP_DRV_PROG_ID", U32),
         (Ctx::Xdp, IFLA_XDP_SKB_PROG_ID) => ("IFLA_XDP_SKB_PROG_ID", U32),
@@ -271,7 +306,7 @@ fn attr_info(ctx: Ctx, ty: u16, family: u8, kind: Option<&str>) -> (&'static str
         (Ctx::Addr, IFA_ADDRESS) => ("IFA_ADDRESS", Ip(family)),
         (Ctx::Addr, IFA_LOCAL) => ("IFA_LOCAL", Ip(family)),
         (Ctx::Addr, IFA_LABEL) => ("IFA_LABEL", Str),
-        (Ctx::Addr, IFA_FLAGS) => ("IFA_FLAGS", U32),
+        (Ctx::Addr, IFA_FLAGS) => ("IFA_FLAGS", Flags(IFA_FLAG_NAMES)),
         (Ctx::Addr, _) => ("IFA_?", Hex),
         (Ctx::Route, RTA_DST) => ("RTA_DST", Ip(family)),
         (Ctx::Route, RTA_OIF) => ("RTA_OIF", U32),
@@ -288,8 +323,8 @@ fn attr_info(ctx: Ctx, ty: u16, family: u8, kind: Option<&str>) -> (&'static str
         (Ctx::Bpf, TCA_BPF_CLASSID) => ("TCA_BPF_CLASSID", U32),
         (Ctx::Bpf, TCA_BPF_FD) => ("TCA_BPF_FD", U32),
         (Ctx::Bpf, TCA_BPF_NAME) => ("TCA_BPF_NAME", Str),
-        (Ctx::Bpf, TCA_BPF_FLAGS) => ("TCA_BPF_FLAGS", U32),
-        (Ctx::Bpf, TCA_BPF_FLAGS_GEN) => ("TCA_BPF_FLAGS_GEN", U32),
+        (Ctx::Bpf, TCA_BPF_FLAGS) => ("TCA_BPF_FLAGS", Flags(BPF_FLAGS)),
+        (Ctx::Bpf, TCA_BPF_FLAGS_GEN) => ("TCA_BPF_FLAGS_GEN", Flags(CLS_FLAGS)),
         (Ctx::Bpf, TCA_BPF_TAG) => ("TCA_BPF_TAG", Tag),
         (Ctx::Bpf, TCA_BPF_ID) => ("TCA_BPF_ID", U32),
         (Ctx::Bpf, _) => ("TCA_BPF_?", Hex),
@@ -346,6 +381,10 @@ fn show_val(out: &mut String, v: &Val, a: &wire::Attr<'_>) {
             Err(e) => format!("<malformed: {e}>"),
         },
         Val::Tag => hex_short(p),
+        Val::Flags(names) => a
+            .u32()
+            .map(|x| bits(x, names))
+            .unwrap_or_else(|e| format!("<malformed: {e}>")),
         _ => hex_short(p),
     };
     out.push_str(&r);
@@ -522,12 +561,19 @@ fn fixed_line(ty: u16, p: &[u8]) -> Result<(String, u8), wire::WireError> {
         }
         _ => {
             let h = TcMsg::parse(p)?;
+            // A qdisc handle reads major:minor; a filter handle is the
+            // classifier's own number, which tc prints in hex.
+            let handle = if (RTM_NEWTFILTER..=RTM_GETTFILTER).contains(&ty) {
+                format!("0x{:x}", h.handle)
+            } else {
+                tc_handle(h.handle)
+            };
             (
                 format!(
                     "tcmsg {{ tcm_family {}, tcm_ifindex {}, tcm_handle {}, tcm_parent {}, tcm_info 0x{:08x} (prio {}, protocol 0x{:04x}) }}",
                     h.family,
                     h.ifindex,
-                    tc_handle(h.handle),
+                    handle,
                     tc_handle(h.parent),
                     h.info,
                     h.prio(),
