@@ -7,7 +7,9 @@
 //! no `eth_type_trans` runs again. Kernels that keep the old `pkt_type` then
 //! drop it in `ip_rcv`; kernels that scrub the packet on a peer redirect
 //! (`skb_scrub_packet` sets `PACKET_HOST`, reported for 6.15+) deliver it.
-//! Both are correct for their kernel; the cell records which one ran.
+//! Both are correct for their kernel; the cell records which one ran. (On
+//! this project's machine Debian's 6.1 and 6.12 kernels scrub too, which
+//! points to a stable backport.)
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +42,9 @@ pub fn pkt_type_on_peer_redirect() -> Result<Verdict, String> {
         .map_err(|e| format!("SO_RCVTIMEO: {e}"))?;
     let sender = t.tap(Side::Host, t.veth1_1)?;
     let tap = t.tap(Side::Ns2, t.veth2_2)?;
+    // The precondition: veth1@2 must receive it as PACKET_OTHERHOST, or this
+    // behaviour would prove nothing about scrubbing.
+    let arrival = t.tap(Side::Ns1, t.veth1_2)?;
     let src_mac = t
         .handle(Side::Host)?
         .link_get(t.veth1_1)
@@ -70,6 +75,14 @@ pub fn pkt_type_on_peer_redirect() -> Result<Verdict, String> {
         if delivered && seen.is_some() {
             break;
         }
+    }
+    let arrived_as = crate::behaviours::redirect::drain(&arrival, Duration::from_millis(50))?
+        .first()
+        .map(|f| f.pkt_type);
+    if arrived_as != Some(PACKET_OTHERHOST) {
+        return Ok(Verdict::Fail(format!(
+            "precondition: veth1@2 received the frame with pkt_type {arrived_as:?}, not PACKET_OTHERHOST"
+        )));
     }
     match (seen, delivered) {
         (None, _) => Ok(Verdict::Fail(
