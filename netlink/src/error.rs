@@ -179,16 +179,16 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Io { context, source } => {
-                write!(f, "{context}: {source}")?;
-                if let Some(e) = source.raw_os_error() {
-                    write!(f, " ({})", errno_name(e))?;
+            Error::Io { context, source } => match source.raw_os_error() {
+                Some(e) => {
+                    write!(f, "{context}: {}", errno_text(e))?;
                     if let Some(h) = hint(e, context, None) {
                         write!(f, "; {h}")?;
                     }
+                    Ok(())
                 }
-                Ok(())
-            }
+                None => write!(f, "{context}: {source}"),
+            },
             Error::Protocol { request, detail } => {
                 write!(f, "{request}: bad netlink reply: {detail}")
             }
