@@ -127,6 +127,8 @@ pub enum BuildError {
         offset: i64,
     },
     UnknownHelper(String),
+    /// A label handle made by a different builder.
+    ForeignLabel,
     /// `bits` is not a width this instruction supports.
     BadWidth {
         what: &'static str,
@@ -161,6 +163,7 @@ impl fmt::Display for BuildError {
                 "slot {slot}: label `{label}` is {offset} slots away, out of range for this jump"
             ),
             BuildError::UnknownHelper(n) => write!(f, "unknown helper `{n}`"),
+            BuildError::ForeignLabel => write!(f, "label handle from another builder"),
             BuildError::BadWidth { what, bits } => write!(f, "{what} cannot take width {bits}"),
             BuildError::BadSize { what, size } => {
                 write!(f, "{what} cannot access {} bytes", size.bytes())
@@ -249,7 +252,7 @@ impl Builder {
     /// Bind `l` to the next instruction's slot.
     pub fn bind(&mut self, l: Label) -> Res<'_> {
         let here = self.insns.len();
-        let entry = &mut self.labels[l.0];
+        let entry = self.labels.get_mut(l.0).ok_or(BuildError::ForeignLabel)?;
         if entry.1.is_some() {
             return Err(BuildError::DuplicateLabel {
                 label: entry.0.clone(),
@@ -271,6 +274,9 @@ impl Builder {
     }
 
     fn push_fix(&mut self, ins: Instruction, label: Label, kind: FixKind) -> Res<'_> {
+        if label.0 >= self.labels.len() {
+            return Err(BuildError::ForeignLabel);
+        }
         let slot = self.insns.len();
         self.push(ins)?;
         self.fixups.push(Fixup { slot, label, kind });
@@ -528,7 +534,7 @@ impl Builder {
     /// Resolve labels and produce the program.
     pub fn finish(mut self) -> Result<Program, BuildError> {
         for f in &self.fixups {
-            let (name, target) = &self.labels[f.label.0];
+            let (name, target) = self.labels.get(f.label.0).ok_or(BuildError::ForeignLabel)?;
             let target = target.ok_or_else(|| BuildError::UnboundLabel {
                 label: name.clone(),
                 slot: f.slot,

@@ -191,16 +191,9 @@ impl<'a> Assembler<'a> {
     pub(crate) fn run(mut self) -> Result<Program, AsmError> {
         let src = self.src;
         let mut start = 0usize;
-        let mut lineno = 0u32;
-        while start < src.len() || (start == 0 && src.is_empty() && lineno == 0) {
-            lineno += 1;
-            let end = src[start..].find('\n').map_or(src.len(), |i| start + i);
-            let text = &src[start..end];
-            self.line(text, lineno, start)?;
-            start = end + 1;
-            if src.is_empty() {
-                break;
-            }
+        for (n, text) in src.split('\n').enumerate() {
+            self.line(text, n as u32 + 1, start)?;
+            start += text.len() + 1;
         }
         if let Some(c) = self.conds.last() {
             return Err(self.error_at(
@@ -769,22 +762,23 @@ impl<'a> Line<'a, '_> {
             self.emit(Instruction::Call(CallKind::Helper(id)));
             return self.end();
         }
-        if self.tok.tok == Tok::Ident && self.constant(self.text(self.tok)).is_none() {
-            let name = self.text(self.tok);
-            if crate::text::expr::is_function(name) {
-                // fall through to the expression
-            } else {
-                self.bump();
-                match helper_id(name) {
-                    Some(id) => self.emit(Instruction::Call(CallKind::Helper(id as i32))),
-                    None => {
-                        let slot = self.asm.insns.len();
-                        self.fixup(slot, name, FixKind::Call, at);
-                        self.emit(Instruction::Call(CallKind::Local(0)));
-                    }
+        // `call NAME`: a helper, else a label (a local function). Constants
+        // and `htons(...)` fall through to the numeric form below.
+        let name = self.text(self.tok);
+        if self.tok.tok == Tok::Ident
+            && self.constant(name).is_none()
+            && !crate::text::expr::is_function(name)
+        {
+            self.bump();
+            match helper_id(name) {
+                Some(id) => self.emit(Instruction::Call(CallKind::Helper(id as i32))),
+                None => {
+                    let slot = self.asm.insns.len();
+                    self.fixup(slot, name, FixKind::Call, at);
+                    self.emit(Instruction::Call(CallKind::Local(0)));
                 }
-                return self.end();
             }
+            return self.end();
         }
         if matches!(
             self.tok.tok,
