@@ -1,8 +1,8 @@
 //! `loader`: the `bpf(2)` system call, by hand, and the lab built on it.
 //!
 //! It follows `include/uapi/linux/bpf.h` for every `union bpf_attr` layout
-//! (see [`sys`], the only module with `unsafe` code). It joins `ebpf-asm`
-//! (instructions) and `netlink` (attachment).
+//! (see [`sys`]; it and `lab::sys` are the only modules with `unsafe`
+//! code). It joins `ebpf-asm` (instructions) and `netlink` (attachment).
 //!
 //! - [`prog`]: `BPF_PROG_LOAD` with the verifier log, `BPF_PROG_TEST_RUN`,
 //!   program info and listing;
