@@ -374,10 +374,16 @@ fn show_val(out: &mut String, v: &Val, a: &wire::Attr<'_>) {
             .map(|ip| ip.to_string())
             .unwrap_or_else(|| hex_short(p)),
         Val::Stats64 => match crate::link::LinkStats::parse(p) {
-            Ok(s) => format!(
-                "rx_packets {} tx_packets {} rx_bytes {} tx_bytes {} rx_dropped {} tx_dropped {}",
-                s.rx_packets, s.tx_packets, s.rx_bytes, s.tx_bytes, s.rx_dropped, s.tx_dropped
-            ),
+            Ok(s) => {
+                let mut t = format!(
+                    "rx_packets {} tx_packets {} rx_bytes {} tx_bytes {} rx_dropped {} tx_dropped {}",
+                    s.rx_packets, s.tx_packets, s.rx_bytes, s.tx_bytes, s.rx_dropped, s.tx_dropped
+                );
+                if let Some(o) = s.rx_otherhost_dropped {
+                    let _ = write!(t, " rx_otherhost_dropped {o}");
+                }
+                t
+            }
             Err(e) => format!("<malformed: {e}>"),
         },
         Val::Tag => hex_short(p),

@@ -34,10 +34,17 @@ pub struct LinkStats {
     pub rx_dropped: u64,
     /// `tx_dropped`.
     pub tx_dropped: u64,
+    /// `rx_nohandler`: dropped because no protocol handler wanted them (4.6+).
+    pub rx_nohandler: Option<u64>,
+    /// `rx_otherhost_dropped`: frames for another MAC address, dropped by
+    /// the IP layer as `PACKET_OTHERHOST` (5.19+). The redirect lab's
+    /// "wrong MAC" experiment shows up here.
+    pub rx_otherhost_dropped: Option<u64>,
 }
 
 impl LinkStats {
-    /// Reads the first eight u64 counters of `struct rtnl_link_stats64`.
+    /// Reads the counters of `struct rtnl_link_stats64` this crate names
+    /// (the first eight, and two later ones when the kernel sends them).
     pub fn parse(b: &[u8]) -> std::result::Result<LinkStats, WireError> {
         let f = |i: usize| -> std::result::Result<u64, WireError> {
             b.get(i * 8..i * 8 + 8)
@@ -57,6 +64,9 @@ impl LinkStats {
             tx_errors: f(5)?,
             rx_dropped: f(6)?,
             tx_dropped: f(7)?,
+            // Newer kernels append counters; older ones send a shorter struct.
+            rx_nohandler: f(23).ok(),
+            rx_otherhost_dropped: f(24).ok(),
         })
     }
 }

@@ -120,6 +120,29 @@ fn veth_pair_addresses_route_and_udp() {
     let l2 = h2.link_get(v2).expect("veth2");
     assert!(l2.stats.expect("stats").rx_packets >= 1);
 
+    // Change veth2's MAC behind ns1's back: ns1's ARP entry still has the
+    // old one, so the next frames arrive addressed to another host, and the
+    // IP layer drops them as PACKET_OTHERHOST, counted in IFLA_STATS64.
+    // (rx_otherhost_dropped exists since 5.19; every kernel we test has it.)
+    let before = l2.stats.and_then(|s| s.rx_otherhost_dropped);
+    assert!(before.is_some(), "IFLA_STATS64 without rx_otherhost_dropped");
+    if let Some(before) = before {
+        h2.link_set_address(v2, [0x02, 0, 0, 0, 0, 0x99])
+            .expect("new mac");
+        for _ in 0..3 {
+            tx.send_to(b"to the old mac", dst).expect("send");
+        }
+        rx.set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
+        assert!(rx.recv_from(&mut buf).is_err(), "nothing delivered");
+        let after = h2
+            .link_get(v2)
+            .expect("veth2")
+            .stats
+            .and_then(|s| s.rx_otherhost_dropped);
+        assert!(after >= Some(before + 1), "{before} -> {after:?}");
+    }
+
     if let Some(out) = iproute2("ip", &["-n", ns1.name(), "-o", "link"]) {
         assert!(out.contains("veth1@"), "ip -o link shows veth1: {out}");
         assert!(out.contains("state UP") || out.contains(",UP"), "{out}");
