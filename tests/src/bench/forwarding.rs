@@ -44,13 +44,13 @@ impl LabGuard {
         Ok(guard)
     }
 
-    fn path(&self) -> Path2 {
-        let (host, netns_2) = ours::lab_namespaces(&self.prefix);
-        Path2 {
+    fn path(&self) -> Result<Path2, String> {
+        let (host, netns_2) = ours::lab_namespaces(&self.prefix)?;
+        Ok(Path2 {
             client_ns: host,
             server_ns: netns_2,
             server_ip: Ipv4Addr::new(10, 0, 2, 11),
-        }
+        })
     }
 }
 
@@ -142,7 +142,7 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     let labs: Vec<Result<(LabGuard, Path2), String>> = (0..3)
         .map(|m| {
             let g = LabGuard::up([LabMode::NoProgram, LabMode::Redirect, LabMode::Trace][m])?;
-            let p = g.path();
+            let p = g.path()?;
             traffic::warm_up(&p, 9000, 5).map_err(|e| format!("no reply through the lab: {e}"))?;
             Ok((g, p))
         })

@@ -1,7 +1,9 @@
-//! The one place where the benchmarks call this workspace's assembler and
-//! disassembler, so the benchmark code reads the same whatever their API.
+//! The one place where the benchmarks call this workspace's own code: the
+//! assembler, disassembler and ELF writer (`ebpf-asm`) and the lab
+//! (`loader::lab`), so the benchmarks read the same whatever those APIs.
 
-use std::path::Path;
+use loader::lab::{Lab, LabNames, ProgramSource, Side, UpOptions, NETNS_RUN_DIR};
+use std::path::{Path, PathBuf};
 
 /// Assembles a file with `-D NAME=VALUE` definitions; returns the
 /// instruction bytes (8-byte slots).
@@ -19,14 +21,21 @@ pub fn assemble_file(path: &Path, defines: &[(&str, i64)]) -> Result<Vec<u8>, St
 /// Assembles LLVM-syntax text; returns the instruction bytes and an ELF
 /// relocatable object holding them.
 pub fn assemble_to_elf(text: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let _ = text;
-    Err("ebpf-asm has no text assembler yet".into())
+    let prog = ebpf_asm::assemble(text, &ebpf_asm::AsmOptions::default()).map_err(|e| e.to_string())?;
+    let elf = ebpf_asm::elf::write_object(&prog).map_err(|e| format!("ELF writer: {}", e.0))?;
+    Ok((prog.to_bytes(), elf))
 }
 
-/// Disassembles instruction bytes to text.
+/// Disassembles instruction bytes to text the way `llvm-objdump -d` prints
+/// it: LLVM syntax, slot numbers and bytes, jump targets named.
 pub fn disassemble(insns: &[u8]) -> Result<String, String> {
-    let _ = insns;
-    Err("ebpf-asm has no disassembler yet".into())
+    let opts = ebpf_asm::disasm::DisasmOptions {
+        syntax: ebpf_asm::disasm::Syntax::Llvm,
+        slot_numbers: false,
+        bytes: true,
+        labels: true,
+    };
+    ebpf_asm::disasm::disassemble(insns, &opts).map_err(|e| e.to_string())
 }
 
 /// What program an isolated lab runs on `veth1@2`'s ingress.
@@ -42,21 +51,33 @@ pub enum LabMode {
 
 /// `redirect-lab up --prefix PREFIX` in-process.
 pub fn lab_up(prefix: &str, mode: LabMode) -> Result<(), String> {
-    let _ = (prefix, mode);
-    Err("loader has no lab module yet".into())
+    let lab = Lab::new(Some(prefix)).map_err(|e| e.to_string())?;
+    let options = UpOptions {
+        trace: mode == LabMode::Trace,
+        no_program: mode == LabMode::NoProgram,
+        source: ProgramSource::File(super::workspace_root().join("bpf-src/redirect.s")),
+        ..UpOptions::default()
+    };
+    lab.up(&options, &mut std::io::sink())
+        .map(|_| ())
+        .map_err(|e| format!("redirect-lab up --prefix {prefix}: {e}"))
 }
 
 /// `redirect-lab down --prefix PREFIX` in-process; errors are ignored, since
 /// it runs on cleanup paths.
 pub fn lab_down(prefix: &str) {
-    let _ = prefix;
+    if let Ok(lab) = Lab::new(Some(prefix)) {
+        let _ = lab.down();
+    }
 }
 
 /// The network namespace files of an isolated lab's host side and netns_2.
-pub fn lab_namespaces(prefix: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let run = Path::new("/run/netns");
-    (
-        run.join(format!("{prefix}_host")),
-        run.join(format!("{prefix}_netns_2")),
-    )
+pub fn lab_namespaces(prefix: &str) -> Result<(PathBuf, PathBuf), String> {
+    let names = LabNames::with_prefix(prefix)?;
+    let run = Path::new(NETNS_RUN_DIR);
+    let host = names
+        .netns(Side::Host)
+        .ok_or("an isolated lab has a host namespace")?;
+    let netns_2 = names.netns(Side::Netns2).ok_or("a lab has netns_2")?;
+    Ok((run.join(host), run.join(netns_2)))
 }

@@ -366,7 +366,7 @@ pub fn iperf3_tcp(p: &Path2, port: u16, seconds: u32) -> io::Result<f64> {
         .spawn()?;
     // The server needs a moment to listen; retry the client a few times.
     let mut out = None;
-    for _ in 0..20 {
+    for _ in 0..60 {
         let o = Command::new("timeout")
             .arg(&limit)
             .arg("nsenter")
@@ -383,11 +383,9 @@ pub fn iperf3_tcp(p: &Path2, port: u16, seconds: u32) -> io::Result<f64> {
             ])
             .output()?;
         let text = String::from_utf8_lossy(&o.stdout).to_string();
-        if o.status.success() {
-            out = Some(text);
-            break;
-        }
-        if !text.contains("Connection refused") && !text.contains("unable to connect") {
+        // iperf3 3.12 with -J exits 0 even when it could not connect, so
+        // the JSON's error text, not the status, says whether to retry.
+        if !text.contains("Connection refused") {
             out = Some(text);
             break;
         }
@@ -399,10 +397,12 @@ pub fn iperf3_tcp(p: &Path2, port: u16, seconds: u32) -> io::Result<f64> {
     parse_iperf3_received_bps(&text)
         .map(|bps| bps / 1e6)
         .ok_or_else(|| {
-            io::Error::other(format!(
-                "iperf3 gave no result: {}",
-                text.chars().take(200).collect::<String>()
-            ))
+            // iperf3 -J reports failures as "error": "..." in the JSON.
+            let why = text
+                .find("\"error\"")
+                .map(|i| text[i..].lines().next().unwrap_or("").to_string())
+                .unwrap_or_else(|| text.chars().take(200).collect());
+            io::Error::other(format!("iperf3 gave no result: {}", why.trim()))
         })
 }
 
