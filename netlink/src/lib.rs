@@ -43,7 +43,7 @@ pub use error::{Error, Result};
 pub use handle::{Handle, Reply, Request};
 pub use link::{Link, LinkStats};
 pub use netns::{run_in, sysctl_write, Netns, NetnsGuard};
-pub use tc::{BpfFilter, BpfFilterSpec, FilterId, TcHook};
+pub use tc::{BpfFilter, BpfFilterSpec, FilterId, Qdisc, TcHook};
 pub use xdp::XdpInfo;
 
 /// Whether the process runs as root; the tools say so plainly when not.

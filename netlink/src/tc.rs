@@ -169,7 +169,75 @@ impl BpfFilter {
     }
 }
 
+/// A qdisc as `RTM_GETQDISC` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Qdisc {
+    /// `tcm_ifindex`.
+    pub ifindex: i32,
+    /// `tcm_handle` (`ffff0000` for clsact, shown by tc as `ffff:`).
+    pub handle: u32,
+    /// `tcm_parent` (`TC_H_CLSACT` for clsact).
+    pub parent: u32,
+    /// `TCA_KIND`: "clsact", "noqueue", "pfifo_fast"...
+    pub kind: String,
+}
+
+impl Qdisc {
+    /// Decodes an `RTM_NEWQDISC` payload.
+    pub fn parse(payload: &[u8]) -> std::result::Result<Qdisc, WireError> {
+        let h = TcMsg::parse(payload)?;
+        let kind = wire::find_attr(payload.get(TcMsg::LEN..).unwrap_or(&[]), TCA_KIND)?
+            .map(|a| a.string())
+            .unwrap_or_default();
+        Ok(Qdisc {
+            ifindex: h.ifindex,
+            handle: h.handle,
+            parent: h.parent,
+            kind,
+        })
+    }
+}
+
 impl Handle {
+    /// Dumps the qdiscs of one device (of every device if `ifindex` is 0).
+    /// `tc qdisc show [dev X]`
+    pub fn qdiscs(&mut self, ifindex: i32) -> Result<Vec<Qdisc>> {
+        let (what, cmd) = if ifindex == 0 {
+            (
+                "RTM_GETQDISC dump".to_string(),
+                format!("{} qdisc show", self.ip("tc")),
+            )
+        } else {
+            let label = self.dev_label(ifindex);
+            let dev = self.dev_arg(ifindex);
+            (
+                format!("RTM_GETQDISC dump on {label}"),
+                format!("{} qdisc show dev {dev}", self.ip("tc")),
+            )
+        };
+        // The kernel dumps every device's qdiscs whatever tcm_ifindex says
+        // (without strict checking); we keep the ones asked for.
+        let h = TcMsg {
+            ifindex,
+            ..Default::default()
+        };
+        let req = self.request(RTM_GETQDISC, NLM_F_DUMP, &h.emit(), what.clone(), cmd);
+        let mut out = Vec::new();
+        for r in self.execute(req)? {
+            if r.ty != RTM_NEWQDISC {
+                continue;
+            }
+            let q = Qdisc::parse(&r.payload).map_err(|e| Error::Protocol {
+                request: what.clone(),
+                detail: e.to_string(),
+            })?;
+            if ifindex == 0 || q.ifindex == ifindex {
+                out.push(q);
+            }
+        }
+        Ok(out)
+    }
+
     fn clsact(&mut self, ty: u16, flags: u16, ifindex: i32, verb: &str) -> Result<()> {
         let label = self.dev_label(ifindex);
         let dev = self.dev_arg(ifindex);

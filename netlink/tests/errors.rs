@@ -13,7 +13,21 @@ fn clsact_twice_is_eexist_with_extack() {
     let ns = NetnsGuard::unique("nlt-err1").expect("netns");
     let mut h = Handle::in_netns(&ns).expect("handle");
     let v = h.link_add_veth("veth1@2", "veth2@1", None).expect("veth");
+    assert!(!h
+        .qdiscs(v)
+        .expect("dump")
+        .iter()
+        .any(|q| q.kind == "clsact"));
     h.qdisc_add_clsact(v).expect("first clsact");
+    let q = h.qdiscs(v).expect("dump");
+    let c = q
+        .iter()
+        .find(|q| q.kind == "clsact")
+        .expect("clsact listed");
+    assert_eq!(
+        (c.handle, c.parent, c.ifindex),
+        (0xFFFF_0000, 0xFFFF_FFF1, v)
+    );
     let e = h.qdisc_add_clsact(v).expect_err("second clsact must fail");
     assert_eq!(e.errno(), Some(libc::EEXIST), "{e}");
     assert_eq!(
@@ -31,6 +45,11 @@ fn clsact_twice_is_eexist_with_extack() {
     // replace keeps it; delete removes it; a second delete has nothing to remove.
     h.qdisc_replace_clsact(v).expect("replace");
     h.qdisc_del_clsact(v).expect("delete");
+    assert!(!h
+        .qdiscs(v)
+        .expect("dump")
+        .iter()
+        .any(|q| q.kind == "clsact"));
     let e = h.qdisc_del_clsact(v).expect_err("nothing left to delete");
     assert!(matches!(e, Error::Kernel { .. }), "{e}");
     assert!(

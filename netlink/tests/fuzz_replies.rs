@@ -6,7 +6,7 @@
 use netlink::consts::*;
 use netlink::handle::parse_replies;
 use netlink::wire::{self, IfAddrMsg, IfInfoMsg, MsgBuilder, RtMsg, TcMsg, NLMSG_HDRLEN};
-use netlink::{inspect, Address, BpfFilter, Link, Route};
+use netlink::{inspect, Address, BpfFilter, Link, Qdisc, Route};
 
 const PORT: u32 = 4242;
 const SEQ: u32 = 1000;
@@ -198,6 +198,7 @@ fn a_million_random_and_mutated_replies_never_panic() {
                     let _ = BpfFilter::parse(&r.payload);
                     let _ = Address::parse(&r.payload);
                     let _ = Route::parse(&r.payload);
+                    let _ = Qdisc::parse(&r.payload);
                 }
             }
             Err(e) => {

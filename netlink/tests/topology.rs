@@ -125,7 +125,10 @@ fn veth_pair_addresses_route_and_udp() {
     // IP layer drops them as PACKET_OTHERHOST, counted in IFLA_STATS64.
     // (rx_otherhost_dropped exists since 5.19; every kernel we test has it.)
     let before = l2.stats.and_then(|s| s.rx_otherhost_dropped);
-    assert!(before.is_some(), "IFLA_STATS64 without rx_otherhost_dropped");
+    assert!(
+        before.is_some(),
+        "IFLA_STATS64 without rx_otherhost_dropped"
+    );
     if let Some(before) = before {
         h2.link_set_address(v2, [0x02, 0, 0, 0, 0, 0x99])
             .expect("new mac");
