@@ -101,6 +101,7 @@ fn elem_cmd_error(command: u32, e: &std::io::Error) -> Error {
 impl Map {
     /// `BPF_MAP_CREATE`.
     pub fn create(spec: &MapSpec<'_>) -> Result<Map> {
+        crate::prog::prepare_memlock();
         let mut attr = MapCreateAttr {
             map_type: spec.map_type.raw(),
             key_size: spec.key_size,

@@ -179,6 +179,21 @@ pub(crate) fn c_path(path: &Path) -> Result<CString> {
         .map_err(|_| Error::Input(format!("path {} contains a NUL byte", path.display())))
 }
 
+/// Kernels before 5.11 charge BPF programs and maps to `RLIMIT_MEMLOCK`,
+/// whose small default makes loads fail with EPERM even for root; 5.11
+/// moved to memory-cgroup accounting. Raise the limit once on such kernels,
+/// as libbpf does.
+pub(crate) fn prepare_memlock() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if crate::error::kernel_version().is_some_and(|v| v < (5, 11)) {
+            // Best effort: without CAP_SYS_RESOURCE the load's own EPERM
+            // explains the failure.
+            let _ = sys::raise_memlock_rlimit();
+        }
+    });
+}
+
 /// One load attempt: returns the fd, or the errno and whatever log there is.
 fn try_load(
     insns: &[u8],
@@ -261,6 +276,7 @@ impl Program {
     /// to get the verifier's reasons. With `verbose`, the only attempt uses
     /// level 2 plus stats, and the log is kept on the program.
     pub fn load_with(insns: &[u8], opts: &LoadOptions<'_>) -> Result<Program> {
+        prepare_memlock();
         const CMD: &str = "BPF_PROG_LOAD";
         if insns.is_empty() || insns.len() % 8 != 0 {
             return Err(Error::Input(format!(
