@@ -31,7 +31,9 @@ use super::{AsmError, AsmOptions};
 use crate::encode::encode;
 use crate::helpers::helper_id;
 use crate::insn::*;
-use crate::program::{default_name, Program, RelocKind, Relocation, DEFAULT_LICENSE};
+use crate::program::{
+    default_name, Program, RelocKind, Relocation, DEFAULT_LICENSE, DEFAULT_SECTION,
+};
 use std::collections::HashMap;
 
 pub(crate) type PResult<T> = Result<T, AsmError>;
@@ -205,7 +207,10 @@ impl<'a> Assembler<'a> {
             ));
         }
         self.resolve()?;
-        let section = self.section.take().unwrap_or_else(|| "tc".to_string());
+        let section = self
+            .section
+            .take()
+            .unwrap_or_else(|| DEFAULT_SECTION.to_string());
         let name = self.name.take().unwrap_or_else(|| default_name(&section));
         let mut p = Program::from_insns(std::mem::take(&mut self.insns));
         p.section = section;
@@ -257,8 +262,8 @@ impl<'a> Assembler<'a> {
 
     /// Process one line.
     fn line(&mut self, text: &'a str, lineno: u32, start: usize) -> PResult<()> {
-        let first = text.trim_start_matches([' ', '\t']);
-        if !self.active() && !first.starts_with('.') {
+        // In a skipped block only directives matter (they may end it).
+        if !self.active() && !text.trim_start_matches([' ', '\t']).starts_with('.') {
             return Ok(());
         }
         let mut lx = Lexer::new(text);
@@ -283,6 +288,12 @@ impl<'a> Line<'a, '_> {
     }
     pub(crate) fn peek(&self) -> Token {
         self.lx.peek()
+    }
+    /// Is the next token a `:`? (A cheap peek for the label check every
+    /// line makes.)
+    fn colon_follows(&self) -> bool {
+        let rest = self.lx.line.get(self.tok.end..).unwrap_or(&[]);
+        rest.iter().find(|b| !matches!(b, b' ' | b'\t')) == Some(&b':')
     }
     pub(crate) fn text(&self, t: Token) -> &'a str {
         self.text.get(t.start..t.end).unwrap_or("")
@@ -632,7 +643,7 @@ impl<'a> Line<'a, '_> {
             }
         }
         // Labels: `name:`, possibly followed by an instruction.
-        while self.tok.tok == Tok::Ident && self.peek().tok == Tok::Punct(P::Colon) {
+        while self.tok.tok == Tok::Ident && self.colon_follows() {
             let name = self.text(self.tok);
             let at = self.tok.start;
             if !self.asm.active() {
