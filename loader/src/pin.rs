@@ -17,6 +17,10 @@ pub const BPFFS_ROOT: &str = "/sys/fs/bpf";
 
 /// Makes sure `/sys/fs/bpf` is a bpffs, mounting it if it is not.
 pub fn ensure_bpffs() -> Result<()> {
+    // Two threads racing here would both mount, and the second bpffs would
+    // hide pins made on the first: check and mount under one lock.
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _held = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let root = c_path(Path::new(BPFFS_ROOT))?;
     match sys::statfs_type(&root) {
         Ok(t) if t == sys::BPF_FS_MAGIC => return Ok(()),
