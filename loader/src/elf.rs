@@ -206,6 +206,51 @@ pub fn section_bytes(bytes: &[u8], section: Option<&str>) -> Result<(String, Vec
     Ok((name, data.to_vec()))
 }
 
+/// One relocation of a program section, for listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelocEntry {
+    /// Instruction slot it patches.
+    pub slot: usize,
+    /// ELF relocation type name (`R_BPF_64_64`) or number.
+    pub kind: String,
+    /// The symbol it refers to (a section name for section symbols).
+    pub symbol: String,
+}
+
+/// The relocations of a program section, without applying them: which
+/// `lddw`/`call` the loader (or libbpf) must patch, and with what.
+pub fn section_relocations(bytes: &[u8], section: Option<&str>) -> Result<Vec<RelocEntry>> {
+    let file = parse_file(bytes)?;
+    let sec = pick_section(&file, section)?;
+    let mut out = Vec::new();
+    for (offset, rel) in sec.relocations() {
+        let kind = match rel.flags() {
+            RelocationFlags::Elf { r_type } if r_type == R_BPF_64_64 => "R_BPF_64_64".to_string(),
+            RelocationFlags::Elf { r_type } if r_type == R_BPF_64_32 => "R_BPF_64_32".to_string(),
+            RelocationFlags::Elf { r_type } => format!("type {r_type}"),
+            _ => "non-ELF".to_string(),
+        };
+        let symbol = match rel.target() {
+            RelocationTarget::Symbol(i) => match file.symbol_by_index(i) {
+                Ok(sym) if sym.kind() == SymbolKind::Section => sym
+                    .section_index()
+                    .and_then(|si| file.section_by_index(si).ok())
+                    .and_then(|s| s.name().ok().map(str::to_string))
+                    .unwrap_or_else(|| "?".into()),
+                Ok(sym) => sym.name().unwrap_or("?").to_string(),
+                Err(_) => "?".into(),
+            },
+            _ => "?".into(),
+        };
+        out.push(RelocEntry {
+            slot: (offset / 8) as usize,
+            kind,
+            symbol,
+        });
+    }
+    Ok(out)
+}
+
 /// Reads the program in `section` (or the only program section) out of an
 /// ELF object.
 pub fn parse(bytes: &[u8], section: Option<&str>) -> Result<ElfProgram> {

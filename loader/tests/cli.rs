@@ -324,3 +324,49 @@ fn unprivileged_use_says_root_is_needed() {
         );
     }
 }
+
+#[test]
+fn disasm_lists_the_relocations_of_a_clang_object() {
+    let t = TempDir::new();
+    let obj = t.0.join("globals.o");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/globals.bpf.c");
+    let st = Command::new("clang")
+        .args([
+            "-O2",
+            "-target",
+            "bpf",
+            "-I/usr/include/x86_64-linux-gnu",
+            "-c",
+        ])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .expect("clang is required for this test (apt-get install clang)");
+    assert!(st.success());
+    let o = lab(&["disasm", obj.to_str().unwrap()]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("; relocations, patched at load time:"),
+        "{stdout}"
+    );
+    // clang names global symbols (runs, bias) and uses the section symbol
+    // for the static `answer` in .rodata.
+    for sym in ["runs", "bias", ".rodata"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(";   slot ") && l.ends_with(&format!(": R_BPF_64_64 {sym}"))),
+            "{sym}: {stdout}"
+        );
+    }
+    // And the object runs: 40 (.rodata) + 2 (.data).
+    let data = t.file("pkt.bin", &[0u8; 64]);
+    let o = lab(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(json_field(&text(&o).0, "retval"), "42", "{:?}", text(&o));
+}

@@ -114,8 +114,10 @@ pub fn asm(a: AsmArgs) -> CliResult {
 /// Runs `redirect-lab disasm`.
 pub fn disasm(a: DisasmArgs) -> CliResult {
     let raw = read_file(&a.input)?;
+    let mut relocs = Vec::new();
     let (label, bytes) = if raw.starts_with(b"\x7fELF") {
         let (sec, bytes) = loader::elf::section_bytes(&raw, a.section.as_deref())?;
+        relocs = loader::elf::section_relocations(&raw, a.section.as_deref())?;
         (format!("section {sec}"), bytes)
     } else if a.input.extension().is_some_and(|e| e == "hex") {
         let text =
@@ -145,6 +147,12 @@ pub fn disasm(a: DisasmArgs) -> CliResult {
     print!("{listing}");
     if !listing.ends_with('\n') {
         println!();
+    }
+    if !relocs.is_empty() {
+        println!("; relocations, patched at load time:");
+        for r in &relocs {
+            println!(";   slot {}: {} {}", r.slot, r.kind, r.symbol);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
