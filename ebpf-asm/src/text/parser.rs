@@ -302,13 +302,8 @@ impl<'a> Line<'a, '_> {
         self.asm.consts.get(name).map(|c| c.0)
     }
     pub(crate) fn err(&self, at: usize, msg: impl Into<String>) -> AsmError {
-        self.asm.error_at(
-            self.lineno,
-            self.start,
-            self.start + self.text.len(),
-            at,
-            msg.into(),
-        )
+        let (start, end) = self.line_range();
+        self.asm.error_at(self.lineno, start, end, at, msg.into())
     }
     fn describe(&self, t: Token) -> String {
         match t.tok {
@@ -558,28 +553,31 @@ impl<'a> Line<'a, '_> {
 
     // ---- emission ----
 
+    /// This line's byte range in the source, without a trailing `\r`.
+    fn line_range(&self) -> (usize, usize) {
+        (
+            self.start,
+            self.start + self.text.trim_end_matches('\r').len(),
+        )
+    }
+
     fn emit(&mut self, ins: Instruction) {
-        let e = encode(&ins);
-        let (s, end) = (self.start as u32, (self.start + self.text.len()) as u32);
-        let end = if self.text.ends_with('\r') {
-            end - 1
-        } else {
-            end
-        };
-        for slot in e.as_slice() {
+        let (start, end) = self.line_range();
+        for slot in encode(&ins).as_slice() {
             self.asm.insns.push(*slot);
-            self.asm.lines.push((self.lineno, s, end));
+            self.asm.lines.push((self.lineno, start as u32, end as u32));
         }
     }
 
     fn fixup(&mut self, slot: usize, name: &'a str, kind: FixKind, col: usize) {
+        let (line_start, line_end) = self.line_range();
         self.asm.fixups.push(Fixup {
             slot,
             name,
             kind,
             line: self.lineno,
-            line_start: self.start,
-            line_end: self.start + self.text.trim_end_matches('\r').len(),
+            line_start,
+            line_end,
             col,
         });
     }
@@ -589,11 +587,11 @@ impl<'a> Line<'a, '_> {
         let slot = self.asm.insns.len();
         let mut ins = ins;
         match t {
-            Target::Offset(v, at) => match (&mut ins, kind) {
-                (Instruction::Jump { off, .. }, _)
-                | (Instruction::Ja { off }, _)
-                | (Instruction::MayGoto { off }, _) => *off = self.off16(v, at)?,
-                (Instruction::JaLong { imm }, _) | (Instruction::Call(CallKind::Local(imm)), _) => {
+            Target::Offset(v, at) => match &mut ins {
+                Instruction::Jump { off, .. }
+                | Instruction::Ja { off }
+                | Instruction::MayGoto { off } => *off = self.off16(v, at)?,
+                Instruction::JaLong { imm } | Instruction::Call(CallKind::Local(imm)) => {
                     *imm = i32::try_from(v).map_err(|_| {
                         self.err(at, format!("offset {v} out of range for a 32-bit field"))
                     })?
@@ -1445,13 +1443,13 @@ impl<'a> Line<'a, '_> {
                 let name = self.ident("a constant name")?;
                 let defined = self.asm.consts.contains_key(name);
                 let active = self.asm.active();
-                let line_end = self.start + self.text.trim_end_matches('\r').len();
+                let (line_start, line_end) = self.line_range();
                 self.asm.conds.push(Cond {
                     outer_active: active,
                     taken: defined == (word == ".ifdef"),
                     seen_else: false,
                     line: self.lineno,
-                    line_start: self.start,
+                    line_start,
                     line_end,
                 });
                 self.end()
