@@ -293,9 +293,16 @@ fn unprivileged_use_says_root_is_needed() {
     let t = TempDir::new();
     let data = t.file("pkt.bin", &packet([10, 0, 2, 11]));
     let src = t.file("r.s", std::fs::read(redirect_s()).unwrap().as_slice());
-    // The scratch dir must be readable by nobody.
+    // nobody must reach the files and the binary: the target dir may sit
+    // under a root-only path, so run a copy from the scratch dir.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&t.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = t.0.join("redirect-lab");
+    std::fs::copy(BIN, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for f in [&data, &src] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     for args in [
         vec!["prog", "list"],
         vec![
@@ -311,8 +318,8 @@ fn unprivileged_use_says_root_is_needed() {
                 "--regid=65534",
                 "--clear-groups",
                 "--inh-caps=-all",
-                BIN,
             ])
+            .arg(&bin)
             .args(&args)
             .output()
             .expect("setpriv (util-linux) is needed to test unprivileged use");
