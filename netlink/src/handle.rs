@@ -277,8 +277,12 @@ impl Handle {
         Ok(out)
     }
 
-    /// Builds a request: the message type, flags and fixed header.
-    pub(crate) fn request(
+    /// Starts a request of type `ty` (`RTM_*`) with extra `flags`
+    /// (`NLM_F_CREATE`, `NLM_F_DUMP`...) and a fixed header; `NLM_F_REQUEST`
+    /// is added, and `NLM_F_ACK` unless it is a dump. Add attributes to
+    /// `.msg`, then pass it to [`Handle::execute`]. `what` names it in
+    /// errors; `command` is its `ip`/`tc` equivalent for inspect mode.
+    pub fn request(
         &self,
         ty: u16,
         flags: u16,

@@ -167,9 +167,6 @@ pub fn flag_names(ty: u16, flags: u16) -> String {
             v.push(name.to_string());
         }
     }
-    if ty == NLMSG_ERROR || !crate::handle::is_get(ty) {
-        // NLM_F_APPEND (0x800) is the only other NEW flag; show leftovers raw.
-    }
     if flags & !known != 0 {
         v.push(format!("0x{:x}", flags & !known));
     }
