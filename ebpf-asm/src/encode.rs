@@ -28,6 +28,8 @@ pub enum DecodeReason {
     BadLddwSecondSlot,
     /// The input is not a multiple of 8 bytes.
     TrailingBytes(usize),
+    /// There is no slot to decode.
+    Empty,
 }
 
 /// A decode failure, naming the slot (8-byte index) and the reason.
@@ -57,6 +59,7 @@ impl fmt::Display for DecodeReason {
                 f,
                 "second slot of lddw must have code, dst, src and off zero"
             ),
+            DecodeReason::Empty => write!(f, "no instruction: the input is empty"),
             DecodeReason::TrailingBytes(n) => {
                 write!(f, "{n} trailing bytes: input is not a multiple of 8")
             }
@@ -294,7 +297,7 @@ pub fn decode(slots: &[Insn]) -> Result<(Instruction, usize), DecodeError> {
     let Some(&i) = slots.first() else {
         return Err(DecodeError {
             slot: 0,
-            reason: DecodeReason::TruncatedLddw,
+            reason: DecodeReason::Empty,
         });
     };
     if i.code == BPF_LD | BPF_DW | BPF_IMM {

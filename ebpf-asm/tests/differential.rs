@@ -137,11 +137,18 @@ fn llvm_mc_and_ebpf_asm_agree() {
 
         // Our listings, in both syntaxes, with and without labels, assemble back.
         for syntax in [Syntax::Kernel, Syntax::Llvm] {
-            for labels in [true, false] {
+            // (labels, verifier-style `N: (xx)` prefix, objdump-style bytes)
+            for (labels, slot_numbers, bytes) in [
+                (true, false, false),
+                (false, false, false),
+                (true, true, false),
+                (false, false, true),
+            ] {
                 let o = DisasmOptions {
                     syntax,
                     labels,
-                    ..Default::default()
+                    slot_numbers,
+                    bytes,
                 };
                 let listing = disasm::disassemble(&mine, &o).expect("our bytes decode");
                 let again = assemble(&listing, &AsmOptions::default()).unwrap_or_else(|e| {
