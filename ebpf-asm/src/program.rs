@@ -3,8 +3,10 @@
 //! slots back to source lines, so a verifier error on instruction N can be
 //! shown next to the line that produced it.
 
+use crate::disasm::DisasmOptions;
 use crate::encode::{decode_bytes, DecodeError};
 use crate::insn::{Insn, Instruction};
+use std::fmt;
 
 /// How a loader must patch an lddw that names a map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,6 +81,14 @@ impl Program {
         }
     }
 
+    /// A program from raw little-endian bytes (a `.bin`, or a section read
+    /// from an ELF file), checked by decoding every instruction.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Program, DecodeError> {
+        let slots = crate::disasm::slots_of(bytes)?;
+        decode_bytes(bytes)?;
+        Ok(Program::from_insns(slots))
+    }
+
     /// The 8-byte slots (lddw takes two).
     pub fn insns(&self) -> &[Insn] {
         &self.insns
@@ -139,6 +149,16 @@ impl Program {
     }
 }
 
+/// The kernel-syntax listing with labels, as [`crate::disasm`] prints it.
+impl fmt::Display for Program {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match crate::disasm::disassemble_insns(&self.insns, &DisasmOptions::default()) {
+            Ok(text) => f.write_str(&text),
+            Err(e) => write!(f, "; cannot list this program: {e}"),
+        }
+    }
+}
+
 /// The name used when no `.name` is given: the section's last `/` part, or
 /// `prog` if that is not a C identifier.
 pub fn default_name(section: &str) -> String {
@@ -156,6 +176,16 @@ pub fn default_name(section: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_bytes_checks_and_display_lists() {
+        let p = Program::from_bytes(&[0xb7, 0, 0, 0, 7, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0])
+            .expect("valid");
+        assert_eq!(p.insns().len(), 2);
+        assert_eq!(p.to_string(), "\tr0 = 7\n\texit\n");
+        assert!(Program::from_bytes(&[0xff, 0, 0, 0, 0, 0, 0, 0]).is_err());
+        assert!(Program::from_bytes(&[0x95, 0, 0]).is_err());
+    }
 
     #[test]
     fn names() {
