@@ -10,11 +10,12 @@ mod corpus;
 use ebpf_asm::disasm::{self, DisasmOptions, Syntax};
 use ebpf_asm::{assemble, AsmOptions};
 use object::{Object, ObjectSection, ObjectSymbol};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
 const SEEDS: [u64; 4] = [1, 2, 0x5eed, 20261126];
-const LINES: usize = 3000;
+const LINES: usize = 4000;
 
 fn tool(name: &str) -> String {
     match Command::new(name).arg("--version").output() {
@@ -102,6 +103,7 @@ fn normalize(s: &str) -> String {
 #[test]
 fn llvm_mc_and_ebpf_asm_agree() {
     let objdump = tool("llvm-objdump-19");
+    let mut all_codes = BTreeSet::new();
     for seed in SEEDS {
         let src = corpus::program(seed, LINES);
         let (obj, theirs) = llvm_assemble(&src, seed);
@@ -111,13 +113,15 @@ fn llvm_mc_and_ebpf_asm_agree() {
             "seed {seed}: {}",
             first_difference(&src, &mine, &theirs)
         );
-        // The corpus reaches every opcode (roundtrip.rs lists all 127).
-        let codes: std::collections::BTreeSet<u8> = ebpf_asm::encode::decode_bytes(&mine)
+        // Each corpus reaches nearly every opcode, all seeds together every
+        // one of the 127 (roundtrip.rs lists them).
+        let codes: BTreeSet<u8> = ebpf_asm::encode::decode_bytes(&mine)
             .expect("decodes")
             .iter()
             .map(|(slot, _)| mine[slot * 8])
             .collect();
-        assert_eq!(codes.len(), 127, "seed {seed}: opcodes covered");
+        assert!(codes.len() >= 120, "seed {seed}: {} opcodes", codes.len());
+        all_codes.extend(codes);
         // Map references: the same slots and symbols as llvm's R_BPF_64_64s.
         let data = std::fs::read(&obj.0).expect("read object");
         let f = object::File::parse(&*data).expect("parse llvm's object");
@@ -222,4 +226,5 @@ fn llvm_mc_and_ebpf_asm_agree() {
         );
         assert!(skipped * 50 < compared, "seed {seed}: {skipped} skipped");
     }
+    assert_eq!(all_codes.len(), 127, "opcodes covered by all seeds");
 }
