@@ -62,5 +62,9 @@ test: fmt clippy
 kernels:
 	$(CARGO) run --release -p lab-tests --bin kernel-matrix
 
+# bench times the redirect-lab binary itself (bring-up), so build it too.
+# BENCH_FLAGS: --only NAME, --reps N, --smoke (see tests/src/bin/bench.rs).
 bench:
-	$(CARGO) run --release -p lab-tests --bin bench
+	$(CARGO) build --release -p loader --bin redirect-lab
+	$(CARGO) build --release -p lab-tests --bin bench
+	$(SUDO) $(or $(CARGO_TARGET_DIR),target)/release/bench $(BENCH_FLAGS)

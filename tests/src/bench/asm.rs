@@ -149,7 +149,9 @@ fn run_tool(tool: &Path, args: &[&str]) -> Result<f64, String> {
 
 pub fn run(cfg: &Config) -> Vec<Row> {
     let lines = if cfg.smoke { 2_000 } else { 1_000_000 };
-    let reps = cfg.reps;
+    // llvm-mc and llvm-objdump take seconds each on 1M lines: 3 runs keep
+    // `make bench` within its 5 minutes.
+    let reps = cfg.reps.min(3);
     let dir = cfg.workdir.join("asm");
     let case = |what: &str| format!("{what}, {lines} lines");
     let mut rows = Vec::new();
@@ -161,7 +163,7 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             "our disassembler",
             "llvm-objdump-19",
         ] {
-            rows.push(Row::missing(BENCH, case(c), "s", why.clone()));
+            rows.push(Row::missing(BENCH, case(c), "ms", why.clone()));
         }
         return rows;
     }
@@ -177,7 +179,7 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             "our disassembler",
             "llvm-objdump-19",
         ] {
-            rows.push(Row::missing(BENCH, case(c), "s", why.clone()));
+            rows.push(Row::missing(BENCH, case(c), "ms", why.clone()));
         }
         return rows;
     }
@@ -235,7 +237,7 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             "our disassembler",
             "llvm-objdump-19",
         ] {
-            rows.push(Row::missing(BENCH, case(c), "s", why.clone()));
+            rows.push(Row::missing(BENCH, case(c), "ms", why.clone()));
         }
         return rows;
     }
@@ -246,7 +248,7 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         if case == 0 {
             let t = Instant::now();
             ours_assemble(&src, &our_obj)?;
-            Ok(t.elapsed().as_secs_f64())
+            Ok(t.elapsed().as_secs_f64() * 1e3)
         } else {
             let mc = mc
                 .as_deref()
@@ -263,13 +265,14 @@ pub fn run(cfg: &Config) -> Vec<Row> {
                     &s(&llvm_obj),
                 ],
             )
+            .map(|secs| secs * 1e3)
         }
     });
     let dis = interleave(reps, 2, |_, case| -> Result<f64, String> {
         if case == 0 {
             let t = Instant::now();
             ours_disassemble(&insns, &our_dis)?;
-            Ok(t.elapsed().as_secs_f64())
+            Ok(t.elapsed().as_secs_f64() * 1e3)
         } else {
             let od = objdump
                 .as_deref()
@@ -285,7 +288,7 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             if !st.success() {
                 return Err(format!("llvm-objdump-19 exited with {st}"));
             }
-            Ok(t.elapsed().as_secs_f64())
+            Ok(t.elapsed().as_secs_f64() * 1e3)
         }
     });
     for (pair, names) in [
@@ -294,9 +297,9 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     ] {
         let mut it = pair.into_iter();
         let to_row = |name: &str, r: Option<Result<Vec<f64>, String>>| match r {
-            Some(Ok(v)) => Row::from_samples(BENCH, case(name), "s", &v),
-            Some(Err(e)) => Row::missing(BENCH, case(name), "s", e),
-            None => Row::missing(BENCH, case(name), "s", "not run"),
+            Some(Ok(v)) => Row::from_samples(BENCH, case(name), "ms", &v),
+            Some(Err(e)) => Row::missing(BENCH, case(name), "ms", e),
+            None => Row::missing(BENCH, case(name), "ms", "not run"),
         };
         let ours = to_row(names[0], it.next());
         let reference = to_row(names[1], it.next());

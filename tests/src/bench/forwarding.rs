@@ -143,7 +143,7 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         .map(|m| {
             let g = LabGuard::up([LabMode::NoProgram, LabMode::Redirect, LabMode::Trace][m])?;
             let p = g.path()?;
-            traffic::warm_up(&p, 9000, 5).map_err(|e| format!("no reply through the lab: {e}"))?;
+            traffic::warm_up(&p, 9000, 25).map_err(|e| format!("no reply through the lab: {e}"))?;
             Ok((g, p))
         })
         .collect();

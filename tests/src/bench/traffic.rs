@@ -310,7 +310,9 @@ pub fn udp_ping_pong(p: &Path2, port: u16, limits: Limits) -> io::Result<Vec<f64
 /// Sends pings until one comes back (at most `tries`), so that ARP (answered
 /// by proxy ARP in the lab) and neighbour entries are settled before the
 /// first measured packet. Without it the first burst of a flood would wait
-/// in the neighbour queue (3 packets long) and be dropped there.
+/// in the neighbour queue (3 packets long) and be dropped there. Proxy ARP
+/// answers after a random delay of up to `proxy_delay` (0.8 s by default),
+/// so give it several seconds of tries.
 pub fn warm_up(p: &Path2, port: u16, tries: u64) -> io::Result<()> {
     let limits = Limits {
         max_packets: 1,
