@@ -1,6 +1,7 @@
 //! The ELF object we write for the lab's program: `llvm-objdump-19 -d`
 //! disassembles it to the instructions we assembled, and (as root)
-//! `bpftool prog load` and `tc filter add ... bpf da obj FILE sec tc` load it.
+//! `bpftool prog load` and `tc filter add ... bpf da obj FILE sec tc` load it,
+//! with a verifier log whose instruction lines are our kernel-syntax listing.
 //!
 //! Needs llvm-19, bpftool and iproute2 (CI installs them) and fails without.
 
@@ -180,4 +181,65 @@ fn tc_loads_our_object_in_a_private_netns() {
     let out = tc(&["filter", "show", "dev", "lo", "ingress"]);
     let show = String::from_utf8_lossy(&out.stdout);
     assert!(show.contains("direct-action"), "{show}");
+}
+
+/// Our kernel-syntax listing is the verifier's own text: load the TRACE
+/// variant with `bpftool -d` (which prints the verifier log) and compare every
+/// instruction line the verifier printed, `N: (xx) text`, with ours.
+#[test]
+fn our_kernel_listing_matches_the_verifier_log() {
+    require_root();
+    let (prog, obj) = lab_object();
+    let pin = Removed(PathBuf::from(format!("/sys/fs/bpf/{}", unique("vlog"))));
+    let out = run(
+        "bpftool",
+        &[
+            "-d",
+            "prog",
+            "load",
+            &obj.0.to_string_lossy(),
+            &pin.0.to_string_lossy(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let o = ebpf_asm::disasm::DisasmOptions {
+        slot_numbers: true,
+        labels: false,
+        ..Default::default()
+    };
+    let listing = ebpf_asm::disasm::disassemble(&prog.to_bytes(), &o).expect("decodes");
+    // Ours keeps LLVM's ` ll` on lddw so that it reassembles; the kernel does not.
+    let ours: std::collections::HashMap<&str, &str> = listing
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(slot, text)| (slot, text.strip_suffix(" ll").unwrap_or(text)))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for line in log.lines() {
+        let Some((slot, rest)) = line.split_once(": (") else {
+            continue;
+        };
+        if slot.is_empty() || !slot.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // The verifier appends register state after `;`.
+        let text = format!("({}", rest.split(" ;").next().unwrap_or(rest).trim_end());
+        let mine = ours
+            .get(slot)
+            .unwrap_or_else(|| panic!("verifier printed slot {slot}, we did not"));
+        assert_eq!(*mine, text, "slot {slot}");
+        seen.insert(slot.to_string());
+    }
+    assert!(
+        seen.len() * 10 >= ours.len() * 9,
+        "the verifier log showed only {} of {} instructions:\n{log}",
+        seen.len(),
+        ours.len()
+    );
 }
