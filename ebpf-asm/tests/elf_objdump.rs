@@ -183,14 +183,13 @@ fn tc_loads_our_object_in_a_private_netns() {
     assert!(show.contains("direct-action"), "{show}");
 }
 
-/// Our kernel-syntax listing is the verifier's own text: load the TRACE
-/// variant with `bpftool -d` (which prints the verifier log) and compare every
-/// instruction line the verifier printed, `N: (xx) text`, with ours.
-#[test]
-fn our_kernel_listing_matches_the_verifier_log() {
-    require_root();
-    let (prog, obj) = lab_object();
-    let pin = Removed(PathBuf::from(format!("/sys/fs/bpf/{}", unique("vlog"))));
+/// Load `prog` with `bpftool -d` (which prints the verifier log) and compare
+/// every instruction line the verifier printed, `N: (xx) text`, with our
+/// kernel-syntax listing of the same slot.
+fn compare_with_verifier_log(prog: &ebpf_asm::Program, tag: &str) {
+    let obj = Removed(std::env::temp_dir().join(format!("{}.o", unique(tag))));
+    std::fs::write(&obj.0, elf::write_object(prog).expect("ELF")).expect("write object");
+    let pin = Removed(PathBuf::from(format!("/sys/fs/bpf/{}", unique(tag))));
     let out = run(
         "bpftool",
         &[
@@ -201,13 +200,9 @@ fn our_kernel_listing_matches_the_verifier_log() {
             &pin.0.to_string_lossy(),
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let log =
         String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "bpftool prog load failed:\n{log}");
     let o = ebpf_asm::disasm::DisasmOptions {
         slot_numbers: true,
         labels: false,
@@ -233,7 +228,7 @@ fn our_kernel_listing_matches_the_verifier_log() {
         let mine = ours
             .get(slot)
             .unwrap_or_else(|| panic!("verifier printed slot {slot}, we did not"));
-        assert_eq!(*mine, text, "slot {slot}");
+        assert_eq!(*mine, text, "{tag} slot {slot}");
         seen.insert(slot.to_string());
     }
     assert!(
@@ -242,4 +237,30 @@ fn our_kernel_listing_matches_the_verifier_log() {
         seen.len(),
         ours.len()
     );
+}
+
+/// Our kernel-syntax listing of the lab's TRACE variant is the verifier's text.
+#[test]
+fn our_kernel_listing_matches_the_verifier_log() {
+    require_root();
+    let (prog, _obj) = lab_object();
+    compare_with_verifier_log(&prog, "vlog");
+}
+
+/// The same for a program using every instruction class the verifier accepts
+/// in a TC program (ALU/ALU64 K and X, sdiv/smod, movsx, neg, le/be/bswap,
+/// stores, sign-extending loads, every atomic, lddw, every jump condition in
+/// both widths, ja, gotol, may_goto, call, exit).
+#[test]
+fn every_verifiable_form_prints_like_the_verifier() {
+    require_root();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/verifier_forms.s");
+    let src = std::fs::read_to_string(&path).expect("tests/data/verifier_forms.s");
+    let opts = AsmOptions {
+        file_name: path.display().to_string(),
+        defines: vec![],
+    };
+    let prog = assemble(&src, &opts).unwrap_or_else(|e| panic!("{e}"));
+    assert!(prog.insns().len() > 130);
+    compare_with_verifier_log(&prog, "vforms");
 }
