@@ -102,7 +102,6 @@ fn with_bpf_f_ingress_the_packet_reenters_netns_1_and_goes_nowhere() {
     let lab = &g.lab;
     let listener = spawn_listener(lab, 1, SILENCE, false);
     let other_before = otherhost(lab, Side::Netns1, VETH2_1);
-    let v22_before = counters(lab, Side::Netns2, VETH2_2);
     let forw_before = ip_counter(lab, Side::Netns1, "ForwDatagrams");
     let in_before = ip_counter(lab, Side::Netns1, "InReceives");
     send_n(lab, "ingress", N);
@@ -122,13 +121,6 @@ fn with_bpf_f_ingress_the_packet_reenters_netns_1_and_goes_nowhere() {
     // So netns_1's IP layer never took them, nor routed them on.
     assert_eq!(ip_counter(lab, Side::Netns1, "ForwDatagrams"), forw_before);
     assert_eq!(ip_counter(lab, Side::Netns1, "InReceives"), in_before);
-    let v22_after = counters(lab, Side::Netns2, VETH2_2);
-    assert!(
-        v22_after.rx_packets < v22_before.rx_packets + N as u64,
-        "veth2@2 did not receive them: rx {} -> {}",
-        v22_before.rx_packets,
-        v22_after.rx_packets
-    );
 }
 
 /// `rx_otherhost_dropped` of a device (Linux 5.19+).
@@ -315,4 +307,51 @@ fn status_shows_the_topology_the_filter_and_the_program() {
         text.contains("veth2@2") && text.contains("direct-action"),
         "{text}"
     );
+}
+
+/// `listen` follows the lab: after `up` rebuilds it, the listener binds in
+/// the new netns_2 (a socket stays in the namespace it was made in, so
+/// without this it would hear nothing again).
+#[test]
+fn listen_follows_a_rebuilt_lab() {
+    let g = LabGuard::up("follow", &UpOptions::default());
+    let lab = g.lab.clone();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let listener = std::thread::spawn(move || {
+        let options = loader::lab::ListenOptions {
+            count: Some(1),
+            timeout: Some(Duration::from_secs(15)),
+            echo: false,
+        };
+        lab.listen(options, |event| {
+            let _ = tx.send(match event {
+                loader::lab::ListenEvent::Datagram(d) => {
+                    String::from_utf8_lossy(&d.payload).into_owned()
+                }
+                other => format!("{other:?}"),
+            });
+        })
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut out = Vec::new();
+    g.lab.up(&UpOptions::default(), &mut out).expect("rebuild");
+    let mut events = Vec::new();
+    while let Ok(e) = rx.recv_timeout(Duration::from_secs(5)) {
+        let rebuilt = e == "LabRebuilt";
+        events.push(e);
+        if rebuilt {
+            break;
+        }
+    }
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("LabRebuilt"),
+        "{events:?}"
+    );
+    send_n(&g.lab, "after-rebuild", 1);
+    assert_eq!(
+        rx.recv_timeout(DELIVERY_TIMEOUT).as_deref(),
+        Ok("after-rebuild-0")
+    );
+    assert_eq!(listener.join().expect("listener").expect("listen"), 1);
 }

@@ -14,7 +14,7 @@ use clap::{Args, Subcommand};
 
 use loader::lab::privilege::{self, LAB_CAPS};
 use loader::lab::trace::{self, TraceLimits};
-use loader::lab::traffic::print_datagram;
+use loader::lab::traffic::{print_datagram, ListenEvent};
 use loader::lab::up::ProgramSource;
 use loader::lab::{Lab, LabError, ListenOptions, UpOptions, LISTEN_ADDR};
 
@@ -185,8 +185,17 @@ fn listen(a: ListenArgs) -> Result<(), LabError> {
         }
     );
     let mut out = io::stdout();
-    let n = lab.listen(options, |d| {
-        let _ = print_datagram(&mut out, d);
+    let netns_2 = lab.names.netns_2.clone();
+    let n = lab.listen(options, |event| {
+        let _ = match event {
+            ListenEvent::Datagram(d) => print_datagram(&mut out, d),
+            ListenEvent::LabGone => {
+                writeln!(out, "(the lab is down; waiting for `redirect-lab up`)")
+            }
+            ListenEvent::LabRebuilt => {
+                writeln!(out, "(the lab was rebuilt; listening in the new {netns_2})")
+            }
+        };
         let _ = out.flush();
     })?;
     if a.count.is_some() || a.timeout.is_some() {

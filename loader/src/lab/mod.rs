@@ -34,7 +34,7 @@ use std::path::Path;
 
 pub use plan::{LabNames, Side};
 pub use status::{DeviceStatus, FilterStatus, LabStatus};
-pub use traffic::{Datagram, ListenOptions, LISTEN_ADDR};
+pub use traffic::{Datagram, ListenEvent, ListenOptions, LISTEN_ADDR};
 pub use up::{ProgramSource, UpOptions, UpReport};
 
 /// Where iproute2 keeps named network namespaces (bind mounts).

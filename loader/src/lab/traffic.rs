@@ -10,10 +10,12 @@
 
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::plan::{Side, DEST_ADDR, LISTEN_PORT, PREFIX_LEN, SUBNET_2, VETH1_1};
-use super::{procfs, sys, Lab, LabError};
+use super::{procfs, sys, Lab, LabError, NETNS_RUN_DIR};
 
 /// The lab's listening address, 10.0.2.11:7777.
 pub const LISTEN_ADDR: SocketAddrV4 = SocketAddrV4::new(DEST_ADDR, LISTEN_PORT);
@@ -104,17 +106,91 @@ impl Lab {
             .map_err(|e| LabError::Failed(format!("waiting for a reply: {e}")))
     }
 
-    /// Receives on 10.0.2.11:7777 in `netns_2`, calling `on_datagram` for each
-    /// datagram, until a limit in `options` is reached. Returns how many came.
+    /// Receives on 10.0.2.11:7777 in `netns_2` until a limit in `options`
+    /// is reached, and returns how many datagrams came.
+    ///
+    /// A socket stays in the namespace it was made in, even after `up`
+    /// rebuilds the lab or `down` removes it; a listener bound there would
+    /// hear nothing ever again. So the namespace's identity (the nsfs inode
+    /// behind `/run/netns/NAME`) is checked whenever the socket is idle,
+    /// and the listener follows the lab: it waits while the lab is down and
+    /// binds again in the new `netns_2`.
     pub fn listen(
         &self,
         options: ListenOptions,
-        mut on_datagram: impl FnMut(&Datagram),
+        mut on_event: impl FnMut(ListenEvent<'_>),
     ) -> Result<u64, LabError> {
-        let sock = self.udp_listener()?;
-        listen_on(&sock, options, &mut on_datagram)
-            .map_err(|e| LabError::Failed(format!("receiving on {LISTEN_ADDR}: {e}")))
+        let start = Instant::now();
+        let end = options.timeout.map(|t| start + t);
+        let ns_path = Path::new(NETNS_RUN_DIR).join(&self.names.netns_2);
+        let mut received = 0u64;
+        let err = |e: io::Error| LabError::Failed(format!("receiving on {LISTEN_ADDR}: {e}"));
+        loop {
+            let sock = self.udp_listener()?;
+            let bound_to = netns_identity(&ns_path);
+            loop {
+                if options.count.is_some_and(|c| received >= c)
+                    || end.is_some_and(|e| Instant::now() >= e)
+                {
+                    return Ok(received);
+                }
+                let slice = Instant::now() + IDLE_CHECK;
+                let deadline = end.map_or(slice, |e| e.min(slice));
+                match recv_one(&sock, deadline).map_err(err)? {
+                    Some(d) => {
+                        if options.echo {
+                            sock.send_to(&d.payload, d.from).map_err(err)?;
+                        }
+                        received += 1;
+                        on_event(ListenEvent::Datagram(&d));
+                    }
+                    None if netns_identity(&ns_path) != bound_to => break,
+                    None => {}
+                }
+            }
+            // The namespace changed under us: wait for a complete lab.
+            if !self.is_up() {
+                on_event(ListenEvent::LabGone);
+                while !self.is_up() {
+                    if end.is_some_and(|e| Instant::now() >= e) {
+                        return Ok(received);
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+            // `up` creates the namespaces first and the addresses later:
+            // retry the bind until 10.0.2.11 exists.
+            let mut tries = 0;
+            while let Err(e) = self.udp_listener() {
+                tries += 1;
+                if tries > 50 {
+                    return Err(e);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            on_event(ListenEvent::LabRebuilt);
+        }
     }
+}
+
+/// What [`Lab::listen`] reports.
+#[derive(Debug)]
+pub enum ListenEvent<'a> {
+    /// A datagram arrived.
+    Datagram(&'a Datagram),
+    /// The lab was removed; waiting for the next `up`.
+    LabGone,
+    /// The lab was rebuilt; now listening in the new `netns_2`.
+    LabRebuilt,
+}
+
+/// How often an idle listener checks that its namespace is still the lab's.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// (device, inode) of the namespace mounted at `path`: the same pair means
+/// the same namespace (nsfs gives each namespace its own inode).
+fn netns_identity(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// The receive loop of `listen`, on an already bound socket.
