@@ -355,3 +355,55 @@ fn listen_follows_a_rebuilt_lab() {
     );
     assert_eq!(listener.join().expect("listener").expect("listen"), 1);
 }
+
+/// `up --explain` shows every layer: the listing with bytes, the
+/// BPF_PROG_LOAD request and the verifier's verdict, and each netlink
+/// message decoded, as hex and as the equivalent ip/tc command.
+#[test]
+fn explain_prints_every_layer() {
+    require_root();
+    let lab = loader::lab::Lab::new(Some(&unique_prefix("exp"))).expect("prefix");
+    let _guard = LabGuard {
+        lab: lab.clone(),
+        report: None,
+    };
+    let mut out = Vec::new();
+    let options = UpOptions {
+        explain: true,
+        ..Default::default()
+    };
+    lab.up(&options, &mut out).expect("up --explain");
+    let text = String::from_utf8_lossy(&out);
+    for needle in [
+        // The seed's steps, as the commands they replace.
+        "ip link add name veth1@1 type veth peer name veth1@2 netns",
+        "sh -c 'echo 1 > /proc/sys/net/ipv4/conf/veth1@2/proxy_arp'",
+        // The assembled program: slot, bytes, kernel text, source line.
+        "61 16 4c 00 00 00 00 00   r6 = *(u32 *)(r1 +76)",
+        "call bpf_redirect#23",
+        // bpf(2).
+        "BPF_PROG_LOAD request",
+        "prog_type = BPF_PROG_TYPE_SCHED_CLS (3)",
+        "verifier verdict: accepted",
+        "verifier stats: processed",
+        // netlink: decoded, equivalent command, hex.
+        ">>> request: RTM_NEWLINK",
+        ">>> request: RTM_NEWQDISC",
+        ">>> request: RTM_NEWTFILTER",
+        "same as: ",
+        "TCA_BPF_NAME",
+        "\"redirect-lab\"",
+        "NLMSG_ERROR",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle:?} missing from --explain output:\n{text}"
+        );
+    }
+    // A hex dump line: offset, 16 bytes, ASCII column.
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("0000  ") && l.ends_with('|')),
+        "no hex dump in:\n{text}"
+    );
+}

@@ -568,16 +568,33 @@ fn load_program(
     Ok((prog, assembled.insns().len()))
 }
 
-/// Slot, bytes and source line of each instruction, as `--explain` shows it.
+/// Each instruction as `--explain` shows it: slot, bytes, the kernel's
+/// text for it (as the verifier log prints it), and the source line.
 pub fn listing(p: &ebpf_asm::Program) -> String {
+    let slots = p.insns();
+    let decoded = p.instructions().unwrap_or_default();
     let mut s = String::new();
-    for (i, insn) in p.insns().iter().enumerate() {
+    for (i, insn) in slots.iter().enumerate() {
         let bytes: Vec<String> = insn.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        // The second slot of an lddw has no instruction of its own.
+        let text = decoded
+            .iter()
+            .find(|(slot, _)| *slot == i)
+            .map(|(_, ins)| {
+                ebpf_asm::disasm::format_instruction(ins, ebpf_asm::disasm::Syntax::Kernel)
+            })
+            .unwrap_or_default();
         let src = p
             .source_of(i)
-            .map(|l| format!("{:>4}: {}", l.line, l.text.trim()))
+            .map(|l| {
+                let words: Vec<&str> = l.text.split_whitespace().collect();
+                format!("; line {}: {}", l.line, words.join(" "))
+            })
             .unwrap_or_default();
-        s.push_str(&format!("   {i:>3}: {}   {src}\n", bytes.join(" ")));
+        s.push_str(&format!(
+            "   {i:>3}: {}   {text:<28} {src}\n",
+            bytes.join(" ")
+        ));
     }
     s
 }
