@@ -52,13 +52,17 @@ pub fn require(what: &str, needed: &[(u32, &'static str)]) -> Result<(), String>
     if lacking.is_empty() {
         return Ok(());
     }
+    Err(refusal(what, needed, &lacking))
+}
+
+/// The message for a process that lacks `lacking` of `needed`.
+pub fn refusal(what: &str, needed: &[(u32, &'static str)], lacking: &[&str]) -> String {
     let all: Vec<&str> = needed.iter().map(|(_, n)| *n).collect();
-    Err(format!(
-        "{what} needs root: it creates network namespaces, veth devices and a BPF program, \
-         which takes {}. This process lacks {}. Run it as root, e.g. `sudo redirect-lab ...`.",
+    format!(
+        "{what} needs root ({}); this process lacks {}. Run it as root, e.g. with sudo.",
         all.join(", "),
         lacking.join(", ")
-    ))
+    )
 }
 
 #[cfg(test)]
@@ -71,6 +75,20 @@ mod tests {
         assert_eq!(parse_cap_eff(s), Some(0x1ff_ffff_ffff));
         assert_eq!(parse_cap_eff("CapEff:\tzz\n"), None);
         assert_eq!(parse_cap_eff(""), None);
+    }
+
+    #[test]
+    fn the_refusal_names_root_and_the_capabilities() {
+        let m = refusal(
+            "redirect-lab up",
+            &LAB_CAPS,
+            &missing(1 << CAP_BPF, &LAB_CAPS),
+        );
+        assert_eq!(
+            m,
+            "redirect-lab up needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_BPF); this process \
+             lacks CAP_NET_ADMIN, CAP_SYS_ADMIN. Run it as root, e.g. with sudo."
+        );
     }
 
     #[test]
