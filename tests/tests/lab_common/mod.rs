@@ -6,6 +6,7 @@
 use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -132,30 +133,33 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// The `redirect-lab` binary, built by cargo for the workspace's tests; it
-/// is built here if this test runs alone (`cargo test -p lab-tests`).
+/// The `redirect-lab` binary of this workspace, freshly built: `cargo
+/// build` runs once per test process (a no-op when the binary is current),
+/// so a test never runs a stale binary when only `lab-tests` is tested.
 pub fn redirect_lab_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    // target/<profile>/deps/lab_x-HASH -> target/<profile>/redirect-lab
-    let profile_dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("test binary in target/<profile>/deps")
-        .to_path_buf();
-    let bin = profile_dir.join("redirect-lab");
-    if !bin.exists() {
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let mut cmd = std::process::Command::new(env!("CARGO"));
-        cmd.args(["build", "-p", "loader", "--bin", "redirect-lab"]);
-        if release {
-            cmd.arg("--release");
-        }
-        if let Some(target) = profile_dir.parent() {
-            cmd.env("CARGO_TARGET_DIR", target);
-        }
-        let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "cargo build --bin redirect-lab failed");
-    }
-    assert!(bin.exists(), "no redirect-lab binary at {}", bin.display());
-    bin
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("current_exe");
+            // target/<profile>/deps/lab_x-HASH -> target/<profile>/redirect-lab
+            let profile_dir = exe
+                .parent()
+                .and_then(|d| d.parent())
+                .expect("test binary in target/<profile>/deps")
+                .to_path_buf();
+            let mut cmd = std::process::Command::new(env!("CARGO"));
+            cmd.args(["build", "--quiet", "-p", "loader", "--bin", "redirect-lab"]);
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                cmd.arg("--release");
+            }
+            if let Some(target) = profile_dir.parent() {
+                cmd.env("CARGO_TARGET_DIR", target);
+            }
+            let status = cmd.status().expect("run cargo build");
+            assert!(status.success(), "cargo build --bin redirect-lab failed");
+            let bin = profile_dir.join("redirect-lab");
+            assert!(bin.exists(), "no redirect-lab binary at {}", bin.display());
+            bin
+        })
+        .clone()
 }
