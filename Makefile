@@ -60,7 +60,8 @@ test: fmt clippy
 	$(MAKE) kernels
 
 kernels:
-	$(CARGO) run --release -p lab-tests --bin kernel-matrix
+	# One static build serves the runner, the VM's init and the suite (the runner's own build step is then a no-op).
+	d=$${CARGO_TARGET_DIR:-target}/static; RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$$d $(CARGO) build --release --target x86_64-unknown-linux-gnu -p lab-tests --bin kernel-matrix --bin lab-init --bin behaviour-suite && $$d/x86_64-unknown-linux-gnu/release/kernel-matrix $(KERNELS_FLAGS)
 
 # bench times the redirect-lab binary itself (bring-up), so build it too.
 # BENCH_FLAGS: --only NAME, --reps N, --smoke (see tests/src/bin/bench.rs).
