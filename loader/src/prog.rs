@@ -363,6 +363,31 @@ impl Program {
         prog_info(self.fd.as_fd())
     }
 
+    /// The instructions as the kernel keeps them after verification
+    /// ("xlated", what `bpftool prog dump xlated` shows): context accesses
+    /// rewritten to the real `sk_buff` fields, helper calls resolved, map
+    /// pointers hidden. A second `BPF_OBJ_GET_INFO_BY_FD` with a buffer in
+    /// `xlated_prog_insns`.
+    pub fn xlated_insns(&self) -> Result<Vec<u8>> {
+        let len = self.info()?.xlated_len as usize;
+        let mut buf = vec![0u8; len];
+        let mut info = BpfProgInfo {
+            xlated_prog_len: len as u32,
+            xlated_prog_insns: buf.as_mut_ptr() as u64,
+            ..Default::default()
+        };
+        obj_info(self.fd.as_fd(), &mut info)?;
+        if info.xlated_prog_insns == 0 {
+            return Err(Error::Input(
+                "the kernel withheld the translated instructions (kernel.kptr_restrict or \
+                 lockdown; bpf_dump_raw_ok() said no)"
+                    .into(),
+            ));
+        }
+        buf.truncate((info.xlated_prog_len as usize).min(len));
+        Ok(buf)
+    }
+
     /// Runs the program once (or `repeat` times) on a packet with
     /// `BPF_PROG_TEST_RUN`, without attaching it anywhere.
     pub fn test_run(&self, run: &TestRun<'_>) -> Result<TestRunResult> {

@@ -377,3 +377,24 @@ fn disasm_lists_the_relocations_of_a_clang_object() {
     ]);
     assert_eq!(json_field(&text(&o).0, "retval"), "42", "{:?}", text(&o));
 }
+
+#[test]
+fn prog_dump_shows_the_translated_instructions() {
+    // r0 = 7; exit: the kernel keeps these two as they are.
+    let insns = [[0xb7u8, 0, 0, 0, 7, 0, 0, 0], [0x95, 0, 0, 0, 0, 0, 0, 0]].concat();
+    let p = loader::Program::load(loader::ProgType::SchedCls, &insns, "GPL", "cli_dump").unwrap();
+    assert_eq!(p.xlated_insns().unwrap(), insns);
+    let id = p.info().unwrap().id.to_string();
+    let o = lab(&["prog", "dump", &id]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stdout.contains("\"cli_dump\" (sched_cls)"), "{stdout}");
+    assert!(stdout.contains("0: (b7) r0 = 7\n1: (95) exit"), "{stdout}");
+    let o = lab(&["prog", "dump", "4294967295"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).1.contains("BPF_PROG_GET_FD_BY_ID failed: ENOENT"),
+        "{:?}",
+        text(&o)
+    );
+}

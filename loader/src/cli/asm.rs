@@ -48,6 +48,15 @@ pub enum SyntaxArg {
     Llvm,
 }
 
+impl From<SyntaxArg> for Syntax {
+    fn from(s: SyntaxArg) -> Syntax {
+        match s {
+            SyntaxArg::Kernel => Syntax::Kernel,
+            SyntaxArg::Llvm => Syntax::Llvm,
+        }
+    }
+}
+
 /// `disasm` arguments.
 #[derive(Args)]
 pub struct DisasmArgs {
@@ -130,10 +139,7 @@ pub fn disasm(a: DisasmArgs) -> CliResult {
         ("raw".to_string(), raw)
     };
     let opts = DisasmOptions {
-        syntax: match a.syntax {
-            SyntaxArg::Kernel => Syntax::Kernel,
-            SyntaxArg::Llvm => Syntax::Llvm,
-        },
+        syntax: a.syntax.into(),
         bytes: a.bytes,
         ..DisasmOptions::default()
     };

@@ -24,13 +24,49 @@ enum ProgCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List a loaded program's instructions as the kernel rewrote them
+    /// (like `bpftool prog dump xlated`).
+    Dump {
+        /// Program id (from `prog list`).
+        id: u32,
+        /// Listing syntax.
+        #[arg(long, value_enum, default_value = "kernel")]
+        syntax: super::asm::SyntaxArg,
+        /// Show each slot's bytes.
+        #[arg(long)]
+        bytes: bool,
+    },
 }
 
 /// Runs a `prog` subcommand.
 pub fn prog(args: ProgArgs) -> CliResult {
     match args.command {
         ProgCommand::List { json } => list(json),
+        ProgCommand::Dump { id, syntax, bytes } => dump(id, syntax, bytes),
     }
+}
+
+fn dump(id: u32, syntax: super::asm::SyntaxArg, bytes: bool) -> CliResult {
+    let p = loader::Program::from_id(id)?;
+    let info = p.info()?;
+    let insns = p.xlated_insns()?;
+    let opts = ebpf_asm::disasm::DisasmOptions {
+        syntax: syntax.into(),
+        bytes,
+        slot_numbers: !bytes,
+        ..Default::default()
+    };
+    let listing = ebpf_asm::disasm::disassemble(&insns, &opts)
+        .map_err(|e| format!("program {id}: cannot decode its translated instructions: {e}"))?;
+    println!(
+        "; program {id} \"{}\" ({}), tag {}: {} translated slots",
+        info.name,
+        info.type_name(),
+        info.tag_hex(),
+        insns.len() / 8
+    );
+    print!("{listing}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list(json: bool) -> CliResult {
