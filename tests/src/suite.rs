@@ -65,3 +65,59 @@ pub fn run(only: &[String]) -> usize {
     let _ = lock.flush();
     failures
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panics() -> Result<Verdict, String> {
+        panic!("boom")
+    }
+    fn errs() -> Result<Verdict, String> {
+        Err("netlink said no".into())
+    }
+    fn hangs() -> Result<Verdict, String> {
+        std::thread::sleep(Duration::from_secs(5));
+        Ok(Verdict::pass())
+    }
+    fn na() -> Result<Verdict, String> {
+        Ok(Verdict::NotApplicable("probe said absent".into()))
+    }
+
+    static PANICS: Behaviour = Behaviour {
+        id: "p",
+        title: "",
+        min_kernel: "1",
+        run: panics,
+    };
+    static ERRS: Behaviour = Behaviour {
+        id: "e",
+        title: "",
+        min_kernel: "1",
+        run: errs,
+    };
+    static HANGS: Behaviour = Behaviour {
+        id: "h",
+        title: "",
+        min_kernel: "1",
+        run: hangs,
+    };
+    static NA: Behaviour = Behaviour {
+        id: "n",
+        title: "",
+        min_kernel: "1",
+        run: na,
+    };
+
+    #[test]
+    fn panics_errors_and_overruns_are_failures() {
+        let t = Duration::from_millis(300);
+        assert!(matches!(run_one(&PANICS, t), Verdict::Fail(m) if m.contains("boom")));
+        assert_eq!(run_one(&ERRS, t), Verdict::Fail("netlink said no".into()));
+        assert!(matches!(run_one(&HANGS, t), Verdict::Fail(m) if m.contains("no verdict")));
+        assert_eq!(
+            run_one(&NA, t),
+            Verdict::NotApplicable("probe said absent".into())
+        );
+    }
+}
