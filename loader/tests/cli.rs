@@ -312,17 +312,29 @@ fn unprivileged_use_says_root_is_needed() {
             data.to_str().unwrap(),
         ],
     ] {
-        let o = Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-            ])
-            .arg(&bin)
-            .args(&args)
-            .output()
-            .expect("setpriv (util-linux) is needed to test unprivileged use");
+        // Other test threads fork while the copy was open for writing; a
+        // child holding that fd until its exec makes ours fail with ETXTBSY
+        // for a moment. Retry that case only, a bounded number of times.
+        let mut attempts = 0;
+        let o = loop {
+            let o = Command::new("setpriv")
+                .args([
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    "--inh-caps=-all",
+                ])
+                .arg(&bin)
+                .args(&args)
+                .output()
+                .expect("setpriv (util-linux) is needed to test unprivileged use");
+            attempts += 1;
+            if attempts < 20 && text(&o).1.contains("Text file busy") {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
+            break o;
+        };
         let (_, stderr) = text(&o);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(
