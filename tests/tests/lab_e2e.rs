@@ -407,3 +407,25 @@ fn explain_prints_every_layer() {
         "no hex dump in:\n{text}"
     );
 }
+
+/// ICMP echo both ways: the request through the redirect, the reply back
+/// through netns_1's stack.
+#[test]
+fn ping_gets_echo_replies() {
+    let g = LabGuard::up("png", &UpOptions::default());
+    let forw_before = ip_counter(&g.lab, Side::Netns1, "ForwDatagrams");
+    let replies = g.lab.ping(3, DELIVERY_TIMEOUT).expect("ping");
+    assert_eq!(replies.len(), 3);
+    assert!(
+        replies.iter().all(Option::is_some),
+        "every echo answered: {replies:?}"
+    );
+    // The replies (10.0.2.11 -> 10.0.1.10) are routed by netns_1's stack;
+    // only the requests take the redirect.
+    let forw_after = ip_counter(&g.lab, Side::Netns1, "ForwDatagrams");
+    assert_eq!(
+        forw_after,
+        forw_before + 3,
+        "netns_1 forwarded the 3 replies, not the requests"
+    );
+}

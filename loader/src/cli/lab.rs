@@ -38,6 +38,8 @@ pub enum LabCommand {
     Listen(ListenArgs),
     /// Send one UDP datagram to 10.0.2.11:7777 from the host side, bound to veth1@1.
     Send(SendArgs),
+    /// ICMP echo to 10.0.2.11 from the host side, out of veth1@1: two-way traffic through the lab.
+    Ping(PingArgs),
     /// Show devices (ifindex, MAC, rx/tx counters), the TC filter and its program.
     Status(LabArgs),
     /// Print the kernel's trace_pipe (what the --trace program reports); mounts tracefs if needed.
@@ -97,6 +99,18 @@ pub struct SendArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct PingArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Number of echo requests.
+    #[arg(long, short = 'c', value_name = "N", default_value_t = 3)]
+    pub count: u16,
+    /// Seconds to wait for each reply.
+    #[arg(long, short = 'W', value_name = "S", default_value_t = 1.0)]
+    pub timeout: f64,
+}
+
+#[derive(Args, Debug)]
 pub struct TraceArgs {
     /// Stop after N lines.
     #[arg(long, value_name = "N")]
@@ -116,6 +130,7 @@ pub fn run(cmd: LabCommand) -> ExitCode {
         LabCommand::Down(a) => ("down", down(a)),
         LabCommand::Listen(a) => ("listen", listen(a)),
         LabCommand::Send(a) => ("send", send(a)),
+        LabCommand::Ping(a) => ("ping", ping(a)),
         LabCommand::Status(a) => ("status", status(a)),
         LabCommand::Trace(a) => ("trace", trace_cmd(a)),
     };
@@ -221,6 +236,32 @@ fn send(a: SendArgs) -> Result<(), LabError> {
                 ))
             }
         }
+    }
+    Ok(())
+}
+
+fn ping(a: PingArgs) -> Result<(), LabError> {
+    let lab = lab_for(&a.lab, "redirect-lab ping")?;
+    let timeout = seconds("--timeout", Some(a.timeout))?.unwrap_or_default();
+    let replies = lab.ping(a.count, timeout)?;
+    let dest = LISTEN_ADDR.ip();
+    for (i, r) in replies.iter().enumerate() {
+        match r {
+            Some(r) => println!(
+                "reply from {dest}: icmp_seq={} time={:.3} ms",
+                r.seq,
+                r.rtt.as_secs_f64() * 1000.0
+            ),
+            None => println!(
+                "no reply from {dest}: icmp_seq={} (waited {timeout:?})",
+                i + 1
+            ),
+        }
+    }
+    let got = replies.iter().filter(|r| r.is_some()).count();
+    println!("{} sent, {got} answered", replies.len());
+    if got == 0 && !replies.is_empty() {
+        return Err(LabError::Failed(format!("no echo reply from {dest}")));
     }
     Ok(())
 }

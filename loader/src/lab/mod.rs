@@ -11,6 +11,7 @@
 //! - [`up`] / [`down`]: execute and undo the plan;
 //! - [`status`]: devices, ifindexes, MACs, counters, the filter and program;
 //! - [`traffic`]: `listen` in `netns_2`, `send` from the host side;
+//! - [`ping`]: ICMP echo through the lab, for two-way traffic;
 //! - [`trace`]: print `trace_pipe` for the `--trace` program;
 //! - [`procfs`]: counters and routes from `/proc/thread-self/net/`;
 //! - [`privilege`]: a plain message when not root.
@@ -20,6 +21,7 @@
 //! host side is a namespace of its own (`P_host`, `P_netns_1`, `P_netns_2`).
 
 pub mod down;
+pub mod ping;
 pub mod plan;
 pub mod privilege;
 pub mod procfs;

@@ -237,6 +237,10 @@ impl Step {
                 "proxy ARP only answers on an interface with IPv4 forwarding on; \
                  a new netns inherits the host's ip_forward, often 0",
             ),
+            Step::Sysctl { sysctl, .. } if sysctl.path.ends_with("proxy_delay") => Some(
+                "proxy ARP answers a broadcast request after a random wait of up to \
+                 proxy_delay (0.8 s by default); 0 answers at once, so the first packet is not late",
+            ),
             Step::Sysctl { sysctl, .. } if sysctl.path.contains(VETH2_1) => {
                 Some("replies from netns_2 need their ARP answered by veth2@1")
             }
@@ -330,6 +334,10 @@ pub fn steps(names: &LabNames, options: PlanOptions) -> Vec<Step> {
         side,
         sysctl: Sysctl { path, value: "1" },
     };
+    let no_delay = |side, path: String| Step::Sysctl {
+        side,
+        sysctl: Sysctl { path, value: "0" },
+    };
     let mut steps = Vec::new();
     if names.host.is_some() {
         steps.push(Step::AddNetns { side: Host });
@@ -409,6 +417,8 @@ pub fn steps(names: &LabNames, options: PlanOptions) -> Vec<Step> {
         fwd(Netns1, "net/ipv4/ip_forward".into()),
         fwd(Netns1, format!("net/ipv4/conf/{VETH1_2}/proxy_arp")),
         fwd(Netns1, format!("net/ipv4/conf/{VETH2_1}/proxy_arp")),
+        no_delay(Netns1, format!("net/ipv4/neigh/{VETH1_2}/proxy_delay")),
+        no_delay(Netns1, format!("net/ipv4/neigh/{VETH2_1}/proxy_delay")),
         Step::SetMac {
             side: Netns2,
             dev: VETH2_2,
@@ -540,6 +550,10 @@ mod tests {
         assert!(pos("ip netns exec T1_netns_1 sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'") > 0);
         assert!(pos("conf/veth1@2/proxy_arp") > pos("ip_forward"));
         assert!(pos("conf/veth2@1/proxy_arp") > 0);
+        assert!(
+            pos("echo 0 > /proc/sys/net/ipv4/neigh/veth1@2/proxy_delay")
+                > pos("conf/veth1@2/proxy_arp")
+        );
         assert!(pos("ip link set dev veth2@2 addr 02:00:00:00:00:00") > pos("veth2@2 up"));
         // The target is resolved, then the program is loaded, then attached.
         assert!(pos("ifindex") < pos("redirect-lab asm"));

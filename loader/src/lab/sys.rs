@@ -1,13 +1,16 @@
-//! The two system calls the lab makes outside bpf(2) and netlink:
-//! `setsockopt(SO_BINDTODEVICE)` and `mount("tracefs")`.
+//! The system calls the lab makes outside bpf(2) and netlink:
+//! `setsockopt(SO_BINDTODEVICE)`, `mount("tracefs")`, and a raw ICMP socket
+//! for `ping`.
 //!
 //! Follows socket(7) (`SO_BINDTODEVICE`, constant from
-//! `include/uapi/asm-generic/socket.h`) and mount(2). This is the only module
-//! of `lab/` with `unsafe` code.
+//! `include/uapi/asm-generic/socket.h`), raw(7), poll(2) and mount(2). This
+//! is the only module of `lab/` with `unsafe` code.
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 
 /// `SOL_SOCKET` (include/uapi/asm-generic/socket.h).
 const SOL_SOCKET: libc::c_int = 1;
@@ -59,5 +62,89 @@ pub fn mount_tracefs(target: &str) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// A raw ICMP socket (`socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)`, see raw(7)
+/// and icmp(7)): sends ICMP messages we build, receives every ICMP packet
+/// for this namespace with its IPv4 header. Needs CAP_NET_RAW.
+pub fn icmp_raw_socket() -> io::Result<OwnedFd> {
+    // SAFETY: socket(2) takes no pointers; a non-negative return is a new fd
+    // that nothing else owns, so OwnedFd may take it.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_ICMP,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by socket(2) and is owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `sendto(2)` of `buf` to an IPv4 address (the port is unused by raw sockets).
+pub fn send_to_v4(sock: &impl AsRawFd, buf: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(dst.octets()),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: `buf` is readable for `buf.len()` bytes and `addr` is a valid
+    // sockaddr_in whose size is passed; both outlive the call.
+    let n = unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            0,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Waits up to `timeout` for a datagram and reads it into `buf`; `None` on
+/// timeout. poll(2), then recv(2).
+pub fn recv_timeout(
+    sock: &impl AsRawFd,
+    buf: &mut [u8],
+    timeout: Duration,
+) -> io::Result<Option<usize>> {
+    let mut pfd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: `pfd` is one valid pollfd, and we pass a count of 1.
+    let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
+    if ready < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(None)
+        } else {
+            Err(e)
+        };
+    }
+    if ready == 0 {
+        return Ok(None);
+    }
+    // SAFETY: `buf` is writable for `buf.len()` bytes for the whole call.
+    let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(Some(n as usize))
     }
 }
