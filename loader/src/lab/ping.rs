@@ -21,7 +21,7 @@ pub const ICMP_ECHOREPLY: u8 = 0;
 /// `ICMP_ECHO` (include/uapi/linux/icmp.h).
 pub const ICMP_ECHO: u8 = 8;
 /// `IPPROTO_ICMP` (include/uapi/linux/in.h), the `protocol` of `struct iphdr`.
-const IPPROTO_ICMP: u8 = 1;
+pub const IPPROTO_ICMP: u8 = 1;
 
 /// The Internet checksum (RFC 1071): the ones' complement of the ones'
 /// complement sum of 16-bit big-endian words, an odd last byte padded.

@@ -155,4 +155,24 @@ veth1@2:    1234      10    0    1    0     0          0         0      566     
         assert_eq!(snmp_value(t, "Ip", "Nope"), None);
         assert_eq!(snmp_value("Ip: A\n", "Ip", "A"), None);
     }
+
+    #[test]
+    fn parsers_never_panic_on_any_text() {
+        let alphabet = b"0123456789abcdefABCDEF :|\n\tIpveth@-_xX";
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..20_000usize {
+            let len = round % 300;
+            let text: String = (0..len)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    alphabet[(rng % alphabet.len() as u64) as usize] as char
+                })
+                .collect();
+            let _ = parse_net_dev(&text);
+            let _ = parse_routes(&text);
+            let _ = snmp_value(&text, "Ip", "ForwDatagrams");
+        }
+    }
 }

@@ -75,7 +75,7 @@ pub fn icmp_raw_socket() -> io::Result<OwnedFd> {
         libc::socket(
             libc::AF_INET,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::IPPROTO_ICMP,
+            libc::c_int::from(super::ping::IPPROTO_ICMP),
         )
     };
     if fd < 0 {
