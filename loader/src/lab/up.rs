@@ -598,3 +598,66 @@ pub fn listing(p: &ebpf_asm::Program) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_repository_copy_from_any_subdirectory() {
+        let root = std::env::temp_dir().join(format!("lab-find-{}", std::process::id()));
+        let deep = root.join("a").join("b");
+        std::fs::create_dir_all(&deep).expect("mkdir");
+        std::fs::create_dir_all(root.join("bpf-src")).expect("mkdir");
+        std::fs::write(root.join(REDIRECT_S), "exit\n").expect("write");
+        // Without the workspace's Cargo.toml beside it, a stray
+        // bpf-src/redirect.s is not ours.
+        assert_eq!(find_in_repo(&deep), None);
+        std::fs::write(root.join("Cargo.toml"), "[workspace]\n").expect("write");
+        assert_eq!(find_in_repo(&deep), Some(root.join(REDIRECT_S)));
+        assert_eq!(find_in_repo(&root), Some(root.join(REDIRECT_S)));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn the_embedded_copy_assembles_with_up_s_constants() {
+        let options = UpOptions::default();
+        let p = assemble("embedded", EMBEDDED_REDIRECT_S, &defines(7, &options)).expect("assemble");
+        assert!(
+            p.insns().len() <= 24,
+            "no longer than clang's 24 instructions"
+        );
+        let traced = UpOptions {
+            trace: true,
+            ingress: true,
+            ..Default::default()
+        };
+        let t = assemble("embedded", EMBEDDED_REDIRECT_S, &defines(7, &traced))
+            .expect("assemble --trace");
+        assert!(t.insns().len() > p.insns().len());
+        assert!(
+            listing(&p).contains("r1 = 7"),
+            "TARGET_IFINDEX is assembled in:\n{}",
+            listing(&p)
+        );
+    }
+
+    #[test]
+    fn defines_carry_the_plan_s_values() {
+        let d = defines(
+            5,
+            &UpOptions {
+                ingress: true,
+                keep_dest_mac: true,
+                ..Default::default()
+            },
+        );
+        let get = |k: &str| d.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+        assert_eq!(get("TARGET_IFINDEX"), Some(5));
+        assert_eq!(get("REDIRECT_FLAGS"), Some(BPF_F_INGRESS as i64));
+        assert_eq!(get("DEST_IP"), Some(0x0a00_020b));
+        assert_eq!(get("DEST_MAC"), Some(0x0200_0000_0000));
+        assert_eq!(get("KEEP_DEST_MAC"), Some(1));
+        assert_eq!(get("TRACE"), None);
+    }
+}
