@@ -237,8 +237,8 @@ fn nl(step: &str) -> impl Fn(netlink::Error) -> LabError + '_ {
 
 impl Lab {
     /// Builds the lab from scratch (tearing down any previous one) and
-    /// attaches the program. `out` gets a short progress report, and in
-    /// explain mode every layer.
+    /// attaches the program. In explain mode every layer is written to
+    /// `out` as it happens; otherwise nothing is (pass `std::io::sink()`).
     pub fn up(&self, options: &UpOptions, out: &mut dyn Write) -> Result<UpReport, LabError> {
         privilege::require("redirect-lab up", &LAB_CAPS).map_err(LabError::Privilege)?;
         // Resolve the source before touching anything, so a bad path leaves
