@@ -126,18 +126,8 @@ impl Handle {
             "RTM_GETADDR dump".into(),
             format!("{} addr show", self.ip("ip")),
         );
-        let mut out = Vec::new();
-        for r in self.execute(req)? {
-            if r.ty != RTM_NEWADDR {
-                continue;
-            }
-            let a = Address::parse(&r.payload).map_err(|e| Error::Protocol {
-                request: "RTM_GETADDR dump".into(),
-                detail: e.to_string(),
-            })?;
-            out.extend(a);
-        }
-        Ok(out)
+        let addrs = self.dump(req, RTM_NEWADDR, Address::parse)?;
+        Ok(addrs.into_iter().flatten().collect())
     }
 
     /// Adds an IPv4 route to `dst/prefix` out of `ifindex`, through `gateway`
@@ -201,20 +191,9 @@ impl Handle {
             "RTM_GETROUTE dump".into(),
             format!("{} route show", self.ip("ip")),
         );
-        let mut out = Vec::new();
-        for r in self.execute(req)? {
-            if r.ty != RTM_NEWROUTE {
-                continue;
-            }
-            let route = Route::parse(&r.payload).map_err(|e| Error::Protocol {
-                request: "RTM_GETROUTE dump".into(),
-                detail: e.to_string(),
-            })?;
-            if route.table == RT_TABLE_MAIN as u32 {
-                out.push(route);
-            }
-        }
-        Ok(out)
+        let mut routes = self.dump(req, RTM_NEWROUTE, Route::parse)?;
+        routes.retain(|r| r.table == RT_TABLE_MAIN as u32);
+        Ok(routes)
     }
 }
 

@@ -277,6 +277,29 @@ impl Handle {
         Ok(out)
     }
 
+    /// Runs the dump `req` and decodes every `reply_ty` message in it with
+    /// `parse`. Other message types are skipped, since a dump may interleave
+    /// them; a reply that does not decode is a protocol error naming the
+    /// request, because it means our reading of the header is wrong.
+    pub(crate) fn dump<T>(
+        &mut self,
+        req: Request,
+        reply_ty: u16,
+        parse: impl Fn(&[u8]) -> std::result::Result<T, wire::WireError>,
+    ) -> Result<Vec<T>> {
+        let what = req.what.clone();
+        self.execute(req)?
+            .iter()
+            .filter(|r| r.ty == reply_ty)
+            .map(|r| {
+                parse(&r.payload).map_err(|e| Error::Protocol {
+                    request: what.clone(),
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
     /// Starts a request of type `ty` (`RTM_*`) with extra `flags`
     /// (`NLM_F_CREATE`, `NLM_F_DUMP`...) and a fixed header; `NLM_F_REQUEST`
     /// is added, and `NLM_F_ACK` unless it is a dump. Add attributes to

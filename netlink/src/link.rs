@@ -375,18 +375,10 @@ impl Handle {
             "RTM_GETLINK dump".into(),
             format!("{} -s -d link show", self.ip("ip")),
         );
-        let mut out = Vec::new();
-        for r in self.execute(req)? {
-            if r.ty != RTM_NEWLINK {
-                continue;
-            }
-            let l = Link::parse(&r.payload).map_err(|e| Error::Protocol {
-                request: "RTM_GETLINK dump".into(),
-                detail: e.to_string(),
-            })?;
+        let links = self.dump(req, RTM_NEWLINK, Link::parse)?;
+        for l in &links {
             self.remember(l.ifindex, &l.name);
-            out.push(l);
         }
-        Ok(out)
+        Ok(links)
     }
 }

@@ -221,21 +221,10 @@ impl Handle {
             ifindex,
             ..Default::default()
         };
-        let req = self.request(RTM_GETQDISC, NLM_F_DUMP, &h.emit(), what.clone(), cmd);
-        let mut out = Vec::new();
-        for r in self.execute(req)? {
-            if r.ty != RTM_NEWQDISC {
-                continue;
-            }
-            let q = Qdisc::parse(&r.payload).map_err(|e| Error::Protocol {
-                request: what.clone(),
-                detail: e.to_string(),
-            })?;
-            if ifindex == 0 || q.ifindex == ifindex {
-                out.push(q);
-            }
-        }
-        Ok(out)
+        let req = self.request(RTM_GETQDISC, NLM_F_DUMP, &h.emit(), what, cmd);
+        let mut qdiscs = self.dump(req, RTM_NEWQDISC, Qdisc::parse)?;
+        qdiscs.retain(|q| ifindex == 0 || q.ifindex == ifindex);
+        Ok(qdiscs)
     }
 
     fn clsact(&mut self, ty: u16, flags: u16, ifindex: i32, verb: &str) -> Result<()> {
@@ -432,21 +421,12 @@ impl Handle {
             RTM_GETTFILTER,
             NLM_F_DUMP,
             &h.emit(),
-            what.clone(),
+            what,
             format!("{} filter show dev {dev} {hook}", self.ip("tc")),
         );
-        let mut out = Vec::new();
-        for r in self.execute(req)? {
-            if r.ty != RTM_NEWTFILTER {
-                continue;
-            }
-            let f = BpfFilter::parse(&r.payload).map_err(|e| Error::Protocol {
-                request: what.clone(),
-                detail: e.to_string(),
-            })?;
-            out.extend(f);
-        }
-        Ok(out)
+        let filters = self.dump(req, RTM_NEWTFILTER, BpfFilter::parse)?;
+        // Other classifiers and the per-prio chain heads decode to None.
+        Ok(filters.into_iter().flatten().collect())
     }
 }
 
