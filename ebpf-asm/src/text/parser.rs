@@ -401,6 +401,25 @@ impl<'a> Line<'a, '_> {
         }
     }
 
+    /// Negation and byte swaps have one register field: the encoding cannot
+    /// name a source apart from the destination, so `r1 = -r2` is refused
+    /// rather than silently meaning `r1 = -r1`. `what` starts the message
+    /// ("negation works"); `op` comes before the register in the suggested
+    /// form (`-`, `be16 `).
+    fn in_place(&self, dst: RegOp, r: RegOp, what: &str, op: &str) -> PResult<()> {
+        self.same_width(dst, r)?;
+        if r.reg == dst.reg {
+            return Ok(());
+        }
+        Err(self.err(
+            r.at,
+            format!(
+                "{what} in place: write `{0} = {op}{0}`",
+                reg_name(dst.width, dst.reg)
+            ),
+        ))
+    }
+
     fn same_width(&self, a: RegOp, b: RegOp) -> PResult<()> {
         if a.width == b.width {
             return Ok(());
@@ -1067,16 +1086,7 @@ impl<'a> Line<'a, '_> {
                     {
                         self.bump();
                         let r = self.reg("a register")?;
-                        self.same_width(dst, r)?;
-                        if r.reg != dst.reg {
-                            return Err(self.err(
-                                r.at,
-                                format!(
-                                    "negation works in place: write `{0} = -{0}`",
-                                    reg_name(dst.width, dst.reg)
-                                ),
-                            ));
-                        }
+                        self.in_place(dst, r, "negation works", "-")?;
                         self.emit(Instruction::Neg {
                             width: dst.width,
                             dst: dst.reg,
@@ -1126,16 +1136,7 @@ impl<'a> Line<'a, '_> {
                 if let Some((order, bits)) = endian_word(word).filter(|_| !call) {
                     self.bump();
                     let r = self.reg("the register to swap")?;
-                    self.same_width(dst, r)?;
-                    if r.reg != dst.reg {
-                        return Err(self.err(
-                            r.at,
-                            format!(
-                                "byte swaps work in place: write `{0} = {word} {0}`",
-                                reg_name(dst.width, dst.reg)
-                            ),
-                        ));
-                    }
+                    self.in_place(dst, r, "byte swaps work", &format!("{word} "))?;
                     self.emit(Instruction::Endian {
                         order,
                         dst: dst.reg,

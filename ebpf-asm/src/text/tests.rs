@@ -172,6 +172,20 @@ fn other_errors_point_at_the_problem() {
     check("r1 = be24 r1", 1, 6, "unknown name `be24`");
     check("r1 = r2 r3", 1, 9, "expected end of line");
     check(
+        "r1 = -r2",
+        1,
+        7,
+        "negation works in place: write `r1 = -r1`",
+    );
+    check("w3 = -r3", 1, 7, "mixed register widths");
+    check(
+        "r1 = be16 r2",
+        1,
+        11,
+        "byte swaps work in place: write `r1 = be16 r1`",
+    );
+    check("w1 = bswap32 w2", 1, 14, "write `w1 = bswap32 w1`");
+    check(
         "12: (b7) r1 = r2",
         1,
         6,
