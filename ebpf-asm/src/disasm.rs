@@ -175,6 +175,17 @@ impl fmt::Display for T {
     }
 }
 
+/// The register width shown for the data of a load or store. LLVM's alu32
+/// mode writes accesses of 32 bits or fewer with `w` registers, since the
+/// loaded value is zero-extended; the kernel always prints `r`.
+fn data_reg_width(syntax: Syntax, size: Size) -> Width {
+    if syntax == Syntax::Llvm && size != Size::DW {
+        Width::W32
+    } else {
+        Width::W64
+    }
+}
+
 /// Write one instruction; `label` replaces the numeric target if given.
 pub fn write_instruction(
     out: &mut impl Write,
@@ -311,12 +322,7 @@ pub fn write_instruction(
             src,
             off,
         } => {
-            // LLVM (alu32) loads of 32 bits or fewer into `w`: they zero-extend.
-            let w = if !k && size != Size::DW {
-                Width::W32
-            } else {
-                Width::W64
-            };
+            let w = data_reg_width(syntax, size);
             write!(
                 out,
                 "{} = *({} *){}",
@@ -353,11 +359,7 @@ pub fn write_instruction(
             src,
             off,
         } => {
-            let w = if !k && size != Size::DW {
-                Width::W32
-            } else {
-                Width::W64
-            };
+            let w = data_reg_width(syntax, size);
             write!(
                 out,
                 "*({} *){} = {}",
