@@ -168,41 +168,10 @@ pub fn errno_text(errno: i32) -> String {
     }
 }
 
-/// The symbolic name of an errno (`EINVAL`), as in `errno.h`.
-pub fn errno_name(errno: i32) -> &'static str {
-    match errno {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ESRCH => "ESRCH",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::E2BIG => "E2BIG",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::EXDEV => "EXDEV",
-        libc::ENODEV => "ENODEV",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EISDIR => "EISDIR",
-        libc::EINVAL => "EINVAL",
-        libc::ENFILE => "ENFILE",
-        libc::EMFILE => "EMFILE",
-        libc::ENOSPC => "ENOSPC",
-        libc::ERANGE => "ERANGE",
-        libc::ENOSYS => "ENOSYS",
-        libc::ELOOP => "ELOOP",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        // ENOTSUPP (524) is kernel-internal (include/linux/errno.h) but leaks
-        // out of bpf(2) for unsupported features; libc has no name for it.
-        524 => "ENOTSUPP",
-        _ => "E?",
-    }
-}
+/// The symbolic name of an errno (`EINVAL`), as in `errno.h`. One table
+/// serves both crates that talk to the kernel; netlink holds it because the
+/// loader already depends on netlink.
+pub use netlink::error::errno_name;
 
 /// The running kernel's version as (major, minor), from
 /// `/proc/sys/kernel/osrelease`.
@@ -295,5 +264,12 @@ mod tests {
         assert!(e
             .to_string()
             .contains("needs root (CAP_BPF and CAP_NET_ADMIN)"));
+        // bpf(2)'s kernel-internal ENOTSUPP has a name too, never a bare number.
+        let e = SysError::new("BPF_LINK_CREATE", &io::Error::from_raw_os_error(524));
+        assert!(
+            e.to_string()
+                .starts_with("BPF_LINK_CREATE failed: ENOTSUPP ("),
+            "{e}"
+        );
     }
 }

@@ -76,6 +76,7 @@ impl Error {
 }
 
 /// The symbolic name of an errno (`EEXIST`), for messages a reader can grep.
+/// The loader's bpf(2) errors use this table too.
 pub fn errno_name(errno: i32) -> &'static str {
     match errno {
         libc::EPERM => "EPERM",
@@ -92,8 +93,10 @@ pub fn errno_name(errno: i32) -> &'static str {
         libc::EFAULT => "EFAULT",
         libc::EBUSY => "EBUSY",
         libc::EEXIST => "EEXIST",
+        libc::EXDEV => "EXDEV",
         libc::ENODEV => "ENODEV",
         libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
         libc::EINVAL => "EINVAL",
         libc::ENFILE => "ENFILE",
         libc::EMFILE => "EMFILE",
@@ -101,6 +104,7 @@ pub fn errno_name(errno: i32) -> &'static str {
         libc::ERANGE => "ERANGE",
         libc::ENAMETOOLONG => "ENAMETOOLONG",
         libc::ENOSYS => "ENOSYS",
+        libc::ELOOP => "ELOOP",
         libc::EMSGSIZE => "EMSGSIZE",
         libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
@@ -113,6 +117,10 @@ pub fn errno_name(errno: i32) -> &'static str {
         libc::ETIMEDOUT => "ETIMEDOUT",
         libc::ECONNREFUSED => "ECONNREFUSED",
         libc::EHOSTUNREACH => "EHOSTUNREACH",
+        // ENOTSUPP (524) is kernel-internal (include/linux/errno.h) but leaks
+        // out of bpf(2) and some drivers for unsupported features; libc has
+        // no name for it.
+        524 => "ENOTSUPP",
         _ => "errno",
     }
 }
