@@ -1,6 +1,7 @@
 # The redirect lab. Every target needs root except build, fmt and clippy.
 #
 #   make up       build, bring the lab up, then listen in netns_2 (like the seed)
+#   make send     send one datagram from the host side (MESSAGE="..."); make ping, make status
 #   make test     fmt check, clippy, every test, and the kernel matrix
 #   make kernels  the kernel-behaviour suite on Debian 6.1, 6.12 and this host
 #   make bench    benchmarks, written to target/bench.md
@@ -18,7 +19,7 @@ UP_FLAGS ?=
 LAB_FLAGS ?=
 MESSAGE ?= hello
 
-.PHONY: build up down listen send status trace explain test fmt clippy kernels bench
+.PHONY: build up down listen send ping status trace explain test fmt clippy kernels bench
 
 build:
 	$(CARGO) build --release --bin redirect-lab
@@ -42,6 +43,9 @@ listen: build
 
 send: build
 	$(LAB) send $(LAB_FLAGS) "$(MESSAGE)"
+
+ping: build
+	$(LAB) ping $(LAB_FLAGS)
 
 status: build
 	$(LAB) status $(LAB_FLAGS)
