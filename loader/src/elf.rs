@@ -26,6 +26,8 @@ use object::{
     SectionIndex, SymbolKind,
 };
 
+use ebpf_asm::opcode::{BPF_DW, BPF_IMM, BPF_LD};
+
 use crate::asm::patch_map_ref;
 use crate::error::{Error, Result};
 use crate::map::{Map, MapSpec, BPF_ANY, BPF_F_RDONLY_PROG};
@@ -255,7 +257,6 @@ pub fn section_relocations(bytes: &[u8], section: Option<&str>) -> Result<Vec<Re
 /// ELF object.
 pub fn parse(bytes: &[u8], section: Option<&str>) -> Result<ElfProgram> {
     let file = parse_file(bytes)?;
-    let endian = file.endian();
     let sec = pick_section(&file, section)?;
     let sec_name = sec
         .name()
@@ -376,7 +377,7 @@ pub fn parse(bytes: &[u8], section: Option<&str>) -> Result<ElfProgram> {
                 )))
             }
         };
-        if insns[start] != 0x18 || start + 16 > insns.len() {
+        if insns[start] != BPF_LD | BPF_DW | BPF_IMM || start + 16 > insns.len() {
             return Err(elf_err(format!(
                 "instruction {slot}: R_BPF_64_64 on something other than lddw"
             )));
@@ -387,7 +388,6 @@ pub fn parse(bytes: &[u8], section: Option<&str>) -> Result<ElfProgram> {
             offset,
         });
     }
-    let _ = endian;
     Ok(ElfProgram {
         section: sec_name,
         name,
