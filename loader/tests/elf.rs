@@ -1,6 +1,7 @@
 //! ELF loading against the running kernel (root, clang): the C reference
 //! with and without bpf_printk, global data as frozen array maps, and a
-//! mutation test: no byte flip of a real object may panic the reader.
+//! mutation test: no byte flip of a real object may panic the reader; and
+//! each unsupported construct refused with its reason.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -199,4 +200,62 @@ fn rodata_data_and_bss_become_maps() {
     assert_ne!(ro.info().unwrap().flags & loader::map::BPF_F_RDONLY_PROG, 0);
     let v = ro.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
     assert!(ro.update(&0u32.to_ne_bytes(), &v, 0).is_err());
+}
+
+/// Objects the loader cannot load are refused with a message that says what
+/// is missing and how to fix it, for each unsupported construct.
+#[test]
+fn unsupported_objects_are_refused_with_the_reason() {
+    let cases: [(&str, &str, &[&str], &str); 5] = [
+        (
+            "nolicense",
+            "__attribute__((section(\"tc\"), used)) int f(void *ctx) { return 0; }\n",
+            &[],
+            "no \"license\" section; add char LICENSE[] SEC(\"license\")",
+        ),
+        (
+            "bigendian",
+            "char l[] __attribute__((section(\"license\"), used)) = \"GPL\";\n\
+             __attribute__((section(\"tc\"), used)) int f(void *ctx) { return 0; }\n",
+            &["-target", "bpfeb"],
+            "big-endian BPF object (bpfeb)",
+        ),
+        (
+            "subprog",
+            "char l[] __attribute__((section(\"license\"), used)) = \"GPL\";\n\
+             __attribute__((noinline)) static int g(int x) { return x * 3; }\n\
+             __attribute__((section(\"tc\"), used)) int f(int *ctx) { return g(*ctx); }\n",
+            &[],
+            "calls another function (R_BPF_64_32)",
+        ),
+        (
+            "btfmap",
+            "char l[] __attribute__((section(\"license\"), used)) = \"GPL\";\n\
+             struct { int type; } m __attribute__((section(\".maps\"), used));\n\
+             __attribute__((section(\"tc\"), used)) long f(void *ctx) { return (long)&m; }\n",
+            &[],
+            "only global data (.rodata/.data/.bss) is supported (BTF-defined .maps are not)",
+        ),
+        (
+            "twoprogs",
+            "char l[] __attribute__((section(\"license\"), used)) = \"GPL\";\n\
+             __attribute__((section(\"tc\"), used)) int f(void *ctx) { return 0; }\n\
+             __attribute__((section(\"xdp\"), used)) int g(void *ctx) { return 2; }\n",
+            &[],
+            "several program sections [\"tc\", \"xdp\"]; choose one with --section",
+        ),
+    ];
+    for (tag, c, extra, expected) in cases {
+        let src = std::env::temp_dir().join(format!("loader-elf-{}-{tag}.c", std::process::id()));
+        std::fs::write(&src, c).expect("write C source");
+        let obj = clang_build_file(&src, extra, tag);
+        let _ = std::fs::remove_file(&src);
+        let e = elf::parse(&obj, None).unwrap_err().to_string();
+        assert!(e.starts_with("ELF object: "), "{tag}: {e}");
+        assert!(e.contains(expected), "{tag}: {e}");
+    }
+    // Not a BPF object at all: this test binary is an x86-64 ELF.
+    let me = std::fs::read(std::env::current_exe().expect("test binary")).expect("read it");
+    let e = elf::parse(&me, None).unwrap_err().to_string();
+    assert!(e.contains("not EM_BPF (247)"), "{e}");
 }
