@@ -250,10 +250,17 @@ fn asm_errors_name_line_and_column() {
     let o = lab(&["disasm", src.to_str().unwrap()]);
     assert!(!o.status.success(), "text is not instructions");
     let o = lab(&["run", "/nonexistent/x.s", "--data", "/nonexistent/p"]);
-    assert!(
-        text(&o).1.contains("cannot read /nonexistent/p"),
-        "{:?}",
-        text(&o)
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success());
+    // The errno by name and text, never Rust's bare "(os error 2)".
+    assert_eq!(
+        stderr,
+        "redirect-lab: cannot read /nonexistent/p: ENOENT (No such file or directory)\n"
+    );
+    let o = lab(&["disasm", "/nonexistent/x.o"]);
+    assert_eq!(
+        text(&o).1,
+        "redirect-lab: cannot read /nonexistent/x.o: ENOENT (No such file or directory)\n"
     );
 }
 

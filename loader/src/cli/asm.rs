@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use ebpf_asm::disasm::{disassemble, DisasmOptions, Syntax};
 
-use super::{parse_hex, read_file, write_file, CliError, CliResult};
+use super::{parse_hex, read_file, write_file, CliResult};
 
 /// Output formats of `asm`.
 #[derive(Clone, Copy, ValueEnum)]
@@ -114,7 +114,7 @@ pub fn asm(a: AsmArgs) -> CliResult {
             use std::io::Write;
             std::io::stdout()
                 .write_all(&out)
-                .map_err(|e| CliError::Msg(format!("writing to stdout: {e}")))?;
+                .map_err(|e| loader::Error::io("writing to stdout", e))?;
         }
     }
     Ok(ExitCode::SUCCESS)

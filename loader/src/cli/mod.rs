@@ -51,15 +51,17 @@ pub fn report(e: &CliError) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Reads a whole file with a message naming it.
+/// Reads a whole file with a message naming it and the errno by name
+/// (`loader::Error::io`), not Rust's "(os error 2)".
 pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|e| CliError::Msg(format!("cannot read {}: {e}", path.display())))
+    std::fs::read(path)
+        .map_err(|e| loader::Error::io(format!("cannot read {}", path.display()), e).into())
 }
 
-/// Writes a whole file with a message naming it.
+/// Writes a whole file with a message naming it and the errno by name.
 pub fn write_file(path: &std::path::Path, data: &[u8]) -> Result<(), CliError> {
     std::fs::write(path, data)
-        .map_err(|e| CliError::Msg(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| loader::Error::io(format!("cannot write {}", path.display()), e).into())
 }
 
 /// Lowercase hex.
