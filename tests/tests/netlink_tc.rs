@@ -215,8 +215,14 @@ fn xdp_attach_query_replace_detach() {
     let e = h
         .xdp_attach(v, b.as_fd(), XDP_FLAGS_UPDATE_IF_NOEXIST, None)
         .expect_err("already attached");
-    assert!(e.errno().is_some(), "{e}");
-    eprintln!("{e}");
+    assert_eq!(e.errno(), Some(libc::EBUSY), "{e}");
+    assert_eq!(e.extack(), Some("XDP program already attached"), "{e}");
+    assert!(
+        e.to_string().starts_with(&format!(
+            "RTM_SETLINK IFLA_XDP attach on veth1@2 (ifindex {v}): "
+        )),
+        "{e}"
+    );
     // Atomic replace: only if `a` is still the one attached.
     h.xdp_attach(v, b.as_fd(), 0, Some(a.as_fd()))
         .expect("replace");
@@ -227,7 +233,12 @@ fn xdp_attach_query_replace_detach() {
     let e = h
         .xdp_attach(v, a.as_fd(), 0, Some(a.as_fd()))
         .expect_err("a is no longer attached");
-    eprintln!("{e}");
+    assert_eq!(e.errno(), Some(libc::EEXIST), "{e}");
+    assert_eq!(
+        e.extack(),
+        Some("Active program does not match expected"),
+        "{e}"
+    );
     h.xdp_detach(v, 0).expect("detach");
     assert_eq!(h.xdp_query(v).expect("query"), None);
     let links = h.links().expect("dump");
