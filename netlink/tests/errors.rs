@@ -56,7 +56,10 @@ fn clsact_twice_is_eexist_with_extack() {
         e.to_string().starts_with("RTM_DELQDISC clsact on veth1@2"),
         "{e}"
     );
-    eprintln!("second delete: {e}");
+    // tc_get_qdisc() (net/sched/sch_api.c) looks in the ingress queue, finds
+    // the placeholder qdisc left there, and its handle is not clsact's ffff:.
+    assert_eq!(e.errno(), Some(libc::EINVAL), "{e}");
+    assert_eq!(e.extack(), Some("Invalid handle"), "{e}");
 }
 
 #[test]
@@ -74,7 +77,11 @@ fn unknown_ifindex_is_enodev() {
     );
     let e = h.qdisc_add_clsact(bad).expect_err("no such device");
     assert_eq!(e.errno(), Some(libc::ENODEV), "{e}");
-    eprintln!("clsact on unknown ifindex: {e}");
+    assert!(
+        e.to_string()
+            .ends_with("no such device in this network namespace: check the ifindex or name"),
+        "{e}"
+    );
     // A filter dump of an unknown device is not an error to the kernel:
     // tc_dump_tfilter() just finds nothing to dump.
     let none = h.filter_dump(bad, TcHook::Ingress).expect("empty dump");
