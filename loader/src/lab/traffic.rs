@@ -125,9 +125,12 @@ impl Lab {
         let ns_path = Path::new(NETNS_RUN_DIR).join(&self.names.netns_2);
         let mut received = 0u64;
         let err = |e: io::Error| LabError::Failed(format!("receiving on {LISTEN_ADDR}: {e}"));
+        // Read the identity before binding: if the lab is replaced in
+        // between, the next idle check sees a change and binds again,
+        // which is harmless; the other order could miss a replacement.
+        let mut bound_to = netns_identity(&ns_path);
+        let mut sock = self.udp_listener()?;
         loop {
-            let sock = self.udp_listener()?;
-            let bound_to = netns_identity(&ns_path);
             loop {
                 if options.count.is_some_and(|c| received >= c)
                     || end.is_some_and(|e| Instant::now() >= e)
@@ -159,15 +162,21 @@ impl Lab {
                 }
             }
             // `up` creates the namespaces first and the addresses later:
-            // retry the bind until 10.0.2.11 exists.
+            // retry the bind until 10.0.2.11 exists. The event is reported
+            // only once the new socket is bound, so nothing sent after it
+            // is missed.
             let mut tries = 0;
-            while let Err(e) = self.udp_listener() {
-                tries += 1;
-                if tries > 50 {
-                    return Err(e);
+            (bound_to, sock) = loop {
+                let identity = netns_identity(&ns_path);
+                match self.udp_listener() {
+                    Ok(s) => break (identity, s),
+                    Err(e) if tries >= 50 => return Err(e),
+                    Err(_) => {
+                        tries += 1;
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
                 }
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            };
             on_event(ListenEvent::LabRebuilt);
         }
     }
