@@ -49,7 +49,10 @@ fn every_benchmark_runs_at_a_tiny_size_and_fills_its_rows() {
         .expect("run the bench binary");
     let stderr = String::from_utf8_lossy(&run.stderr);
     if !is_root() {
-        assert!(!run.status.success(), "bench must refuse to run without root");
+        assert!(
+            !run.status.success(),
+            "bench must refuse to run without root"
+        );
         assert!(stderr.contains("needs root"), "{stderr}");
         eprintln!("not root: checked the refusal only");
         return;
@@ -58,15 +61,30 @@ fn every_benchmark_runs_at_a_tiny_size_and_fills_its_rows() {
     let md = std::fs::read_to_string(&out).expect("bench wrote its table");
     let _ = std::fs::remove_file(&out);
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(stdout.contains(md.trim()), "the printed table is the written one");
+    assert!(
+        stdout.contains(md.trim()),
+        "the printed table is the written one"
+    );
     assert!(md.contains("Machine: ") && md.contains(" cores)"), "{md}");
 
     let rows = table_rows(&md);
-    for bench in ["1. forwarding", "2. program cost", "3. lab bring-up", "4. assembler", "5. kernel matrix"] {
-        assert!(rows.iter().any(|r| r[0] == bench), "no row for {bench}:\n{md}");
+    for bench in [
+        "1. forwarding",
+        "2. program cost",
+        "3. lab bring-up",
+        "4. assembler",
+        "5. kernel matrix",
+    ] {
+        assert!(
+            rows.iter().any(|r| r[0] == bench),
+            "no row for {bench}:\n{md}"
+        );
     }
     // (a), (b), (c) for 2 UDP sizes x (pps, loss), TCP, RTT p50 and p99.
-    assert!(rows.iter().filter(|r| r[0] == "1. forwarding").count() >= 3 * 7, "{md}");
+    assert!(
+        rows.iter().filter(|r| r[0] == "1. forwarding").count() >= 3 * 7,
+        "{md}"
+    );
     for r in &rows {
         assert_eq!(r.len(), 8, "malformed row {r:?}");
         let median = &r[2];
@@ -80,16 +98,18 @@ fn every_benchmark_runs_at_a_tiny_size_and_fills_its_rows() {
             );
             continue;
         }
-        let n: f64 = median
-            .replace(',', "")
-            .parse()
-            .unwrap_or_else(|_| panic!("row {} / {}: median {median:?} is not a number", r[0], r[1]));
+        let n: f64 = median.replace(',', "").parse().unwrap_or_else(|_| {
+            panic!("row {} / {}: median {median:?} is not a number", r[0], r[1])
+        });
         assert!(n.is_finite() && n >= 0.0, "{r:?}");
-        // Rows with a reference carry a ratio, except where both are zero
-        // (a loss rate of 0 against 0).
+        // Rows with a reference carry a ratio, except where a zero makes it
+        // meaningless (a loss rate of 0 against 0). Standalone rows say "-".
         let ratio = &r[6];
         assert!(
-            ratio == "reference" || ratio.contains("x vs ") || (ratio.starts_with("n/a") && n == 0.0),
+            ratio == "reference"
+                || ratio == "-"
+                || ratio.contains("x vs ")
+                || (ratio.starts_with("n/a") && (n == 0.0 || r[5] == "%")),
             "row {} / {}: ratio cell {ratio:?}",
             r[0],
             r[1]

@@ -21,7 +21,8 @@ pub fn assemble_file(path: &Path, defines: &[(&str, i64)]) -> Result<Vec<u8>, St
 /// Assembles LLVM-syntax text; returns the instruction bytes and an ELF
 /// relocatable object holding them.
 pub fn assemble_to_elf(text: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let prog = ebpf_asm::assemble(text, &ebpf_asm::AsmOptions::default()).map_err(|e| e.to_string())?;
+    let prog =
+        ebpf_asm::assemble(text, &ebpf_asm::AsmOptions::default()).map_err(|e| e.to_string())?;
     let elf = ebpf_asm::elf::write_object(&prog).map_err(|e| format!("ELF writer: {}", e.0))?;
     Ok((prog.to_bytes(), elf))
 }
@@ -69,6 +70,14 @@ pub fn lab_down(prefix: &str) {
     if let Ok(lab) = Lab::new(Some(prefix)) {
         let _ = lab.down();
     }
+}
+
+/// netns_1's `Ip: ForwDatagrams` counter (/proc/net/snmp): how many
+/// datagrams its IP stack has forwarded.
+pub fn lab_forwarded(prefix: &str) -> Result<u64, String> {
+    let lab = Lab::new(Some(prefix)).map_err(|e| e.to_string())?;
+    lab.ip_counter(Side::Netns1, "ForwDatagrams")
+        .map_err(|e| e.to_string())
 }
 
 /// The network namespace files of an isolated lab's host side and netns_2.

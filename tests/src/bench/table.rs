@@ -43,6 +43,8 @@ pub struct Row {
     pub versus: Option<Versus>,
     /// A stated goal, as "times better than the reference" (e.g. 20.0).
     pub target: Option<f64>,
+    /// Neither compared nor a reference: a figure that stands alone.
+    pub alone: bool,
 }
 
 impl Row {
@@ -54,6 +56,7 @@ impl Row {
             figure,
             versus: None,
             target: None,
+            alone: false,
         }
     }
 
@@ -84,6 +87,12 @@ impl Row {
                 better,
             });
         }
+        self
+    }
+
+    /// Marks a row that has no ratio and is no one's reference.
+    pub fn alone(mut self) -> Row {
+        self.alone = true;
         self
     }
 
@@ -290,6 +299,7 @@ pub fn render(machine: &Machine, rows: &[Row], elapsed_s: f64) -> String {
         let vs = match (&r.versus, r.ratio()) {
             (Some(v), Some(x)) => format!("{} vs {}", fmt_ratio(x), cell(&v.name)),
             (Some(v), None) => format!("n/a vs {} (zero or missing)", cell(&v.name)),
+            (None, _) if r.alone => "-".to_string(),
             (None, _) => "reference".to_string(),
         };
         let target = match (r.target, r.ratio()) {

@@ -55,6 +55,8 @@ pub struct UdpFlood {
     pub received: u64,
     /// How long the sender sent for.
     pub seconds: f64,
+    /// CPU time spent on the path: see [`CpuMeter`].
+    pub cpu_ns: u64,
 }
 
 impl UdpFlood {
@@ -69,6 +71,71 @@ impl UdpFlood {
             return f64::NAN;
         }
         1.0 - (self.received.min(self.sent) as f64 / self.sent as f64)
+    }
+
+    /// CPU nanoseconds per delivered datagram: what the path costs the
+    /// machine, independent of how much CPU other processes took meanwhile.
+    pub fn cpu_ns_per_packet(&self) -> f64 {
+        self.cpu_ns as f64 / self.received as f64
+    }
+}
+
+/// Nanoseconds the calling thread has run on a CPU (the scheduler's
+/// `sum_exec_runtime`, first field of /proc/thread-self/schedstat; see
+/// Documentation/scheduler/sched-stats.rst). Without IRQ time accounting
+/// (this kernel: CONFIG_IRQ_TIME_ACCOUNTING unset) it includes the softirq
+/// work done in the thread's context, which is where a veth path forwards:
+/// veth_xmit queues to the peer's backlog and the softirq runs when the
+/// sender re-enables bottom halves.
+pub fn thread_cpu_ns() -> u64 {
+    schedstat_ns("/proc/thread-self/schedstat")
+}
+
+fn schedstat_ns(path: &str) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// CPU time of the path under test: the sender thread, the receiver thread,
+/// and the `ksoftirqd/N` threads, which take over softirq work when it runs
+/// long. Wall-clock rates move with whatever else the machine is doing; CPU
+/// per packet moves much less, so both are reported.
+pub struct CpuMeter {
+    ksoftirqd: Vec<String>,
+    start: u64,
+}
+
+impl CpuMeter {
+    /// Starts counting the ksoftirqd threads (the sender and receiver
+    /// measure their own threads and add them with [`CpuMeter::finish`]).
+    pub fn start() -> CpuMeter {
+        let ksoftirqd: Vec<String> = std::fs::read_dir("/proc")
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .bytes()
+                            .all(|b| b.is_ascii_digit())
+                    })
+                    .filter(|e| {
+                        std::fs::read_to_string(e.path().join("comm"))
+                            .is_ok_and(|c| c.starts_with("ksoftirqd/"))
+                    })
+                    .map(|e| e.path().join("schedstat").to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let start = ksoftirqd.iter().map(|p| schedstat_ns(p)).sum();
+        CpuMeter { ksoftirqd, start }
+    }
+
+    /// The ksoftirqd time since [`CpuMeter::start`] plus the threads' own.
+    pub fn finish(&self, threads_ns: u64) -> u64 {
+        let now: u64 = self.ksoftirqd.iter().map(|p| schedstat_ns(p)).sum();
+        now.saturating_sub(self.start) + threads_ns
     }
 }
 
@@ -92,7 +159,9 @@ pub fn udp_flood(p: &Path2, port: u16, payload: usize, limits: Limits) -> io::Re
     let stop = Arc::new(AtomicBool::new(false));
     let stop_rx = stop.clone();
     let hard_deadline = Instant::now() + limits.max_time + Duration::from_secs(2);
-    let receiver = std::thread::spawn(move || -> io::Result<u64> {
+    let meter = CpuMeter::start();
+    let receiver = std::thread::spawn(move || -> io::Result<(u64, u64)> {
+        let cpu0 = thread_cpu_ns();
         let mut bufs = vec![vec![0u8; 2048]; 64];
         let mut received = 0u64;
         loop {
@@ -100,13 +169,14 @@ pub fn udp_flood(p: &Path2, port: u16, payload: usize, limits: Limits) -> io::Re
             received += got.len() as u64;
             // Once the sender is done, drain until the socket is empty.
             if got.is_empty() && stop_rx.load(Ordering::Acquire) || Instant::now() > hard_deadline {
-                return Ok(received);
+                return Ok((received, thread_cpu_ns().saturating_sub(cpu0)));
             }
         }
     });
 
     let data = vec![0xa5u8; payload];
     let batch: Vec<&[u8]> = (0..32).map(|_| data.as_slice()).collect();
+    let cpu0 = thread_cpu_ns();
     let start = Instant::now();
     let mut sent = 0u64;
     let mut result = Ok(());
@@ -121,8 +191,9 @@ pub fn udp_flood(p: &Path2, port: u16, payload: usize, limits: Limits) -> io::Re
         }
     }
     let seconds = start.elapsed().as_secs_f64();
+    let sender_cpu = thread_cpu_ns().saturating_sub(cpu0);
     stop.store(true, Ordering::Release);
-    let received = receiver
+    let (received, receiver_cpu) = receiver
         .join()
         .map_err(|_| io::Error::other("UDP receiver panicked"))??;
     result?;
@@ -130,6 +201,7 @@ pub fn udp_flood(p: &Path2, port: u16, payload: usize, limits: Limits) -> io::Re
         sent,
         received,
         seconds,
+        cpu_ns: meter.finish(sender_cpu + receiver_cpu),
     })
 }
 
@@ -138,11 +210,18 @@ pub fn udp_flood(p: &Path2, port: u16, payload: usize, limits: Limits) -> io::Re
 pub struct TcpStreamResult {
     pub bytes: u64,
     pub seconds: f64,
+    /// CPU time spent on the transfer: see [`CpuMeter`].
+    pub cpu_ns: u64,
 }
 
 impl TcpStreamResult {
     pub fn mbit_per_s(&self) -> f64 {
         self.bytes as f64 * 8.0 / self.seconds / 1e6
+    }
+
+    /// CPU microseconds per MiB delivered.
+    pub fn cpu_us_per_mib(&self) -> f64 {
+        self.cpu_ns as f64 / 1e3 / (self.bytes as f64 / f64::from(1u32 << 20))
     }
 }
 
@@ -163,7 +242,9 @@ pub fn tcp_stream(
     })?;
     let accept_deadline = Instant::now() + Duration::from_secs(3);
     let read_deadline = Instant::now() + max_time + Duration::from_secs(5);
+    let meter = CpuMeter::start();
     let receiver = std::thread::spawn(move || -> io::Result<TcpStreamResult> {
+        let cpu0 = thread_cpu_ns();
         let (mut conn, _) = loop {
             match listener.accept() {
                 Ok(c) => break c,
@@ -202,6 +283,7 @@ pub fn tcp_stream(
         Ok(TcpStreamResult {
             bytes,
             seconds: start.elapsed().as_secs_f64(),
+            cpu_ns: thread_cpu_ns().saturating_sub(cpu0),
         })
     });
 
@@ -209,6 +291,7 @@ pub fn tcp_stream(
         TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2))
     })
     .and_then(|mut conn| {
+        let cpu0 = thread_cpu_ns();
         conn.set_write_timeout(Some(Duration::from_secs(2)))?;
         let chunk = vec![0x5au8; 128 << 10];
         let start = Instant::now();
@@ -218,13 +301,15 @@ pub fn tcp_stream(
             sent += chunk.len() as u64;
         }
         conn.shutdown(std::net::Shutdown::Write)?;
-        Ok(sent)
+        Ok((sent, thread_cpu_ns().saturating_sub(cpu0)))
     });
     let got = receiver
         .join()
         .map_err(|_| io::Error::other("TCP receiver panicked"))?;
-    let sent = sent.map_err(|e| io::Error::new(e.kind(), format!("TCP sender: {e}")))?;
-    let got = got?;
+    let (sent, sender_cpu) =
+        sent.map_err(|e| io::Error::new(e.kind(), format!("TCP sender: {e}")))?;
+    let mut got = got?;
+    got.cpu_ns = meter.finish(got.cpu_ns + sender_cpu);
     if got.bytes != sent {
         return Err(io::Error::other(format!(
             "TCP: sent {sent} bytes but {} arrived",
@@ -438,15 +523,32 @@ mod tests {
             sent: 1000,
             received: 900,
             seconds: 0.5,
+            cpu_ns: 900_000,
         };
         assert_eq!(f.delivered_pps(), 1800.0);
         assert!((f.loss() - 0.1).abs() < 1e-12);
+        assert_eq!(f.cpu_ns_per_packet(), 1000.0);
         let none = UdpFlood {
             sent: 0,
             received: 0,
             seconds: 1.0,
+            cpu_ns: 0,
         };
         assert!(none.loss().is_nan());
+    }
+
+    #[test]
+    fn this_thread_has_used_cpu() {
+        let a = thread_cpu_ns();
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        let b = thread_cpu_ns();
+        assert!(b > a, "{a} -> {b}");
+        let m = CpuMeter::start();
+        assert!(m.finish(5) >= 5);
     }
 
     #[test]
@@ -497,5 +599,9 @@ mod tests {
         assert!(!rtts.is_empty() && rtts.iter().all(|r| *r > 0.0));
         let t = tcp_stream(&p, port + 2, 4 << 20, Duration::from_millis(300)).unwrap();
         assert!(t.bytes > 0 && t.mbit_per_s() > 0.0, "{t:?}");
+        assert!(
+            f.cpu_ns > 0 && t.cpu_ns > 0,
+            "CPU time is measured: {f:?} {t:?}"
+        );
     }
 }
