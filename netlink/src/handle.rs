@@ -456,3 +456,129 @@ pub(crate) fn fixed_len(ty: u16) -> Option<usize> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The protocol checks of [`parse_replies`], each on a datagram built to
+    //! break one rule. (The property test in tests/fuzz_replies.rs only
+    //! proves it never panics; these prove what it says.)
+    use super::*;
+    use crate::wire::TcMsg;
+
+    const PORT: u32 = 4242;
+    const SEQ: u32 = 1000;
+
+    fn request() -> Vec<u8> {
+        let mut m = MsgBuilder::new(RTM_NEWTFILTER, NLM_F_REQUEST).fixed(&TcMsg::default().emit());
+        m.attr_str(TCA_KIND, "bpf");
+        m.finish(SEQ, 0)
+    }
+
+    fn msg(ty: u16, flags: u16, seq: u32, pid: u32) -> Vec<u8> {
+        MsgBuilder::new(ty, flags)
+            .fixed(&TcMsg::default().emit())
+            .finish(seq, pid)
+    }
+
+    /// `struct nlmsgerr` with `errno` (0 for an ACK) and, if given, extack
+    /// attributes: the message and the offset of the attribute at fault.
+    fn error(errno: i32, extack: Option<(&str, u32)>) -> Vec<u8> {
+        let req = request();
+        let flags = if extack.is_some() {
+            NLM_F_CAPPED | NLM_F_ACK_TLVS
+        } else {
+            NLM_F_CAPPED
+        };
+        let mut m = MsgBuilder::new(NLMSG_ERROR, flags);
+        m.raw(&(-errno).to_ne_bytes());
+        m.raw(req.get(..wire::NLMSG_HDRLEN).unwrap_or(&req));
+        if let Some((text, offs)) = extack {
+            m.attr_str(NLMSGERR_ATTR_MSG, text);
+            m.attr_u32(NLMSGERR_ATTR_OFFS, offs);
+        }
+        m.finish(SEQ, PORT)
+    }
+
+    fn parse(data: &[u8]) -> Result<ReplyBatch> {
+        parse_replies(data, PORT, SEQ, &request(), "RTM_NEWTFILTER test")
+    }
+
+    fn protocol_detail(r: Result<ReplyBatch>) -> String {
+        match r {
+            Err(Error::Protocol { request, detail }) => {
+                assert_eq!(request, "RTM_NEWTFILTER test");
+                detail
+            }
+            other => panic!("expected a protocol error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_reply_to_another_port_is_refused() {
+        let d = protocol_detail(parse(&msg(RTM_NEWTFILTER, 0, SEQ, 9)));
+        assert_eq!(d, "reply addressed to port id 9 but ours is 4242");
+    }
+
+    #[test]
+    fn stale_sequence_numbers_are_skipped_and_future_ones_refused() {
+        // An earlier request's leftovers, then our ACK: only the ACK counts.
+        let mut data = msg(RTM_NEWTFILTER, NLM_F_MULTI, SEQ - 1, PORT);
+        data.extend(error(0, None));
+        let b = parse(&data).expect("stale reply skipped");
+        assert!(b.finished && b.replies.is_empty(), "{b:?}");
+        let d = protocol_detail(parse(&msg(RTM_NEWTFILTER, 0, SEQ + 5, PORT)));
+        assert_eq!(d, "reply has sequence number 1005 but we sent 1000");
+    }
+
+    #[test]
+    fn multipart_dumps_end_at_nlmsg_done() {
+        let mut first = msg(RTM_NEWTFILTER, NLM_F_MULTI, SEQ, PORT);
+        first.extend(msg(RTM_NEWTFILTER, NLM_F_MULTI, SEQ, PORT));
+        let b = parse(&first).expect("first datagram");
+        assert_eq!((b.replies.len(), b.finished), (2, false));
+        let mut last = msg(RTM_NEWTFILTER, NLM_F_MULTI | NLM_F_DUMP_INTR, SEQ, PORT);
+        last.extend(
+            MsgBuilder::new(NLMSG_DONE, NLM_F_MULTI)
+                .fixed(&0i32.to_ne_bytes())
+                .finish(SEQ, PORT),
+        );
+        let b = parse(&last).expect("last datagram");
+        assert_eq!((b.replies.len(), b.finished, b.dump_intr), (1, true, true));
+        // A dump that fails reports its errno in NLMSG_DONE.
+        let done = MsgBuilder::new(NLMSG_DONE, NLM_F_MULTI)
+            .fixed(&(-libc::EMSGSIZE).to_ne_bytes())
+            .finish(SEQ, PORT);
+        let e = parse(&done).expect_err("failed dump");
+        assert_eq!(e.errno(), Some(libc::EMSGSIZE), "{e}");
+    }
+
+    #[test]
+    fn nlmsg_error_carries_errno_extack_and_the_attribute() {
+        // Offset 36 is TCA_KIND: the first attribute, after nlmsghdr (16
+        // bytes) and tcmsg (20).
+        let e = parse(&error(
+            libc::EINVAL,
+            Some(("Parent Qdisc doesn't exists", 36)),
+        ))
+        .expect_err("kernel refusal");
+        let Error::Kernel {
+            request,
+            errno,
+            extack,
+            attribute,
+            ..
+        } = &e
+        else {
+            panic!("expected a kernel error, got {e:?}")
+        };
+        assert_eq!(request, "RTM_NEWTFILTER test");
+        assert_eq!(*errno, libc::EINVAL);
+        assert_eq!(extack.as_deref(), Some("Parent Qdisc doesn't exists"));
+        assert_eq!(attribute.as_deref(), Some("TCA_KIND"));
+        // errno 0 is the ACK that ends a request.
+        let b = parse(&error(0, None)).expect("ACK");
+        assert!(b.finished);
+        let d = protocol_detail(parse(&msg(NLMSG_OVERRUN, 0, SEQ, PORT)));
+        assert!(d.starts_with("NLMSG_OVERRUN"), "{d}");
+    }
+}
