@@ -317,6 +317,8 @@ pub const TC_H_MAJ_MASK: u32 = 0xFFFF_0000;
 pub const TC_H_MIN_MASK: u32 = 0x0000_FFFF;
 /// `TC_H_UNSPEC`.
 pub const TC_H_UNSPEC: u32 = 0;
+/// `TC_H_ROOT`: the root of a device's egress qdisc tree.
+pub const TC_H_ROOT: u32 = 0xFFFF_FFFF;
 /// `TC_H_INGRESS`: the ingress qdisc's parent.
 pub const TC_H_INGRESS: u32 = 0xFFFF_FFF1;
 /// `TC_H_CLSACT = TC_H_INGRESS`: clsact takes the ingress qdisc's slot.

@@ -591,8 +591,8 @@ fn fixed_line(ty: u16, p: &[u8]) -> Result<(String, u8), wire::WireError> {
 /// A TC handle as `tc` prints it: `ffff:fff2`, `ffff:`, `root`.
 pub fn tc_handle(h: u32) -> String {
     match h {
-        0xFFFF_FFFF => "root".into(),
-        0 => "0".into(),
+        TC_H_ROOT => "root".into(),
+        TC_H_UNSPEC => "0".into(),
         _ if h & TC_H_MIN_MASK == 0 => format!("{:x}:", h >> 16),
         _ => format!("{:x}:{:x}", h >> 16, h & TC_H_MIN_MASK),
     }
