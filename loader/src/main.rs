@@ -9,10 +9,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Every layer of an eBPF packet redirect, by hand: assemble, inspect, load
-/// and test-run the program without any BPF library.
+/// Every layer of an eBPF packet redirect, by hand and with no BPF library:
+/// assemble, inspect, load and test-run the program, and build the lab that
+/// attaches it.
+// No bare `about` here: it would take the crate's description from
+// Cargo.toml, which describes the library, instead of this comment.
 #[derive(Parser)]
-#[command(name = "redirect-lab", version, about)]
+#[command(name = "redirect-lab", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,7 +25,7 @@ struct Cli {
 enum Command {
     /// Assemble a .s file into an ELF object, raw bytes or hex.
     Asm(cli::asm::AsmArgs),
-    /// List the instructions of an ELF object or raw bytes.
+    /// List the instructions of an ELF object, raw bytes or hex text.
     Disasm(cli::asm::DisasmArgs),
     /// Run a program (.s or .o) on a packet with BPF_PROG_TEST_RUN.
     Run(cli::run::RunArgs),

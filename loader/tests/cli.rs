@@ -296,6 +296,24 @@ fn prog_list_shows_a_loaded_program() {
 }
 
 #[test]
+fn help_says_what_the_tool_is() {
+    let o = lab(&["--help"]);
+    assert!(o.status.success());
+    let (stdout, _) = text(&o);
+    assert!(
+        stdout
+            .starts_with("Every layer of an eBPF packet redirect, by hand and with no BPF library"),
+        "{stdout}"
+    );
+    for cmd in ["asm", "disasm", "run", "prog", "up", "down"] {
+        assert!(
+            stdout.contains(&format!("\n  {cmd} ")),
+            "{cmd} missing: {stdout}"
+        );
+    }
+}
+
+#[test]
 fn unprivileged_use_says_root_is_needed() {
     let t = TempDir::new();
     let data = t.file("pkt.bin", &packet([10, 0, 2, 11]));
