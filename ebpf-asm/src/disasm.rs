@@ -267,38 +267,28 @@ pub fn write_instruction(
         Instruction::Exit => write!(out, "exit"),
         Instruction::LdImm64 { dst, pseudo, imm } => {
             let (lo, hi) = (imm as i32, (imm >> 32) as i32);
-            let hi_suffix = |out: &mut dyn Write| -> fmt::Result {
-                if hi != 0 {
-                    write!(out, "{hi:+}")?;
-                }
-                Ok(())
-            };
             match pseudo {
                 LdPseudo::Imm64 if k => write!(out, "{dst} = {:#x} ll", imm as u64),
                 LdPseudo::Imm64 => write!(out, "{dst} = {imm} ll"),
                 _ if !k && hi == 0 => {
                     write!(out, "ld_pseudo\t{dst}, {}, {}", pseudo.src(), lo as u32)
                 }
-                LdPseudo::MapFd => {
-                    write!(out, "{dst} = map[fd:{lo}]")?;
-                    hi_suffix(out)?;
-                    write!(out, " ll")
-                }
-                LdPseudo::MapIdx => {
-                    write!(out, "{dst} = map[idx:{lo}]")?;
-                    hi_suffix(out)?;
-                    write!(out, " ll")
-                }
                 LdPseudo::MapValue => write!(out, "{dst} = map_value[fd:{lo}]{hi:+} ll"),
                 LdPseudo::MapIdxValue => write!(out, "{dst} = map_value[idx:{lo}]{hi:+} ll"),
-                LdPseudo::BtfId => {
-                    write!(out, "{dst} = btf_id[{lo}]")?;
-                    hi_suffix(out)?;
-                    write!(out, " ll")
-                }
-                LdPseudo::Func => {
-                    write!(out, "{dst} = func[{lo}]")?;
-                    hi_suffix(out)?;
+                LdPseudo::MapFd | LdPseudo::MapIdx | LdPseudo::BtfId | LdPseudo::Func => {
+                    let head = match pseudo {
+                        LdPseudo::MapFd => "map[fd:",
+                        LdPseudo::MapIdx => "map[idx:",
+                        LdPseudo::BtfId => "btf_id[",
+                        _ => "func[",
+                    };
+                    write!(out, "{dst} = {head}{lo}]")?;
+                    // The second slot's imm is usually 0 for these forms
+                    // (btf_id may carry a module's BTF fd there): shown only
+                    // when set, so the listing still reassembles exactly.
+                    if hi != 0 {
+                        write!(out, "{hi:+}")?;
+                    }
                     write!(out, " ll")
                 }
             }
