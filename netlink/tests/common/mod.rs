@@ -12,8 +12,16 @@ pub fn require_root() {
 }
 
 /// Runs an iproute2 command if `ip`/`tc` is installed; `None` if it is not.
+/// Under CI (`CI` set), which installs iproute2, a missing tool fails the
+/// test instead: there the cross-check must really run.
 pub fn iproute2(tool: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(tool).args(args).output().ok()?;
+    let out = match Command::new(tool).args(args).output() {
+        Ok(out) => out,
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("{tool} cannot run ({e}); .ci/run installs iproute2, so CI must have it")
+        }
+        Err(_) => return None,
+    };
     assert!(
         out.status.success(),
         "{tool} {args:?} failed: {}",
