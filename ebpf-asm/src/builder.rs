@@ -34,6 +34,7 @@ use crate::program::{
     default_name, Program, RelocKind, Relocation, DEFAULT_LICENSE, DEFAULT_SECTION,
 };
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A 64-bit register view (`rN`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,8 +102,18 @@ impl<D: Register> Operand<D> for i32 {
 }
 
 /// A jump target, created by [`Builder::label`] and bound by [`Builder::bind`].
+///
+/// It remembers which builder made it: a handle from another builder is then
+/// [`BuildError::ForeignLabel`] instead of a jump to whichever label happens
+/// to have the same number here. (A clone of a builder shares its labels.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Label(usize);
+pub struct Label {
+    builder: u64,
+    index: usize,
+}
+
+/// Gives every builder its own id for its labels.
+static NEXT_BUILDER_ID: AtomicU64 = AtomicU64::new(0);
 
 /// A builder error, returned by the call that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +203,7 @@ struct Fixup {
 /// Accumulates instructions; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct Builder {
+    id: u64,
     insns: Vec<Insn>,
     labels: Vec<(String, Option<usize>)>,
     fixups: Vec<Fixup>,
@@ -212,6 +224,7 @@ type Res<'a> = Result<&'a mut Builder, BuildError>;
 impl Builder {
     pub fn new() -> Builder {
         Builder {
+            id: NEXT_BUILDER_ID.fetch_add(1, Ordering::Relaxed),
             insns: Vec::new(),
             labels: Vec::new(),
             fixups: Vec::new(),
@@ -246,13 +259,26 @@ impl Builder {
     /// A new, unbound label; `name` is only used in error messages.
     pub fn label(&mut self, name: &str) -> Label {
         self.labels.push((name.to_string(), None));
-        Label(self.labels.len() - 1)
+        Label {
+            builder: self.id,
+            index: self.labels.len() - 1,
+        }
+    }
+
+    /// `l`'s index in this builder's label table, if this builder made it.
+    fn label_index(&self, l: Label) -> Result<usize, BuildError> {
+        if l.builder == self.id && l.index < self.labels.len() {
+            Ok(l.index)
+        } else {
+            Err(BuildError::ForeignLabel)
+        }
     }
 
     /// Bind `l` to the next instruction's slot.
     pub fn bind(&mut self, l: Label) -> Res<'_> {
         let here = self.insns.len();
-        let entry = self.labels.get_mut(l.0).ok_or(BuildError::ForeignLabel)?;
+        let index = self.label_index(l)?;
+        let entry = self.labels.get_mut(index).ok_or(BuildError::ForeignLabel)?;
         if entry.1.is_some() {
             return Err(BuildError::DuplicateLabel {
                 label: entry.0.clone(),
@@ -274,9 +300,7 @@ impl Builder {
     }
 
     fn push_fix(&mut self, ins: Instruction, label: Label, kind: FixKind) -> Res<'_> {
-        if label.0 >= self.labels.len() {
-            return Err(BuildError::ForeignLabel);
-        }
+        self.label_index(label)?;
         let slot = self.insns.len();
         self.push(ins)?;
         self.fixups.push(Fixup { slot, label, kind });
@@ -534,7 +558,10 @@ impl Builder {
     /// Resolve labels and produce the program.
     pub fn finish(mut self) -> Result<Program, BuildError> {
         for f in &self.fixups {
-            let (name, target) = self.labels.get(f.label.0).ok_or(BuildError::ForeignLabel)?;
+            let (name, target) = self
+                .labels
+                .get(f.label.index)
+                .ok_or(BuildError::ForeignLabel)?;
             let target = target.ok_or_else(|| BuildError::UnboundLabel {
                 label: name.clone(),
                 slot: f.slot,
@@ -614,6 +641,29 @@ mod tests {
             b.finish().unwrap_err(),
             BuildError::OffsetOutOfRange { offset: 40000, .. }
         ));
+    }
+
+    #[test]
+    fn labels_from_another_builder_are_refused() {
+        let mut a = Builder::new();
+        let a_label = a.label("a_only");
+        // `b` has a label with the same index: the handle must still not pass.
+        let mut b = Builder::new();
+        let _b_label = b.label("b_only");
+        assert_eq!(b.ja(a_label).unwrap_err(), BuildError::ForeignLabel);
+        assert_eq!(b.bind(a_label).unwrap_err(), BuildError::ForeignLabel);
+        // A clone shares its labels.
+        let mut c = a.clone();
+        c.bind(a_label).unwrap().exit().unwrap();
+        assert!(c.finish().is_ok());
+    }
+
+    #[test]
+    fn helpers_are_called_by_name() {
+        let mut b = Builder::new();
+        b.call("bpf_redirect").unwrap().exit().unwrap();
+        let p = b.finish().unwrap();
+        assert_eq!(p.insns()[0], Insn::new(0x85, 0, 0, 0, 23));
     }
 
     #[test]
