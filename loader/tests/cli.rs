@@ -249,6 +249,12 @@ fn asm_errors_name_line_and_column() {
     assert!(stderr.contains("oops.s:2:"), "{stderr}");
     let o = lab(&["disasm", src.to_str().unwrap()]);
     assert!(!o.status.success(), "text is not instructions");
+    let (_, stderr) = text(&o);
+    assert!(
+        stderr.contains("oops.s (raw): cannot decode: slot ")
+            && stderr.contains("not an ELF object, so it was read as raw 8-byte instructions"),
+        "{stderr}"
+    );
     let o = lab(&["run", "/nonexistent/x.s", "--data", "/nonexistent/p"]);
     let (_, stderr) = text(&o);
     assert!(!o.status.success());

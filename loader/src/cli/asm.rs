@@ -143,8 +143,17 @@ pub fn disasm(a: DisasmArgs) -> CliResult {
         bytes: a.bytes,
         ..DisasmOptions::default()
     };
-    let listing = disassemble(&bytes, &opts)
-        .map_err(|e| format!("{} ({label}): cannot decode: {e}", a.input.display()))?;
+    let listing = disassemble(&bytes, &opts).map_err(|e| {
+        // Anything that is neither ELF nor .hex is taken as raw slots; when
+        // that fails, say so, since the usual cause is the wrong kind of file.
+        let hint = if label == "raw" {
+            "; not an ELF object, so it was read as raw 8-byte instructions \
+             (name hex text *.hex; assemble .s files with `redirect-lab asm`)"
+        } else {
+            ""
+        };
+        format!("{} ({label}): cannot decode: {e}{hint}", a.input.display())
+    })?;
     println!(
         "; {} ({label}): {} slots",
         a.input.display(),
