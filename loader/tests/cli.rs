@@ -125,9 +125,11 @@ fn run_with_defines_and_hex_packet_files() {
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stderr}");
     assert!(
-        stdout.starts_with("retval: 7 (TC_ACT_REDIRECT)"),
+        stdout.starts_with("retval: 7 (TC_ACT_REDIRECT)\nduration: "),
         "{stdout}"
     );
+    assert!(stdout.contains(" ns (one run)\n"), "{stdout}");
+    assert!(stdout.contains("data_out: 60 bytes, changed\n"), "{stdout}");
     let o = run("DEST_IP=10.0.2.11");
     assert!(
         text(&o).0.starts_with("retval: 0 (TC_ACT_OK)"),

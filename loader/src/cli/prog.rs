@@ -91,6 +91,11 @@ fn list(json: bool) -> CliResult {
         println!("[{}]", items.join(","));
         return Ok(ExitCode::SUCCESS);
     }
+    if progs.is_empty() {
+        // An empty table would look like a failure to read the list.
+        println!("no BPF programs are loaded");
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "{:>6}  {:<16} {:<16} {:<16} {:>8} {:>8}",
         "ID", "TYPE", "NAME", "TAG", "XLATED", "JITED"

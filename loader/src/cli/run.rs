@@ -119,10 +119,16 @@ pub fn run(a: RunArgs) -> CliResult {
             Some(n) => println!("retval: {} ({n})", result.retval),
             None => println!("retval: {}", result.retval),
         }
+        // The kernel runs at least once whatever `repeat` says (0 means 1).
+        let runs = a.repeat.max(1);
         println!(
-            "duration: {} ns (mean of {} runs)",
+            "duration: {} ns ({})",
             result.duration_ns,
-            a.repeat.max(1)
+            if runs == 1 {
+                "one run".to_string()
+            } else {
+                format!("mean of {runs} runs")
+            }
         );
         println!(
             "data_out: {} bytes, {}",
