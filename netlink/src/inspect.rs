@@ -416,15 +416,20 @@ fn attrs_tree(out: &mut String, buf: &[u8], base: usize, ctx: Ctx, family: u8, d
         let (name, val) = attr_info(ctx, a.ty, family, kind.as_deref());
         let _ = write!(
             out,
-            "{indent}[{:04x}] {name}({}) len {}: ",
+            "{indent}[{:04x}] {name}({}) len {}:",
             base + a.offset,
             a.ty,
             a.payload.len() + 4
         );
         let inner = base + a.offset + wire::NLA_HDRLEN;
         if depth > 8 {
-            out.push_str("<nesting too deep>\n");
+            out.push_str(" <nesting too deep>\n");
             continue;
+        }
+        // A nest's children go on the lines below; any other value follows
+        // on this line.
+        if !matches!(val, Val::Nested(_)) {
+            out.push(' ');
         }
         match val {
             Val::Nested(c) => {
@@ -704,6 +709,9 @@ mod tests {
         assert!(t.contains("tcm_parent ffff:fff2"), "{t}");
         assert!(t.contains("TCA_BPF_FD(6) len 8: 9 (0x9)"), "{t}");
         assert!(t.contains("TCA_BPF_NAME(7) len 13: \"redirect\""), "{t}");
+        // A nest's line ends at its colon; its children follow below.
+        assert!(t.contains("TCA_OPTIONS(2) len 28:\n"), "{t}");
+        assert!(t.lines().all(|l| !l.ends_with(' ')), "trailing space:\n{t}");
     }
 
     #[test]
