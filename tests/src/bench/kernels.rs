@@ -97,14 +97,6 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         };
         (c, what.into(), SERIES.to_vec())
     };
-    // The runner builds its static binaries with cargo into its own target
-    // directory; under `cargo test` a CARGO_TARGET_DIR shared with the outer
-    // cargo would wait on its lock, so give it a subdirectory.
-    if cfg.smoke {
-        if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-            cmd.env("CARGO_TARGET_DIR", PathBuf::from(dir).join("bench-kernels"));
-        }
-    }
     let t = Instant::now();
     let out = match cmd.output() {
         Ok(o) => o,
