@@ -52,16 +52,20 @@ fn send(n: usize) {
 
 #[test]
 fn tcx_link_on_loopback_counts_traffic_and_detaches() {
+    let ns = NetnsGuard::unique("ldtcx").expect("create netns");
     if loader::error::kernel_version().is_some_and(|v| v < (6, 6)) {
-        // The attach must fail with a message naming the version.
-        let insns = [[0xb7u8, 0, 0, 0, 0, 0, 0, 0], [0x95, 0, 0, 0, 0, 0, 0, 0]].concat();
-        let p = Program::load(ProgType::SchedCls, &insns, "GPL", "tcx_old").unwrap();
-        let e = Link::attach_ifindex(p.as_fd(), 1, AttachType::TcxIngress, 0).unwrap_err();
-        assert!(e.to_string().contains("introduced in Linux 6.6"), "{e}");
+        // The attach must fail with a message naming the version. Even a
+        // refused attach goes to our own namespace's loopback, not the host's.
+        ns.run(|| {
+            let insns = [[0xb7u8, 0, 0, 0, 0, 0, 0, 0], [0x95, 0, 0, 0, 0, 0, 0, 0]].concat();
+            let p = Program::load(ProgType::SchedCls, &insns, "GPL", "tcx_old").unwrap();
+            let e = Link::attach_ifindex(p.as_fd(), 1, AttachType::TcxIngress, 0).unwrap_err();
+            assert!(e.to_string().contains("introduced in Linux 6.6"), "{e}");
+        })
+        .expect("run in netns");
         return;
     }
     ensure_bpffs().unwrap();
-    let ns = NetnsGuard::unique("ldtcx").expect("create netns");
     ns.run(|| {
         let mut h = netlink::Handle::new().expect("rtnetlink");
         h.link_set_up(1).expect("lo up");
