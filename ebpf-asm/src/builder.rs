@@ -137,6 +137,7 @@ pub enum BuildError {
         slot: usize,
         offset: i64,
     },
+    /// A helper name that is not in the kernel's table ([`crate::helpers`]).
     UnknownHelper(String),
     /// A label handle made by a different builder.
     ForeignLabel,

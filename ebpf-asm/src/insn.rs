@@ -1,7 +1,7 @@
 //! The two views of an instruction: the raw 8-byte slot ([`Insn`], laid out
 //! like the kernel's `struct bpf_insn` in `include/uapi/linux/bpf.h`) and the
 //! decoded, typed [`Instruction`] whose variants follow the groups of RFC 9669
-//! section 4 and 5. [`crate::encode`] converts between them.
+//! section 4 and 5. [`mod@crate::encode`] converts between them.
 
 use crate::opcode::*;
 use std::fmt;
@@ -454,7 +454,7 @@ pub enum CallKind {
 }
 
 /// A decoded instruction. Every variant maps to exactly one encoding and back
-/// ([`crate::encode`]); fields the ISA reserves are zero and not stored.
+/// ([`mod@crate::encode`]); fields the ISA reserves are zero and not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Instruction {
     /// `dst op= src` (BPF_ALU / BPF_ALU64 with BPF_K or BPF_X).

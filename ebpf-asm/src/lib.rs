@@ -6,7 +6,7 @@
 //!
 //! - [`opcode`]: the opcode fields and constants, named as in `bpf.h`;
 //! - [`insn`]: the raw slot [`Insn`] and the typed [`Instruction`];
-//! - [`encode`]: exact encode/decode between the two;
+//! - [`mod@encode`]: exact encode/decode between the two;
 //! - [`helpers`]: kernel helper names and ids;
 //! - [`builder`]: build programs from Rust with typed registers and labels;
 //! - [`text`]: the text assembler ([`assemble`]);

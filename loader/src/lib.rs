@@ -8,7 +8,7 @@
 //!   program info and listing;
 //! - [`asm`]: loading `ebpf-asm` programs (map patching, source maps);
 //! - [`elf`]: loading clang-built ELF objects (global data as array maps);
-//! - [`file`]: load a `.s` or `.o` file, whichever it is;
+//! - [`mod@file`]: load a `.s` or `.o` file, whichever it is;
 //! - [`verifier`]: reading the verifier log, mapping it to source lines;
 //! - [`map`]: maps and their elements;
 //! - [`link`]: `BPF_LINK_CREATE` (TCX, XDP) and link info;
