@@ -119,18 +119,11 @@ static NEXT_BUILDER_ID: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuildError {
     /// The instruction at `slot` would write r10, the read-only frame pointer.
-    WriteToR10 {
-        slot: usize,
-    },
+    WriteToR10 { slot: usize },
     /// `bind` on a label that is already bound.
-    DuplicateLabel {
-        label: String,
-    },
+    DuplicateLabel { label: String },
     /// A jump to a label never bound (reported by `finish`).
-    UnboundLabel {
-        label: String,
-        slot: usize,
-    },
+    UnboundLabel { label: String, slot: usize },
     /// The jump at `slot` cannot reach `label`: `offset` does not fit its field.
     OffsetOutOfRange {
         label: String,
@@ -142,15 +135,9 @@ pub enum BuildError {
     /// A label handle made by a different builder.
     ForeignLabel,
     /// `bits` is not a width this instruction supports.
-    BadWidth {
-        what: &'static str,
-        bits: u8,
-    },
+    BadWidth { what: &'static str, bits: u8 },
     /// The size is not allowed for this instruction (e.g. atomic u8).
-    BadSize {
-        what: &'static str,
-        size: Size,
-    },
+    BadSize { what: &'static str, size: Size },
 }
 
 impl fmt::Display for BuildError {
