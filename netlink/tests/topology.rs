@@ -254,6 +254,17 @@ fn inspect_mode_prints_tree_hex_and_command() {
         "{text}"
     );
     assert!(text.contains("    0000  "), "hex dump present: {text}");
+    // The socket options are in force: NETLINK_CAP_ACK makes the kernel echo
+    // only our request's header (CAPPED), NETLINK_EXT_ACK adds the
+    // attributes (ACK_TLVS) that carried the message above.
+    assert!(
+        text.contains("type NLMSG_ERROR(2), flags CAPPED,"),
+        "{text}"
+    );
+    assert!(
+        text.contains("type NLMSG_ERROR(2), flags CAPPED|ACK_TLVS,"),
+        "{text}"
+    );
 }
 
 #[test]
