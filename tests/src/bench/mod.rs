@@ -15,8 +15,8 @@
 //! its min and max; a failure or a missing tool becomes a row that says so.
 //! Nothing here asserts a speed: targets are printed as met or not met.
 //!
-//! [`Config::smoke`] shrinks every benchmark to a tiny size; the smoke test in
-//! at the end of this file runs them all that way in `cargo test`.
+//! [`Config::smoke`] shrinks every benchmark to a tiny size; the smoke test
+//! (`tests/tests/bench_smoke.rs`) runs them all that way in `cargo test`.
 
 pub mod asm;
 pub mod bringup;

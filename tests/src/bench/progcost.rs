@@ -93,41 +93,20 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     let reps = if cfg.smoke { 1 } else { cfg.reps.max(11) };
     let names = ["our redirect.s", "clang -O2 redirect.bpf.c"];
     let case = |who: &str, what: &str| format!("{what}, {who}");
-    let all_missing = |why: String| -> Vec<Row> {
-        let mut rows = Vec::new();
-        for who in names {
-            rows.push(Row::missing(
-                BENCH,
-                case(who, &format!("ns per run (repeat {repeat})")),
-                "ns",
-                why.clone(),
-            ));
-            for (what, unit) in [
-                ("instructions loaded", "insns"),
-                ("xlated size", "bytes"),
-                ("jited size", "bytes"),
-            ] {
-                rows.push(Row::missing(BENCH, case(who, what), unit, why.clone()));
-            }
-        }
-        rows
-    };
     let src = cfg.root.join("bpf-src/redirect.s");
-    let ours_insns = match ours::assemble_file(&src, &[]) {
-        Ok(b) => b,
-        Err(e) => return all_missing(format!("our assembler on {}: {e}", src.display())),
-    };
-    let clang_insns = match clang_build(cfg) {
-        Ok(b) => b,
-        Err(e) => return all_missing(e),
-    };
-    let progs = match (
-        load(&ours_insns, "redirect_ours"),
-        load(&clang_insns, "redirect_clang"),
-    ) {
-        (Ok(a), Ok(b)) => [a, b],
-        (Err(e), _) | (_, Err(e)) => return all_missing(e),
-    };
+
+    // Each side on its own: a missing clang leaves our figures measured
+    // and says why clang's are missing.
+    let insns: [Result<Vec<u8>, String>; 2] = [
+        ours::assemble_file(&src, &[])
+            .map_err(|e| format!("our assembler on {}: {e}", src.display())),
+        clang_build(cfg),
+    ];
+    let progs: Vec<Result<Program, String>> = insns
+        .iter()
+        .zip(["redirect_ours", "redirect_clang"])
+        .map(|(i, name)| i.clone().and_then(|b| load(&b, name)))
+        .collect();
     let packet = test_packet();
     let run_once = |prog: &Program, repeat: u32| {
         prog.test_run(&TestRun {
@@ -137,27 +116,32 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         })
         .map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))
     };
-    // Same verdict and packet, or the comparison means nothing.
-    match (run_once(&progs[0], 1), run_once(&progs[1], 1)) {
-        (Ok(a), Ok(b)) => {
-            if a.retval != TC_ACT_REDIRECT
-                || b.retval != TC_ACT_REDIRECT
-                || a.data_out != b.data_out
-            {
-                return all_missing(format!(
-                    "the two programs disagree: retval {} vs {} (want {TC_ACT_REDIRECT}), packets {}",
-                    a.retval,
-                    b.retval,
-                    if a.data_out == b.data_out { "equal" } else { "differ" }
+    // Each must redirect, and both must leave the same packet, or the
+    // comparison means nothing.
+    let mut verdicts: Vec<Result<Vec<u8>, String>> = progs
+        .iter()
+        .map(|p| {
+            let r = run_once(p.as_ref().map_err(Clone::clone)?, 1)?;
+            if r.retval != TC_ACT_REDIRECT {
+                return Err(format!(
+                    "returned {} on an IPv4 frame to 10.0.2.11, not TC_ACT_REDIRECT ({TC_ACT_REDIRECT})",
+                    r.retval
                 ));
             }
+            Ok(r.data_out)
+        })
+        .collect();
+    if let (Ok(a), Ok(b)) = (&verdicts[0], &verdicts[1]) {
+        if a != b {
+            let why = "the two programs leave different packets".to_string();
+            verdicts = vec![Err(why.clone()), Err(why)];
         }
-        (Err(e), _) | (_, Err(e)) => return all_missing(e),
     }
     let times = interleave(reps, 2, |_, i| {
-        run_once(&progs[i], repeat).map(|r| f64::from(r.duration_ns))
+        verdicts[i].as_ref().map_err(Clone::clone)?;
+        let prog = progs[i].as_ref().map_err(Clone::clone)?;
+        run_once(prog, repeat).map(|r| f64::from(r.duration_ns))
     });
-    let mut rows = Vec::new();
     let time_rows: Vec<Row> = times
         .into_iter()
         .zip(names)
@@ -169,43 +153,38 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             }
         })
         .collect();
-    let info: Vec<Result<loader::ProgInfo, String>> = progs
-        .iter()
-        .map(|p| p.info().map_err(|e| format!("prog info: {e}")))
-        .collect();
-    let sizes = |i: usize| -> [(String, &'static str, Result<f64, String>); 3] {
-        let insns = if i == 0 { &ours_insns } else { &clang_insns };
+    let sizes = |i: usize| -> [(&'static str, &'static str, Result<f64, String>); 3] {
+        let info = progs[i]
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|p| p.info().map_err(|e| format!("prog info: {e}")));
         [
             (
-                "instructions loaded".into(),
+                "instructions loaded",
                 "insns",
-                Ok((insns.len() / 8) as f64),
+                insns[i].clone().map(|b| (b.len() / 8) as f64),
             ),
             (
-                "xlated size".into(),
+                "xlated size",
                 "bytes",
-                info[i].clone().map(|x| f64::from(x.xlated_len)),
+                info.clone().map(|x| f64::from(x.xlated_len)),
             ),
-            (
-                "jited size".into(),
-                "bytes",
-                info[i].clone().map(|x| f64::from(x.jited_len)),
-            ),
+            ("jited size", "bytes", info.map(|x| f64::from(x.jited_len))),
         ]
     };
     let exact = |who: &str, what: &str, unit: &str, v: Result<f64, String>| match v {
         Ok(v) => Row::new(BENCH, case(who, what), unit, Figure::Exact(v)),
         Err(e) => Row::missing(BENCH, case(who, what), unit, e),
     };
-    rows.push(
+    let mut rows = vec![
         time_rows[0]
             .clone()
             .versus("clang -O2", &time_rows[1], Better::Lower),
-    );
-    rows.push(time_rows[1].clone());
+        time_rows[1].clone(),
+    ];
     for ((what, unit, ours_v), (_, _, clang_v)) in sizes(0).into_iter().zip(sizes(1)) {
-        let c = exact(names[1], &what, unit, clang_v);
-        rows.push(exact(names[0], &what, unit, ours_v).versus("clang -O2", &c, Better::Lower));
+        let c = exact(names[1], what, unit, clang_v);
+        rows.push(exact(names[0], what, unit, ours_v).versus("clang -O2", &c, Better::Lower));
         rows.push(c);
     }
     rows
