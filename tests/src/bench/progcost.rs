@@ -22,8 +22,8 @@ use std::process::Command;
 
 const BENCH: &str = "2. program cost";
 
-/// TC_ACT_REDIRECT, include/uapi/linux/pkt_cls.h: what bpf_redirect returns.
-const TC_ACT_REDIRECT: u32 = 7;
+/// What bpf_redirect returns (loader::retval writes the header's value once).
+const TC_ACT_REDIRECT: u32 = loader::retval::TC_ACT_REDIRECT as u32;
 
 /// A 64-byte Ethernet + IPv4 + UDP frame from 10.0.1.10 to 10.0.2.11.
 pub fn test_packet() -> Vec<u8> {
