@@ -1,23 +1,35 @@
 //! A kernel that panics or hangs is reported as failed, within a bounded
 //! time, by the real QEMU path (`lab_tests::vm::boot`). Uses the 6.1 kernel
-//! that `make kernels` caches in `target/kernels/6.1/`; before the first
-//! `make kernels` there is none and these tests say so and return.
+//! that `make kernels` caches in `target/kernels/6.1/`, fetching it first
+//! when the cache is empty.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use lab_tests::cpio::CpioWriter;
+use lab_tests::kernels;
 use lab_tests::report::{parse_run, RunStatus};
 use lab_tests::vm;
 
-fn cached_kernel() -> Option<PathBuf> {
-    let k = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/kernels/6.1/vmlinuz");
-    if k.is_file() && Path::new("/usr/bin/qemu-system-x86_64").exists() {
-        Some(k)
-    } else {
-        eprintln!("no cached 6.1 kernel or no QEMU (run `make kernels` once); skipping");
-        None
-    }
+/// The Debian 6.1 kernel, fetched and cached by the same code `make kernels`
+/// uses (so on a fresh clone this test downloads it once). Without QEMU or the
+/// package the test fails: CI installs both, and a skipped check proves nothing.
+fn kernel() -> PathBuf {
+    static KERNEL: OnceLock<PathBuf> = OnceLock::new();
+    KERNEL
+        .get_or_init(|| {
+            assert!(
+                Path::new("/usr/bin/qemu-system-x86_64").exists(),
+                "qemu-system-x86_64 is missing: apt-get install qemu-system-x86 (.ci/run does)"
+            );
+            let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/kernels");
+            match kernels::prepare("6.1", &cache) {
+                Ok(k) => k.vmlinuz,
+                Err(e) => panic!("cannot prepare the 6.1 kernel: {}", e.0),
+            }
+        })
+        .clone()
 }
 
 fn initrd(name: &str, init: Option<&[u8]>) -> PathBuf {
@@ -36,9 +48,7 @@ fn initrd(name: &str, init: Option<&[u8]>) -> PathBuf {
 /// `panic=-1 -no-reboot` QEMU exits at once and the run is a failure.
 #[test]
 fn a_panicking_kernel_is_failed_quickly() {
-    let Some(kernel) = cached_kernel() else {
-        return;
-    };
+    let kernel = kernel();
     let rd = initrd("panic", None);
     let boot = vm::boot(&kernel, &rd, Duration::from_secs(90)).unwrap();
     let _ = std::fs::remove_file(&rd);
@@ -57,9 +67,7 @@ fn a_panicking_kernel_is_failed_quickly() {
 /// hang as far as the runner can tell.
 #[test]
 fn a_hanging_kernel_is_killed_and_failed() {
-    let Some(kernel) = cached_kernel() else {
-        return;
-    };
+    let kernel = kernel();
     let rd = initrd("hang", Some(b"not an executable"));
     let boot = vm::boot(&kernel, &rd, Duration::from_secs(2)).unwrap();
     let _ = std::fs::remove_file(&rd);
