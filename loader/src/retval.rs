@@ -1,7 +1,8 @@
 //! What a program's return value means: the `TC_ACT_*` verdicts of TC
 //! programs (`include/uapi/linux/pkt_cls.h`), the `TCX_*` verdicts of TCX
 //! links (`include/uapi/linux/bpf.h`, `enum tcx_action_base`) and the
-//! `XDP_*` actions (`enum xdp_action`, `include/uapi/linux/bpf.h`).
+//! `XDP_*` actions (`enum xdp_action`, `include/uapi/linux/bpf.h`); and the
+//! `bpf_redirect` flag that decides what a `TC_ACT_REDIRECT` does.
 
 use crate::types::ProgType;
 
@@ -25,6 +26,11 @@ pub const TC_ACT_REPEAT: i32 = 6;
 pub const TC_ACT_REDIRECT: i32 = 7;
 /// `TC_ACT_TRAP`.
 pub const TC_ACT_TRAP: i32 = 8;
+
+/// `BPF_F_INGRESS` (include/uapi/linux/bpf.h), the `flags` argument of
+/// `bpf_redirect`: after `TC_ACT_REDIRECT` the target device *receives* the
+/// packet instead of transmitting it.
+pub const BPF_F_INGRESS: u64 = 1;
 
 /// `TCX_NEXT`: run the next program in the TCX chain.
 pub const TCX_NEXT: i32 = -1;

@@ -8,15 +8,6 @@ use loader::{LoadOptions, ProgType, Program};
 /// The lab's program source, as the lead wrote it.
 pub const REDIRECT_S: &str = include_str!("../../bpf-src/redirect.s");
 
-/// `BPF_F_INGRESS` (include/uapi/linux/bpf.h): `bpf_redirect` delivers to the
-/// target's receive path instead of transmitting from it.
-pub const BPF_F_INGRESS: i64 = 1;
-
-// Verdicts of a direct-action classifier, from include/uapi/linux/pkt_cls.h.
-pub const TC_ACT_OK: u32 = 0;
-pub const TC_ACT_SHOT: u32 = 2;
-pub const TC_ACT_REDIRECT: u32 = 7;
-
 /// veth2@2's MAC in the seed, which the program writes as destination.
 pub const DEST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0];
 

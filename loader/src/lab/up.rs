@@ -24,11 +24,8 @@ use super::privilege::{self, LAB_CAPS};
 use super::{Lab, LabError};
 use crate::asm::AsmLoad;
 use crate::prog::{Program, BPF_LOG_LEVEL2, BPF_LOG_STATS};
+use crate::retval::BPF_F_INGRESS;
 use crate::types::ProgType;
-
-/// `BPF_F_INGRESS` (include/uapi/linux/bpf.h): `bpf_redirect` makes the
-/// target device *receive* the packet instead of transmitting it.
-pub const BPF_F_INGRESS: u64 = 1;
 
 /// The repository-relative path of the program `up` assembles.
 pub const REDIRECT_S: &str = "bpf-src/redirect.s";

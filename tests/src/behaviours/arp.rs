@@ -1,7 +1,9 @@
 //! Behaviour 5 of issue 6: non-IPv4 traffic passes the program with
 //! `TC_ACT_OK`, so proxy ARP in netns_1 still answers through it.
 
-use crate::program::{self, Variant, TC_ACT_OK};
+use loader::retval::TC_ACT_OK;
+
+use crate::program::{self, Variant};
 use crate::report::Verdict;
 use crate::topology::{Side, Topology, DEST_ADDR, WAIT};
 
@@ -15,7 +17,7 @@ pub fn arp_passes() -> Result<Verdict, String> {
             ..Default::default()
         })
         .map_err(|e| format!("BPF_PROG_TEST_RUN on an ARP frame: {e}"))?;
-    if r.retval != TC_ACT_OK || r.data_out != arp {
+    if r.retval != TC_ACT_OK as u32 || r.data_out != arp {
         return Ok(Verdict::Fail(format!(
             "ARP frame: retval {}, expected 0 with the frame unchanged",
             r.retval

@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::program::{self, Variant, BPF_F_INGRESS, TC_ACT_REDIRECT, TC_ACT_SHOT};
+use loader::retval::{BPF_F_INGRESS, TC_ACT_REDIRECT, TC_ACT_SHOT};
+
+use crate::program::{self, Variant};
 use crate::report::Verdict;
 use crate::sys::{PacketTap, TappedFrame};
 use crate::topology::{Side, Topology, WAIT};
@@ -171,7 +173,7 @@ pub fn no_mac_rewrite_dropped() -> Result<Verdict, String> {
 pub fn ingress_flag_stays_in_netns1() -> Result<Verdict, String> {
     let t = Topology::build("ingress")?;
     let mut v = Variant::to(t.veth2_1);
-    v.redirect_flags = BPF_F_INGRESS;
+    v.redirect_flags = BPF_F_INGRESS as i64;
     let _prog = attached(&t, &v)?;
     let listener = t.listener()?;
     let tap1 = t.tap(Side::Ns1, t.veth2_1)?;
@@ -240,7 +242,7 @@ pub fn invalid_flags_shot() -> Result<Verdict, String> {
     let mut v = Variant::to(t.veth2_1);
     v.redirect_flags = 2; // no such BPF_F_* flag for bpf_redirect
     let rv = test_run_verdict(&v)?;
-    if rv != TC_ACT_SHOT {
+    if rv != TC_ACT_SHOT as u32 {
         return Ok(Verdict::Fail(format!(
             "bpf_redirect(ifindex, 2) returned {rv}, expected TC_ACT_SHOT (2)"
         )));
@@ -259,7 +261,7 @@ pub fn missing_ifindex_dropped() -> Result<Verdict, String> {
     let t = Topology::build("noif")?;
     let v = Variant::to(0x7fff_0000);
     let rv = test_run_verdict(&v)?;
-    if rv != TC_ACT_REDIRECT {
+    if rv != TC_ACT_REDIRECT as u32 {
         return Ok(Verdict::Fail(format!(
             "bpf_redirect to a missing ifindex returned {rv}, expected 7"
         )));

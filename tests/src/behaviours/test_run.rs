@@ -1,7 +1,9 @@
 //! Behaviour 6 of issue 6: `BPF_PROG_TEST_RUN` on the lab's program, no
 //! device needed, and what each kernel does with frames that are too short.
 
-use crate::program::{self, Variant, DEST_MAC, TC_ACT_OK, TC_ACT_REDIRECT};
+use loader::retval::{TC_ACT_OK, TC_ACT_REDIRECT};
+
+use crate::program::{self, Variant, DEST_MAC};
 use crate::report::Verdict;
 
 fn run(prog: &loader::Program, data: &[u8]) -> Result<loader::TestRunResult, loader::Error> {
@@ -18,7 +20,7 @@ pub fn redirect_verdict() -> Result<Verdict, String> {
     let prog = program::load_variant(&Variant::to(1))?;
     let frame = program::udp_frame([10, 0, 2, 11], b"test run");
     let r = run(&prog, &frame).map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
-    if r.retval != TC_ACT_REDIRECT {
+    if r.retval != TC_ACT_REDIRECT as u32 {
         return Ok(Verdict::Fail(format!(
             "retval {} for 10.0.2.11, expected 7",
             r.retval
@@ -33,7 +35,7 @@ pub fn redirect_verdict() -> Result<Verdict, String> {
     }
     let other = program::udp_frame([10, 0, 2, 12], b"test run");
     let r = run(&prog, &other).map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
-    if r.retval != TC_ACT_OK || r.data_out != other {
+    if r.retval != TC_ACT_OK as u32 || r.data_out != other {
         return Ok(Verdict::Fail(format!(
             "10.0.2.12: retval {}, expected 0 with the frame unchanged",
             r.retval
@@ -58,7 +60,7 @@ pub fn min_size() -> Result<Verdict, String> {
         Err(e) => return Ok(Verdict::Fail(format!("13 bytes: expected EINVAL, got {e}"))),
     }
     match run(&prog, &arp[..14]) {
-        Ok(r) if r.retval == TC_ACT_OK => Ok(Verdict::pass()),
+        Ok(r) if r.retval == TC_ACT_OK as u32 => Ok(Verdict::pass()),
         Ok(r) => Ok(Verdict::Fail(format!(
             "14-byte ARP frame returned {}, expected 0",
             r.retval
@@ -82,7 +84,7 @@ pub fn short_ipv4() -> Result<Verdict, String> {
         Err(e) => Ok(Verdict::Fail(format!(
             "20-byte IPv4 frame: unexpected error {e}"
         ))),
-        Ok(r) if r.retval == TC_ACT_OK && r.data_out == short => Ok(Verdict::pass_with(
+        Ok(r) if r.retval == TC_ACT_OK as u32 && r.data_out == short => Ok(Verdict::pass_with(
             "20-byte IPv4 frame runs: TC_ACT_OK, unchanged",
         )),
         Ok(r) => Ok(Verdict::Fail(format!(
