@@ -10,14 +10,14 @@
 //! namespace), then the `/run/netns/NAME` bind mounts go.
 
 use std::fmt;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
+use netlink::netns::{self, NETNS_RUN_DIR};
 use netlink::{Handle, Netns};
 
 use super::plan::{Side, VETH1_1};
 use super::privilege::{self, LAB_CAPS};
-use super::{Lab, LabError, NETNS_RUN_DIR};
+use super::{Lab, LabError};
 
 /// How long `down` waits for the kernel to finish removing devices.
 const GONE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,11 +62,11 @@ impl Lab {
             let Some(name) = self.names.netns(side) else {
                 continue;
             };
-            let path = Path::new(NETNS_RUN_DIR).join(name);
+            let path = netns::path_of(name);
             if !path.exists() {
                 continue;
             }
-            if netlink::netns::is_mounted(&path) {
+            if netns::is_mounted(&path) {
                 Netns::delete(name)
                     .map_err(|e| LabError::Failed(format!("`ip netns del {name}` failed: {e}")))?;
             } else {
@@ -91,7 +91,7 @@ impl Lab {
                 .names
                 .namespaces()
                 .into_iter()
-                .filter(|ns| Path::new(NETNS_RUN_DIR).join(ns).exists())
+                .filter(|ns| netns::path_of(ns).exists())
                 .map(|ns| format!("{NETNS_RUN_DIR}/{ns}"))
                 .collect();
             if self.names.host.is_none() {

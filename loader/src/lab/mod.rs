@@ -32,15 +32,17 @@ pub mod traffic;
 pub mod up;
 
 use std::fmt;
-use std::path::Path;
+
+use netlink::netns;
 
 pub use plan::{LabNames, Side};
 pub use status::{DeviceStatus, FilterStatus, LabStatus};
 pub use traffic::{Datagram, ListenEvent, ListenOptions, LISTEN_ADDR};
 pub use up::{ProgramSource, UpOptions, UpReport};
 
-/// Where iproute2 keeps named network namespaces (bind mounts).
-pub const NETNS_RUN_DIR: &str = "/run/netns";
+/// Where iproute2 keeps named network namespaces (bind mounts); defined in
+/// `netlink`, which creates them there.
+pub use netlink::netns::NETNS_RUN_DIR;
 
 /// What can go wrong with the lab, each with a message a user can act on.
 #[derive(Debug)]
@@ -87,7 +89,7 @@ impl Lab {
         self.names
             .namespaces()
             .iter()
-            .all(|ns| Path::new(NETNS_RUN_DIR).join(ns).exists())
+            .all(|ns| netns::path_of(ns).exists())
     }
 
     /// `Ok` when the lab's namespaces exist; `NotUp` with what to run otherwise.
@@ -96,7 +98,7 @@ impl Lab {
             .names
             .namespaces()
             .into_iter()
-            .filter(|ns| !Path::new(NETNS_RUN_DIR).join(ns).exists())
+            .filter(|ns| !netns::path_of(ns).exists())
             .collect();
         if missing.is_empty() {
             Ok(())

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::plan::{Side, DEST_ADDR, LISTEN_PORT, PREFIX_LEN, SUBNET_2, VETH1_1};
-use super::{procfs, sys, Lab, LabError, NETNS_RUN_DIR};
+use super::{procfs, sys, Lab, LabError};
 
 /// The lab's listening address, 10.0.2.11:7777.
 pub const LISTEN_ADDR: SocketAddrV4 = SocketAddrV4::new(DEST_ADDR, LISTEN_PORT);
@@ -122,7 +122,7 @@ impl Lab {
     ) -> Result<u64, LabError> {
         let start = Instant::now();
         let end = options.timeout.map(|t| start + t);
-        let ns_path = Path::new(NETNS_RUN_DIR).join(&self.names.netns_2);
+        let ns_path = netlink::netns::path_of(&self.names.netns_2);
         let mut received = 0u64;
         let err = |e: io::Error| LabError::Failed(format!("receiving on {LISTEN_ADDR}: {e}"));
         // Read the identity before binding: if the lab is replaced in
