@@ -125,8 +125,9 @@ fn with_bpf_f_ingress_the_packet_reenters_netns_1_and_goes_nowhere() {
 
 /// `rx_otherhost_dropped` of a device (Linux 5.19+).
 fn otherhost(lab: &loader::lab::Lab, side: Side, dev: &str) -> u64 {
-    let c = lab.link_stats64(side, dev).expect("IFLA_STATS64");
-    *c.get(loader::lab::status::RX_OTHERHOST_DROPPED)
+    lab.link_stats(side, dev)
+        .expect("IFLA_STATS64")
+        .rx_otherhost_dropped
         .expect("this kernel reports rx_otherhost_dropped (5.19+)")
 }
 

@@ -10,20 +10,12 @@
 
 use std::fmt;
 
-use netlink::consts::{IFLA_STATS64, NLM_F_ACK, NLM_F_REQUEST, RTM_GETLINK, RTM_NEWLINK};
-use netlink::wire::{self, IfInfoMsg, MsgBuilder};
-use netlink::{BpfFilter, Handle, LinkStats, Netns, Request, TcHook};
+use netlink::{BpfFilter, Handle, LinkStats, Netns, TcHook};
 
 use super::plan::{self, LabNames, Side, DEVICES};
 use super::privilege::{self, LAB_CAPS};
 use super::{Lab, LabError};
 use crate::prog::{ProgInfo, Program};
-
-/// Where `rx_otherhost_dropped` sits among the `__u64` counters of `struct
-/// rtnl_link_stats64` (include/uapi/linux/if_link.h, Linux 5.19+): packets
-/// dropped because their destination MAC was not the device's
-/// (`PACKET_OTHERHOST`), which is where `BPF_F_INGRESS` sends the lab's packet.
-pub const RX_OTHERHOST_DROPPED: usize = 24;
 
 /// One lab device.
 #[derive(Clone, Debug)]
@@ -33,9 +25,10 @@ pub struct DeviceStatus {
     pub ifindex: i32,
     pub mac: Option<String>,
     pub up: bool,
+    /// `IFLA_STATS64`; its `rx_otherhost_dropped` (5.19+) counts the packets
+    /// dropped because their destination MAC was not the device's
+    /// (`PACKET_OTHERHOST`), which is where `BPF_F_INGRESS` sends the lab's.
     pub stats: Option<LinkStats>,
-    /// `rx_otherhost_dropped`, when the kernel reports it (5.19+).
-    pub rx_otherhost_dropped: Option<u64>,
 }
 
 /// The filter on veth1@2 ingress and the program behind it.
@@ -94,10 +87,6 @@ impl Lab {
                         mac: l.mac_string(),
                         up: l.is_up(),
                         stats: l.stats,
-                        rx_otherhost_dropped: self
-                            .link_stats64(side, &l.name)
-                            .ok()
-                            .and_then(|c| c.get(RX_OTHERHOST_DROPPED).copied()),
                     }),
                     None => st.missing.push(format!("{dev} in {label}")),
                 }
@@ -120,41 +109,19 @@ impl Lab {
         Ok(st)
     }
 
-    /// Every counter of a device's `struct rtnl_link_stats64`, in header
-    /// order, from the `IFLA_STATS64` attribute of an `RTM_GETLINK` reply.
-    /// Older kernels send fewer counters; the vector is as long as theirs.
-    pub fn link_stats64(&self, side: Side, dev: &str) -> Result<Vec<u64>, LabError> {
+    /// A device's counters (`IFLA_STATS64` of an `RTM_GETLINK` reply,
+    /// `struct rtnl_link_stats64`), as `netlink` reads them.
+    pub fn link_stats(&self, side: Side, dev: &str) -> Result<LinkStats, LabError> {
         let label = self.names.label(side).to_string();
         let mut h = self.handle_in(side)?;
         let ifindex = h
             .link_index(dev)
             .map_err(|e| LabError::NotUp(format!("{dev} in {label}: {e}")))?;
-        let header = IfInfoMsg {
-            index: ifindex,
-            ..Default::default()
-        };
-        let req = Request {
-            msg: MsgBuilder::new(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK).fixed(&header.emit()),
-            what: format!("RTM_GETLINK {dev} (counters)"),
-            command: format!("ip -n {label} -s -s link show dev {dev}"),
-            dump: false,
-        };
-        let replies = h.execute(req).map_err(|e| {
+        let link = h.link_get(ifindex).map_err(|e| {
             LabError::Failed(format!("reading the counters of {dev} in {label}: {e}"))
         })?;
-        let link = replies
-            .iter()
-            .find(|r| r.ty == RTM_NEWLINK)
-            .ok_or_else(|| LabError::Failed(format!("no RTM_NEWLINK for {dev} in {label}")))?;
-        let attrs = link.payload.get(IfInfoMsg::LEN..).unwrap_or(&[]);
-        let stats = wire::find_attr(attrs, IFLA_STATS64)
-            .map_err(|e| LabError::Failed(format!("malformed RTM_NEWLINK for {dev}: {e}")))?
-            .ok_or_else(|| LabError::Failed(format!("no IFLA_STATS64 for {dev} in {label}")))?;
-        Ok(stats
-            .payload
-            .chunks_exact(8)
-            .filter_map(|c| c.try_into().ok().map(u64::from_ne_bytes))
-            .collect())
+        link.stats
+            .ok_or_else(|| LabError::Failed(format!("no IFLA_STATS64 for {dev} in {label}")))
     }
 
     /// A netlink socket in a side's namespace.
@@ -199,7 +166,7 @@ impl fmt::Display for LabStatus {
                 s.rx_bytes,
                 s.tx_packets,
                 s.tx_bytes,
-                d.rx_otherhost_dropped
+                s.rx_otherhost_dropped
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| "-".into())
             )?;
