@@ -1,7 +1,7 @@
 //! The lab's subcommands of `redirect-lab`: `up`, `down`, `listen`, `send`,
 //! `status` and `trace`.
 //!
-//! Each is a thin shell over [`crate::lab`]: parse the flags, check
+//! Each is a thin shell over [`loader::lab`]: parse the flags, check
 //! privileges, call the library, print, and map errors to a message and a
 //! non-zero exit status. The seed's Makefile targets of the same names are
 //! what they replace.
