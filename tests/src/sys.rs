@@ -118,6 +118,10 @@ pub struct PacketTap {
     fd: std::os::fd::OwnedFd,
 }
 
+/// The `pkt_type` values the behaviours look for
+/// (include/uapi/linux/if_packet.h), as `libc` spells them.
+pub use libc::{PACKET_HOST, PACKET_OTHERHOST, PACKET_OUTGOING};
+
 /// One frame seen by a [`PacketTap`].
 #[derive(Debug, Clone)]
 pub struct TappedFrame {

@@ -8,12 +8,8 @@ use loader::retval::{BPF_F_INGRESS, TC_ACT_REDIRECT, TC_ACT_SHOT};
 
 use crate::program::{self, Variant};
 use crate::report::Verdict;
-use crate::sys::{PacketTap, TappedFrame};
+use crate::sys::{PacketTap, TappedFrame, PACKET_OTHERHOST, PACKET_OUTGOING};
 use crate::topology::{Side, Topology, WAIT};
-
-/// `PACKET_OTHERHOST` and `PACKET_OUTGOING` (include/uapi/linux/if_packet.h).
-const PACKET_OTHERHOST: u8 = libc::PACKET_OTHERHOST;
-const PACKET_OUTGOING: u8 = libc::PACKET_OUTGOING;
 
 const PAYLOAD: &[u8] = b"redirect-lab behaviour";
 

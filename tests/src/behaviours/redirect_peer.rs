@@ -16,10 +16,8 @@ use std::time::{Duration, Instant};
 use crate::behaviours::redirect::is_lab_datagram;
 use crate::program::{self, Variant, DEST_MAC};
 use crate::report::Verdict;
+use crate::sys::{PACKET_HOST, PACKET_OTHERHOST};
 use crate::topology::{Side, Topology};
-
-const PACKET_HOST: u8 = libc::PACKET_HOST;
-const PACKET_OTHERHOST: u8 = libc::PACKET_OTHERHOST;
 
 pub fn pkt_type_on_peer_redirect() -> Result<Verdict, String> {
     let t = Topology::build("peer")?;
