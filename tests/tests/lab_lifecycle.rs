@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use lab_common::*;
+use lab_tests::program::{load_variant, Variant};
 use loader::lab::{Lab, UpOptions};
 
 /// Everything of the lab's that could outlive it: `/run/netns` entries,
@@ -145,4 +146,44 @@ fn up_refuses_a_bad_program_and_keeps_nothing_half_attached() {
     assert!(err.contains("redirect-lab down --prefix"), "{err}");
     let st = lab.status().expect("the topology is there");
     assert!(st.filters.is_empty(), "no filter attached: {st}");
+}
+
+#[test]
+fn attach_puts_a_caller_loaded_program_where_up_would_and_replaces_it() {
+    let g = LabGuard::up(
+        "att",
+        &UpOptions {
+            no_program: true,
+            ..Default::default()
+        },
+    );
+    let load = |target| load_variant(&Variant::to(target)).expect("load redirect.s");
+    let (a, b) = (load(1), load(2));
+    let id_of = |p: &loader::Program| p.info().expect("prog info").id;
+    let first = g
+        .lab
+        .attach(&a)
+        .expect("attach to a lab up without a program");
+    let st = g.lab.status().expect("status");
+    assert_eq!(st.filters.len(), 1, "{st}");
+    assert_eq!(st.filters[0].filter.id, Some(id_of(&a)), "{st}");
+    assert_eq!(first.prio, loader::lab::plan::FILTER_PRIO);
+    // Attaching again replaces the lab's one filter, as `up` does.
+    let second = g.lab.attach(&b).expect("attach again");
+    assert_eq!((second.prio, second.handle), (first.prio, first.handle));
+    let st = g.lab.status().expect("status");
+    assert_eq!(st.filters.len(), 1, "still one filter: {st}");
+    assert_eq!(st.filters[0].filter.id, Some(id_of(&b)), "{st}");
+}
+
+#[test]
+fn attach_says_the_lab_is_down() {
+    require_root();
+    let lab = Lab::new(Some(&unique_prefix("attdown"))).expect("prefix");
+    let p = load_variant(&Variant::to(1)).expect("load redirect.s");
+    let e = lab.attach(&p).expect_err("no lab").to_string();
+    assert!(
+        e.contains("not up") && e.contains("redirect-lab up --prefix"),
+        "{e}"
+    );
 }

@@ -112,16 +112,12 @@ impl Lab {
     }
 
     /// Runs `f` on a thread inside the side's network namespace and returns
-    /// its result. In plain mode the host side is this process's own
-    /// namespace, and `f` runs on a thread that entered nothing.
-    pub fn run_in<T: Send + 'static>(
-        &self,
-        side: Side,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, LabError> {
+    /// its result; `f` may borrow from the caller (a scoped thread). In plain
+    /// mode the host side is this process's own namespace, and `f` runs on a
+    /// thread that entered nothing.
+    pub fn run_in<T: Send>(&self, side: Side, f: impl FnOnce() -> T + Send) -> Result<T, LabError> {
         match self.names.netns(side) {
-            None => std::thread::spawn(f)
-                .join()
+            None => std::thread::scope(|s| s.spawn(f).join())
                 .map_err(|_| LabError::Failed("a lab worker thread panicked".into())),
             Some(ns) => netlink::netns::run_in(ns, f)
                 .map_err(|e| LabError::Failed(format!("entering network namespace {ns}: {e}"))),

@@ -446,22 +446,54 @@ impl Lab {
                     LabError::Failed("internal: attaching before the program is loaded".into())
                 })?;
                 let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
-                let spec = BpfFilterSpec {
-                    hook: TcHook::Ingress,
-                    prio: plan::FILTER_PRIO,
-                    handle: 1,
-                    prog: prog.as_fd(),
-                    name: plan::FILTER_NAME,
-                    direct_action: true,
-                };
                 let id = b
                     .handle(*side)?
-                    .filter_replace_bpf(idx, &spec)
+                    .filter_replace_bpf(idx, &filter_spec(prog))
                     .map_err(nl(cmd))?;
                 report.filter = Some(id);
             }
         }
         Ok(())
+    }
+}
+
+impl Lab {
+    /// Attaches a program the caller loaded where `up` attaches its own: a
+    /// clsact qdisc on veth1@2, then the direct-action cls_bpf filter on its
+    /// ingress, replacing the one there. For a lab brought up with
+    /// [`UpOptions::no_program`] by callers that build their own variants
+    /// (the kernel-behaviour suite); the caller keeps the program, and the
+    /// filter holds its own reference until `down`.
+    pub fn attach(&self, prog: &Program) -> Result<FilterId, LabError> {
+        self.require_up()?;
+        let qdisc = Step::AddClsact {
+            side: Side::Netns1,
+            dev: plan::VETH1_2,
+        }
+        .command(&self.names);
+        let filter = Step::AttachFilter {
+            side: Side::Netns1,
+            dev: plan::VETH1_2,
+        }
+        .command(&self.names);
+        let mut h = self.handle_in(Side::Netns1)?;
+        let idx = h.link_index(plan::VETH1_2).map_err(nl(&qdisc))?;
+        h.qdisc_replace_clsact(idx).map_err(nl(&qdisc))?;
+        h.filter_replace_bpf(idx, &filter_spec(prog))
+            .map_err(nl(&filter))
+    }
+}
+
+/// The lab's filter: fixed priority and handle, so attaching again replaces
+/// it instead of adding a second one.
+fn filter_spec(prog: &Program) -> BpfFilterSpec<'_> {
+    BpfFilterSpec {
+        hook: TcHook::Ingress,
+        prio: plan::FILTER_PRIO,
+        handle: 1,
+        prog: prog.as_fd(),
+        name: plan::FILTER_NAME,
+        direct_action: true,
     }
 }
 
