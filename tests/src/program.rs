@@ -1,15 +1,12 @@
-//! The lab's BPF program for the behaviours: `bpf-src/redirect.s`, embedded
-//! in the binary (the VMs have no source tree), assembled with `ebpf-asm`
-//! and its `-D` overrides, loaded with `loader` as `BPF_PROG_TYPE_SCHED_CLS`.
+//! The lab's BPF program for the behaviours: `bpf-src/redirect.s`, the copy
+//! `loader::lab` embeds in the binary (the VMs have no source tree),
+//! assembled with `ebpf-asm` and its `-D` overrides, loaded with `loader` as
+//! `BPF_PROG_TYPE_SCHED_CLS`.
 
 use ebpf_asm::text::{assemble, AsmOptions};
+use loader::lab::plan::{HOST_ADDR, LISTEN_PORT};
+use loader::lab::up::{EMBEDDED_REDIRECT_S, REDIRECT_S};
 use loader::{LoadOptions, ProgType, Program};
-
-/// The lab's program source, as the lead wrote it.
-pub const REDIRECT_S: &str = include_str!("../../bpf-src/redirect.s");
-
-/// veth2@2's MAC in the seed, which the program writes as destination.
-pub const DEST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0];
 
 /// How to assemble the program: the `.equ` overrides of `redirect.s`.
 #[derive(Clone, Debug, Default)]
@@ -40,7 +37,7 @@ pub fn assemble_variant(source: &str, v: &Variant) -> Result<ebpf_asm::Program, 
         defines.push(("KEEP_DEST_MAC".to_string(), 1));
     }
     let opts = AsmOptions {
-        file_name: "bpf-src/redirect.s".into(),
+        file_name: REDIRECT_S.into(),
         defines,
     };
     assemble(source, &opts).map_err(|e| format!("assembling: {e}"))
@@ -56,7 +53,7 @@ pub fn load(p: &ebpf_asm::Program) -> Result<Program, loader::Error> {
 /// the same signature (`bpf_redirect_peer`).
 pub fn with_helper(helper: &str) -> Result<String, String> {
     let mut found = 0;
-    let out: Vec<String> = REDIRECT_S
+    let out: Vec<String> = EMBEDDED_REDIRECT_S
         .lines()
         .map(|l| {
             if l.trim() == "call bpf_redirect" {
@@ -69,7 +66,7 @@ pub fn with_helper(helper: &str) -> Result<String, String> {
         .collect();
     if found != 1 {
         return Err(format!(
-            "bpf-src/redirect.s has {found} `call bpf_redirect` lines, expected 1"
+            "{REDIRECT_S} has {found} `call bpf_redirect` lines, expected 1"
         ));
     }
     Ok(out.join("\n"))
@@ -77,11 +74,11 @@ pub fn with_helper(helper: &str) -> Result<String, String> {
 
 /// Assembles and loads a variant of the lab's program.
 pub fn load_variant(v: &Variant) -> Result<Program, String> {
-    let p = assemble_variant(REDIRECT_S, v)?;
+    let p = assemble_variant(EMBEDDED_REDIRECT_S, v)?;
     load(&p).map_err(|e| format!("loading redirect.s: {e}"))
 }
 
-/// An Ethernet + IPv4 + UDP frame to `dst`, from 10.0.1.10, with a payload.
+/// An Ethernet + IPv4 + UDP frame to `dst`:7777, from 10.0.1.10, with a payload.
 pub fn udp_frame(dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
     let mut f = Vec::new();
     f.extend_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]); // h_dest
@@ -90,11 +87,11 @@ pub fn udp_frame(dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
     let total = 20 + 8 + payload.len();
     let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
     ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    ip.extend_from_slice(&[10, 0, 1, 10]);
+    ip.extend_from_slice(&HOST_ADDR.octets());
     ip.extend_from_slice(&dst);
     f.extend_from_slice(&ip);
     f.extend_from_slice(&40000u16.to_be_bytes());
-    f.extend_from_slice(&7777u16.to_be_bytes());
+    f.extend_from_slice(&LISTEN_PORT.to_be_bytes());
     f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
     f.extend_from_slice(&[0, 0]);
     f.extend_from_slice(payload);
@@ -138,6 +135,7 @@ pub fn arp_frame() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loader::lab::plan::DEST_MAC;
 
     #[test]
     fn checksum_of_a_known_header() {

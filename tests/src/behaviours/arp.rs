@@ -1,11 +1,12 @@
 //! Behaviour 5 of issue 6: non-IPv4 traffic passes the program with
 //! `TC_ACT_OK`, so proxy ARP in netns_1 still answers through it.
 
+use loader::lab::plan::DEST_ADDR;
 use loader::retval::TC_ACT_OK;
 
 use crate::program::{self, Variant};
 use crate::report::Verdict;
-use crate::topology::{Side, Topology, DEST_ADDR, WAIT};
+use crate::topology::{Side, Topology, WAIT};
 
 pub fn arp_passes() -> Result<Verdict, String> {
     let t = Topology::build("arp")?;
@@ -31,7 +32,7 @@ pub fn arp_passes() -> Result<Verdict, String> {
             "no datagram crossed, so ARP through the program is unproven".into(),
         ));
     }
-    let mut h1 = t.handle(Side::Ns1)?;
+    let mut h1 = t.handle(Side::Netns1)?;
     let mac = h1
         .link_get(t.veth1_2)
         .map_err(|e| format!("RTM_GETLINK veth1@2: {e}"))?

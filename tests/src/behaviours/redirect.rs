@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use loader::lab::plan::{DEST_ADDR, DEST_MAC, LISTEN_PORT};
 use loader::retval::{BPF_F_INGRESS, TC_ACT_REDIRECT, TC_ACT_SHOT};
 
 use crate::program::{self, Variant};
@@ -18,8 +19,8 @@ pub fn is_lab_datagram(f: &[u8]) -> bool {
     f.len() >= 14 + 20 + 8
         && f[12..14] == [0x08, 0x00]
         && f[14 + 9] == 17
-        && f[14 + 16..14 + 20] == [10, 0, 2, 11]
-        && f[14 + 22..14 + 24] == 7777u16.to_be_bytes()
+        && f[14 + 16..14 + 20] == DEST_ADDR.octets()
+        && f[14 + 22..14 + 24] == LISTEN_PORT.to_be_bytes()
 }
 
 /// Collects the lab datagrams a tap sees within `window`.
@@ -47,7 +48,7 @@ pub fn egress_delivers() -> Result<Verdict, String> {
     let t = Topology::build("deliver")?;
     let _prog = attached(&t, &Variant::to(t.veth2_1))?;
     let listener = t.listener()?;
-    let tap = t.tap(Side::Ns1, t.veth2_1)?;
+    let tap = t.tap(Side::Netns1, t.veth2_1)?;
     let (sent, got) = t.send_until_received(&listener, PAYLOAD, 20, WAIT, WAIT)?;
     match got {
         None => Ok(Verdict::Fail(format!(
@@ -61,7 +62,7 @@ pub fn egress_delivers() -> Result<Verdict, String> {
             let seen = drain(&tap, Duration::from_millis(50))?;
             let sent_by_veth2_1 = seen
                 .iter()
-                .any(|f| f.pkt_type == PACKET_OUTGOING && f.data[..6] == program::DEST_MAC);
+                .any(|f| f.pkt_type == PACKET_OUTGOING && f.data[..6] == DEST_MAC);
             if sent_by_veth2_1 {
                 Ok(Verdict::pass())
             } else {
@@ -80,14 +81,14 @@ pub fn egress_delivers() -> Result<Verdict, String> {
 pub fn skips_netns1_stack() -> Result<Verdict, String> {
     let t = Topology::build("skip")?;
     let listener = t.listener()?;
-    let f0 = t.ip_counter(Side::Ns1, "ForwDatagrams")?;
+    let f0 = t.ip_counter(Side::Netns1, "ForwDatagrams")?;
     let (_, got) = t.send_until_received(&listener, PAYLOAD, 20, WAIT, WAIT)?;
     if got.is_none() {
         return Ok(Verdict::Fail(
             "control without the program: netns_1 did not forward the datagram".into(),
         ));
     }
-    let f1 = t.ip_counter(Side::Ns1, "ForwDatagrams")?;
+    let f1 = t.ip_counter(Side::Netns1, "ForwDatagrams")?;
     if f1 <= f0 {
         return Ok(Verdict::Fail(format!(
             "control: ForwDatagrams did not rise ({f0} -> {f1}); the counter proves nothing here"
@@ -103,7 +104,7 @@ pub fn skips_netns1_stack() -> Result<Verdict, String> {
             received += 1;
         }
     }
-    let f2 = t.ip_counter(Side::Ns1, "ForwDatagrams")?;
+    let f2 = t.ip_counter(Side::Netns1, "ForwDatagrams")?;
     if received < 5 {
         return Ok(Verdict::Fail(format!(
             "with the program only {received} of 5 datagrams arrived"
@@ -136,8 +137,8 @@ pub fn no_mac_rewrite_dropped() -> Result<Verdict, String> {
     v.keep_dest_mac = true;
     let _prog = attached(&t, &v)?;
     let listener = t.listener()?;
-    let tap = t.tap(Side::Ns2, t.veth2_2)?;
-    let f0 = t.ip_counter(Side::Ns1, "ForwDatagrams")?;
+    let tap = t.tap(Side::Netns2, t.veth2_2)?;
+    let f0 = t.ip_counter(Side::Netns1, "ForwDatagrams")?;
     if let Some(p) = send_some(&t, &listener, 5)? {
         return Ok(Verdict::Fail(format!(
             "netns_2's socket received {} bytes without the MAC rewrite",
@@ -145,7 +146,7 @@ pub fn no_mac_rewrite_dropped() -> Result<Verdict, String> {
         )));
     }
     let seen = drain(&tap, Duration::from_millis(100))?;
-    let f1 = t.ip_counter(Side::Ns1, "ForwDatagrams")?;
+    let f1 = t.ip_counter(Side::Netns1, "ForwDatagrams")?;
     if f1 != f0 {
         return Ok(Verdict::Fail(
             "netns_1 forwarded the datagram: it was not redirected".into(),
@@ -172,8 +173,8 @@ pub fn ingress_flag_stays_in_netns1() -> Result<Verdict, String> {
     v.redirect_flags = BPF_F_INGRESS as i64;
     let _prog = attached(&t, &v)?;
     let listener = t.listener()?;
-    let tap1 = t.tap(Side::Ns1, t.veth2_1)?;
-    let tap2 = t.tap(Side::Ns2, t.veth2_2)?;
+    let tap1 = t.tap(Side::Netns1, t.veth2_1)?;
+    let tap2 = t.tap(Side::Netns2, t.veth2_2)?;
     if let Some(p) = send_some(&t, &listener, 5)? {
         return Ok(Verdict::Fail(format!(
             "netns_2 received {} bytes with BPF_F_INGRESS",
@@ -202,7 +203,7 @@ pub fn ingress_flag_stays_in_netns1() -> Result<Verdict, String> {
 
 fn test_run_verdict(v: &Variant) -> Result<u32, String> {
     let prog = program::load_variant(v)?;
-    let frame = program::udp_frame([10, 0, 2, 11], PAYLOAD);
+    let frame = program::udp_frame(DEST_ADDR.octets(), PAYLOAD);
     let r = prog
         .test_run(&loader::TestRun {
             data_in: &frame,
@@ -215,15 +216,15 @@ fn test_run_verdict(v: &Variant) -> Result<u32, String> {
 /// A live check that nothing crosses and netns_1 forwards nothing.
 fn nothing_crosses(t: &Topology) -> Result<Option<String>, String> {
     let listener = t.listener()?;
-    let tap = t.tap(Side::Ns2, t.veth2_2)?;
-    let f0 = t.ip_counter(Side::Ns1, "ForwDatagrams")?;
+    let tap = t.tap(Side::Netns2, t.veth2_2)?;
+    let f0 = t.ip_counter(Side::Netns1, "ForwDatagrams")?;
     if send_some(t, &listener, 5)?.is_some() {
         return Ok(Some("the datagram reached netns_2".into()));
     }
     if !drain(&tap, Duration::from_millis(50))?.is_empty() {
         return Ok(Some("veth2@2 saw the datagram".into()));
     }
-    if t.ip_counter(Side::Ns1, "ForwDatagrams")? != f0 {
+    if t.ip_counter(Side::Netns1, "ForwDatagrams")? != f0 {
         return Ok(Some(
             "netns_1 forwarded the datagram instead of dropping it".into(),
         ));

@@ -13,8 +13,10 @@
 
 use std::time::{Duration, Instant};
 
+use loader::lab::plan::{DEST_ADDR, DEST_MAC};
+
 use crate::behaviours::redirect::is_lab_datagram;
-use crate::program::{self, Variant, DEST_MAC};
+use crate::program::{self, Variant};
 use crate::report::Verdict;
 use crate::sys::{PACKET_HOST, PACKET_OTHERHOST};
 use crate::topology::{Side, Topology};
@@ -39,10 +41,10 @@ pub fn pkt_type_on_peer_redirect() -> Result<Verdict, String> {
         .set_read_timeout(Some(Duration::from_millis(100)))
         .map_err(|e| format!("SO_RCVTIMEO: {e}"))?;
     let sender = t.tap(Side::Host, t.veth1_1)?;
-    let tap = t.tap(Side::Ns2, t.veth2_2)?;
+    let tap = t.tap(Side::Netns2, t.veth2_2)?;
     // The precondition: veth1@2 must receive it as PACKET_OTHERHOST, or this
     // behaviour would prove nothing about scrubbing.
-    let arrival = t.tap(Side::Ns1, t.veth1_2)?;
+    let arrival = t.tap(Side::Netns1, t.veth1_2)?;
     let src_mac = t
         .handle(Side::Host)?
         .link_get(t.veth1_1)
@@ -50,7 +52,7 @@ pub fn pkt_type_on_peer_redirect() -> Result<Verdict, String> {
         .mac
         .ok_or("veth1@1 has no MAC")?;
     // Addressed to 02:00:00:00:00:00 (veth2@2's MAC), not to veth1@2.
-    let frame = program::wire_udp_frame(DEST_MAC, src_mac, [10, 0, 2, 11], b"peer");
+    let frame = program::wire_udp_frame(DEST_MAC, src_mac, DEST_ADDR.octets(), b"peer");
     let mut seen = None;
     let mut delivered = false;
     let deadline = Instant::now() + Duration::from_secs(3);

@@ -19,10 +19,9 @@ pub fn attach_detach() -> Result<Verdict, String> {
     // attach must run on a thread inside it.
     let veth1_2 = t.veth1_2 as u32;
     let fd = prog.as_fd();
-    let attempt = t
-        .ns1
-        .run(|| Link::attach_ifindex(fd, veth1_2, AttachType::TcxIngress, 0))
-        .map_err(|e| format!("enter netns_1: {e}"))?;
+    let attempt = t.run(Side::Netns1, || {
+        Link::attach_ifindex(fd, veth1_2, AttachType::TcxIngress, 0)
+    })?;
     let link = match attempt {
         Err(e) if e.errno() == Some(libc::EINVAL) => {
             // No TCX: the fallback the lab uses must work instead.
@@ -52,7 +51,7 @@ pub fn attach_detach() -> Result<Verdict, String> {
         )));
     }
     let listener = t.listener()?;
-    let f0 = t.ip_counter(Side::Ns1, "ForwDatagrams")?;
+    let f0 = t.ip_counter(Side::Netns1, "ForwDatagrams")?;
     if t.send_until_received(&listener, b"tcx", 20, WAIT, WAIT)?
         .1
         .is_none()
@@ -61,7 +60,7 @@ pub fn attach_detach() -> Result<Verdict, String> {
             "with the TCX link, nothing reached netns_2".into(),
         ));
     }
-    if t.ip_counter(Side::Ns1, "ForwDatagrams")? != f0 {
+    if t.ip_counter(Side::Netns1, "ForwDatagrams")? != f0 {
         return Ok(Verdict::Fail(
             "with the TCX link, netns_1 forwarded the datagram: the program did not redirect"
                 .into(),
@@ -89,7 +88,7 @@ pub fn attach_detach() -> Result<Verdict, String> {
             "after detach, traffic no longer crosses".into(),
         ));
     }
-    if t.ip_counter(Side::Ns1, "ForwDatagrams")? == f0 {
+    if t.ip_counter(Side::Netns1, "ForwDatagrams")? == f0 {
         return Ok(Verdict::Fail(
             "after detach the packet still skipped netns_1's stack".into(),
         ));

@@ -1,9 +1,10 @@
 //! Behaviour 6 of issue 6: `BPF_PROG_TEST_RUN` on the lab's program, no
 //! device needed, and what each kernel does with frames that are too short.
 
+use loader::lab::plan::{DEST_ADDR, DEST_MAC};
 use loader::retval::{TC_ACT_OK, TC_ACT_REDIRECT};
 
-use crate::program::{self, Variant, DEST_MAC};
+use crate::program::{self, Variant};
 use crate::report::Verdict;
 
 fn run(prog: &loader::Program, data: &[u8]) -> Result<loader::TestRunResult, loader::Error> {
@@ -18,7 +19,7 @@ fn run(prog: &loader::Program, data: &[u8]) -> Result<loader::TestRunResult, loa
 /// destination returns `TC_ACT_OK` untouched.
 pub fn redirect_verdict() -> Result<Verdict, String> {
     let prog = program::load_variant(&Variant::to(1))?;
-    let frame = program::udp_frame([10, 0, 2, 11], b"test run");
+    let frame = program::udp_frame(DEST_ADDR.octets(), b"test run");
     let r = run(&prog, &frame).map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
     if r.retval != TC_ACT_REDIRECT as u32 {
         return Ok(Verdict::Fail(format!(
@@ -75,7 +76,7 @@ pub fn min_size() -> Result<Verdict, String> {
 /// records which. Anything else fails.
 pub fn short_ipv4() -> Result<Verdict, String> {
     let prog = program::load_variant(&Variant::to(1))?;
-    let frame = program::udp_frame([10, 0, 2, 11], b"");
+    let frame = program::udp_frame(DEST_ADDR.octets(), b"");
     let short = &frame[..20];
     match run(&prog, short) {
         Err(e) if e.errno() == Some(libc::EINVAL) => {

@@ -1,7 +1,9 @@
 //! Behaviour 7 of issue 6: the verifier refuses the lab's program once its
 //! bounds check is removed.
 
-use crate::program::{self, Variant, REDIRECT_S};
+use loader::lab::up::EMBEDDED_REDIRECT_S;
+
+use crate::program::{self, Variant};
 use crate::report::Verdict;
 
 /// The line of `redirect.s` that proves `data + 34 <= data_end`.
@@ -9,7 +11,7 @@ const BOUNDS_CHECK: &str = "if r2 > r7 goto pass";
 
 /// `redirect.s` without its bounds-check jump.
 pub fn without_bounds_check() -> Result<String, String> {
-    let lines: Vec<&str> = REDIRECT_S.lines().collect();
+    let lines: Vec<&str> = EMBEDDED_REDIRECT_S.lines().collect();
     let kept: Vec<&str> = lines
         .iter()
         .copied()
