@@ -11,16 +11,15 @@
 //! ```
 //!
 //! The lab needs only netlink, `/run/netns` and `/proc`, so it builds in the
-//! VMs too (no iproute2 there). It is torn down when the [`Topology`] is
-//! dropped, also on failure and on panic.
+//! VMs too (no iproute2 there). It is torn down when its [`LabGuard`] is
+//! dropped, also on failure and on panic; the lab's end-to-end tests
+//! (`tests/tests/lab_*.rs`) use the same guard.
 
-use std::io;
 use std::net::UdpSocket;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use loader::lab::plan::{VETH1_1, VETH1_2, VETH2_1, VETH2_2};
-use loader::lab::{Lab, LabError, UpOptions, LISTEN_ADDR};
+use loader::lab::{Lab, LabNames, UpOptions, UpReport, LISTEN_ADDR};
 use netlink::handle::Handle;
 
 pub use loader::lab::Side;
@@ -30,33 +29,56 @@ use crate::sys::PacketTap;
 /// Seconds to wait for ARP and delivery: TCG-emulated VMs are slow.
 pub const WAIT: Duration = Duration::from_millis(200);
 
-/// A lab prefix no other behaviour, thread or process uses: `lt<pid>n<k><tag>`.
+/// A lab prefix no other test, thread or process uses: `L<tag>-<pid>-<k>`.
 pub fn unique_prefix(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "lt{}n{}{tag}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    netlink::netns::unique_name(&format!("L{tag}"))
 }
 
-fn lab_err(what: &str) -> impl Fn(LabError) -> String + '_ {
-    move |e| format!("{what}: {e}")
+/// For tests: fails plainly when not root.
+pub fn require_root() {
+    assert!(
+        netlink::is_root(),
+        "the lab tests build network namespaces and load BPF programs: run them as root"
+    );
 }
 
-pub struct Topology {
+/// An isolated lab, removed when dropped.
+pub struct LabGuard {
     pub lab: Lab,
-    /// veth1@2 in netns_1: where the program is attached (ingress).
-    pub veth1_2: i32,
-    /// veth2@1 in netns_1: the redirect target.
-    pub veth2_1: i32,
-    /// veth2@2 in netns_2.
-    pub veth2_2: i32,
-    /// veth1@1 on the host side.
-    pub veth1_1: i32,
+    pub report: Option<UpReport>,
 }
 
-impl Drop for Topology {
+impl LabGuard {
+    /// Brings up an isolated lab named after `tag`; the error carries what
+    /// `up` printed.
+    pub fn try_up(tag: &str, options: &UpOptions) -> Result<LabGuard, String> {
+        let lab = Lab::new(Some(&unique_prefix(tag))).map_err(|e| e.to_string())?;
+        // The guard exists before `up`, so a half-built lab is removed too.
+        let mut guard = LabGuard { lab, report: None };
+        let mut out = Vec::new();
+        let report = guard.lab.up(options, &mut out).map_err(|e| {
+            format!(
+                "up {}: {e}\n{}",
+                guard.lab.names.netns_1,
+                String::from_utf8_lossy(&out)
+            )
+        })?;
+        guard.report = Some(report);
+        Ok(guard)
+    }
+
+    /// [`LabGuard::try_up`] for tests: panics with the reason.
+    pub fn up(tag: &str, options: &UpOptions) -> LabGuard {
+        require_root();
+        LabGuard::try_up(tag, options).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn names(&self) -> &LabNames {
+        &self.lab.names
+    }
+}
+
+impl Drop for LabGuard {
     fn drop(&mut self) {
         if let Err(e) = self.lab.down() {
             eprintln!(
@@ -67,30 +89,37 @@ impl Drop for Topology {
     }
 }
 
+pub struct Topology {
+    pub guard: LabGuard,
+    /// veth1@2 in netns_1: where the program is attached (ingress).
+    pub veth1_2: i32,
+    /// veth2@1 in netns_1: the redirect target.
+    pub veth2_1: i32,
+    /// veth2@2 in netns_2.
+    pub veth2_2: i32,
+    /// veth1@1 on the host side.
+    pub veth1_1: i32,
+}
+
 impl Topology {
     /// Brings up an isolated lab named after `tag`, with no program attached.
     pub fn build(tag: &str) -> Result<Topology, String> {
-        let lab = Lab::new(Some(&unique_prefix(tag))).map_err(lab_err("lab prefix"))?;
-        // The guard exists before `up`, so a half-built lab is removed too.
+        let options = UpOptions {
+            no_program: true,
+            ..UpOptions::default()
+        };
         let mut t = Topology {
-            lab,
+            guard: LabGuard::try_up(tag, &options)?,
             veth1_2: 0,
             veth2_1: 0,
             veth2_2: 0,
             veth1_1: 0,
         };
-        let options = UpOptions {
-            no_program: true,
-            ..UpOptions::default()
-        };
-        t.lab
-            .up(&options, &mut io::sink())
-            .map_err(lab_err("lab up"))?;
         for side in Side::ALL {
             // No IPv6: router solicitations and MLD reports would add frames
             // the counting behaviours must not see. (A kernel without IPv6
             // has none to begin with.)
-            let _ = t.lab.run_in(side, || {
+            let _ = t.lab().run_in(side, || {
                 for p in ["all", "default"] {
                     let _ =
                         std::fs::write(format!("/proc/sys/net/ipv6/conf/{p}/disable_ipv6"), "1");
@@ -104,6 +133,10 @@ impl Topology {
         Ok(t)
     }
 
+    pub fn lab(&self) -> &Lab {
+        &self.guard.lab
+    }
+
     fn ifindex(&self, side: Side, dev: &str) -> Result<i32, String> {
         self.handle(side)?
             .link_index(dev)
@@ -111,28 +144,28 @@ impl Topology {
     }
 
     pub fn handle(&self, side: Side) -> Result<Handle, String> {
-        self.lab.handle_in(side).map_err(|e| e.to_string())
+        self.lab().handle_in(side).map_err(|e| e.to_string())
     }
 
     /// Runs `f` on a thread inside one side's namespace.
     pub fn run<T: Send>(&self, side: Side, f: impl FnOnce() -> T + Send) -> Result<T, String> {
-        self.lab.run_in(side, f).map_err(|e| e.to_string())
+        self.lab().run_in(side, f).map_err(|e| e.to_string())
     }
 
     /// The lab's attach (clsact on veth1@2, then a direct-action cls_bpf
     /// filter on its ingress) with a program the behaviour loaded.
     pub fn attach(&self, prog: &loader::Program) -> Result<netlink::FilterId, String> {
-        self.lab.attach(prog).map_err(|e| e.to_string())
+        self.lab().attach(prog).map_err(|e| e.to_string())
     }
 
     /// A UDP socket on 10.0.2.11:7777 in netns_2.
     pub fn listener(&self) -> Result<UdpSocket, String> {
-        self.lab.udp_listener().map_err(|e| e.to_string())
+        self.lab().udp_listener().map_err(|e| e.to_string())
     }
 
     /// A UDP socket on the host side, sending through veth1@1.
     pub fn sender(&self) -> Result<UdpSocket, String> {
-        self.lab.host_udp_socket().map_err(|e| e.to_string())
+        self.lab().host_udp_socket().map_err(|e| e.to_string())
     }
 
     /// An `AF_PACKET` tap on a device of one side.
@@ -143,12 +176,17 @@ impl Topology {
 
     /// An `Ip:` counter of `/proc/net/snmp` in one side.
     pub fn ip_counter(&self, side: Side, field: &str) -> Result<u64, String> {
-        self.lab.ip_counter(side, field).map_err(|e| e.to_string())
+        self.lab()
+            .ip_counter(side, field)
+            .map_err(|e| e.to_string())
     }
 
     /// The ARP table of one side: (IP, MAC, flags) per entry.
     pub fn arp_table(&self, side: Side) -> Result<Vec<(String, String, String)>, String> {
-        let text = self.lab.read_proc(side, "arp").map_err(|e| e.to_string())?;
+        let text = self
+            .lab()
+            .read_proc(side, "arp")
+            .map_err(|e| e.to_string())?;
         Ok(text
             .lines()
             .skip(1)

@@ -1,79 +1,26 @@
 //! Shared support for the lab's end-to-end tests (`tests/tests/lab_*.rs`):
 //! isolated labs with unique prefixes, torn down on drop even when a test
-//! fails, and bounded traffic helpers.
+//! fails (`lab_tests::topology`'s, which the behaviour suite uses too), and
+//! bounded traffic helpers.
 #![allow(dead_code)]
 
 use std::net::UdpSocket;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use loader::lab::traffic::{listen_on, Datagram};
-use loader::lab::{Lab, ListenOptions, Side, UpOptions, UpReport};
+use loader::lab::{Lab, ListenOptions, Side};
+
+// Each test file uses its own part of these.
+#[allow(unused_imports)]
+pub use lab_tests::topology::{require_root, unique_prefix, LabGuard};
 
 /// How long a test waits for a datagram that should arrive.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a test waits to be sure a datagram does not arrive.
 pub const SILENCE: Duration = Duration::from_millis(1500);
-
-pub fn require_root() {
-    assert!(
-        netlink::is_root(),
-        "the lab tests build network namespaces and load BPF programs: run them as root"
-    );
-}
-
-/// A prefix no other test, thread or process uses: `L<tag><pid>n<k>`.
-pub fn unique_prefix(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "L{tag}{}n{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// An isolated lab, removed when dropped.
-pub struct LabGuard {
-    pub lab: Lab,
-    pub report: Option<UpReport>,
-}
-
-impl LabGuard {
-    /// Brings up an isolated lab named after `tag`.
-    pub fn up(tag: &str, options: &UpOptions) -> LabGuard {
-        require_root();
-        let lab = Lab::new(Some(&unique_prefix(tag))).expect("valid prefix");
-        let mut guard = LabGuard { lab, report: None };
-        let mut out = Vec::new();
-        let report = guard.lab.up(options, &mut out).unwrap_or_else(|e| {
-            panic!(
-                "up {}: {e}\n{}",
-                guard.lab.names.netns_1,
-                String::from_utf8_lossy(&out)
-            )
-        });
-        guard.report = Some(report);
-        guard
-    }
-
-    pub fn names(&self) -> &loader::lab::LabNames {
-        &self.lab.names
-    }
-}
-
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        if let Err(e) = self.lab.down() {
-            eprintln!(
-                "warning: could not remove lab {:?}: {e}",
-                self.lab.names.prefix
-            );
-        }
-    }
-}
 
 /// A listener in netns_2 collecting up to `count` datagrams on a thread,
 /// for at most `timeout`.
