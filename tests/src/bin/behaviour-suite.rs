@@ -6,6 +6,7 @@
 //! `behaviour-suite [--list] [ID...]`.
 
 use lab_tests::behaviours::REGISTRY;
+use loader::lab::privilege;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,21 +27,11 @@ fn main() {
         eprintln!("behaviour-suite: unknown behaviour {unknown:?}; see --list");
         std::process::exit(2);
     }
-    if !is_root() {
-        eprintln!("behaviour-suite: needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN and CAP_BPF) to create namespaces and load programs");
+    // The behaviours build the lab, so they need what the lab needs.
+    if let Err(e) = privilege::require("behaviour-suite", &privilege::LAB_CAPS) {
+        eprintln!("{e}");
         std::process::exit(1);
     }
     let failures = lab_tests::suite::run(&args);
     std::process::exit(if failures == 0 { 0 } else { 1 });
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
 }

@@ -89,17 +89,6 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
-
 /// Builds `lab-init` and `behaviour-suite` statically (glibc, crt-static) in
 /// a target dir of their own, so the changed RUSTFLAGS never invalidate the
 /// normal build. Returns the directory holding the two binaries.
@@ -258,7 +247,7 @@ fn main() {
             .collect();
         finish(columns, opts.out, Instant::now(), &workspace_root());
     }
-    if opts.host && !is_root() {
+    if opts.host && !netlink::is_root() {
         eprintln!("kernel-matrix: needs root for the host column (namespaces, BPF); run as root or pass --no-host");
         std::process::exit(1);
     }
