@@ -4,14 +4,16 @@
 //! `BPF_PROG_TYPE_SCHED_CLS`.
 
 use ebpf_asm::text::{assemble, AsmOptions};
-use loader::lab::plan::{HOST_ADDR, LISTEN_PORT};
-use loader::lab::up::{EMBEDDED_REDIRECT_S, REDIRECT_S};
+use loader::lab::plan::{HOST_ADDR, LISTEN_PORT, PROG_NAME};
+use loader::lab::up::{defines, UpOptions, EMBEDDED_REDIRECT_S, REDIRECT_S};
 use loader::{LoadOptions, ProgType, Program};
 
 /// How to assemble the program: the `.equ` overrides of `redirect.s`.
 #[derive(Clone, Debug, Default)]
 pub struct Variant {
-    pub target_ifindex: i64,
+    pub target_ifindex: i32,
+    /// Any value, also flags no kernel knows (`up` only sets 0 or
+    /// `BPF_F_INGRESS`).
     pub redirect_flags: i64,
     /// Define `KEEP_DEST_MAC`: skip the destination MAC rewrite.
     pub keep_dest_mac: bool,
@@ -20,21 +22,24 @@ pub struct Variant {
 impl Variant {
     pub fn to(target_ifindex: i32) -> Variant {
         Variant {
-            target_ifindex: i64::from(target_ifindex),
+            target_ifindex,
             ..Variant::default()
         }
     }
 }
 
 /// Assembles a variant of `redirect.s`, or of `source` if given (a modified
-/// copy, for the verifier behaviours).
+/// copy, for the verifier behaviours), with the `-D` constants `up` uses.
 pub fn assemble_variant(source: &str, v: &Variant) -> Result<ebpf_asm::Program, String> {
-    let mut defines = vec![
-        ("TARGET_IFINDEX".to_string(), v.target_ifindex),
-        ("REDIRECT_FLAGS".to_string(), v.redirect_flags),
-    ];
-    if v.keep_dest_mac {
-        defines.push(("KEEP_DEST_MAC".to_string(), 1));
+    let up = UpOptions {
+        keep_dest_mac: v.keep_dest_mac,
+        ..UpOptions::default()
+    };
+    let mut defines = defines(v.target_ifindex, &up);
+    for (name, value) in defines.iter_mut() {
+        if name == "REDIRECT_FLAGS" {
+            *value = v.redirect_flags;
+        }
     }
     let opts = AsmOptions {
         file_name: REDIRECT_S.into(),
@@ -45,7 +50,7 @@ pub fn assemble_variant(source: &str, v: &Variant) -> Result<ebpf_asm::Program, 
 
 /// Loads an assembled program as a TC classifier.
 pub fn load(p: &ebpf_asm::Program) -> Result<Program, loader::Error> {
-    let opts = LoadOptions::new(ProgType::SchedCls, "redirect");
+    let opts = LoadOptions::new(ProgType::SchedCls, PROG_NAME);
     Program::load_with(&p.to_bytes(), &opts)
 }
 
