@@ -102,11 +102,11 @@ pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String,
         if opts.bytes {
             let _ = write!(out, "{at:>6}:\t");
             for (k, s) in slots[at..at + ins.slots()].iter().enumerate() {
-                for (j, b) in s.to_bytes().iter().enumerate() {
+                for (j, b) in s.to_bytes().into_iter().enumerate() {
                     if k + j > 0 {
                         out.push(' ');
                     }
-                    let _ = write!(out, "{b:02x}");
+                    push_hex_byte(&mut out, b);
                 }
             }
             out.push('\t');
@@ -127,6 +127,15 @@ pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String,
         let _ = writeln!(out, "L{}:", slots.len());
     }
     Ok(out)
+}
+
+/// `b` as two lowercase hex digits, like `{b:02x}`. The bytes column is
+/// eight of these per slot, and going through `write!` for each one was
+/// most of the cost of a listing with bytes.
+fn push_hex_byte(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(HEX[usize::from(b >> 4)] as char);
+    out.push(HEX[usize::from(b & 0xf)] as char);
 }
 
 /// The slot a branch lands on, if it is the start of an instruction here.
