@@ -115,16 +115,16 @@ impl Topology {
             veth2_2: 0,
             veth1_1: 0,
         };
-        for side in Side::ALL {
+        for ns in t.lab().names.namespaces() {
             // No IPv6: router solicitations and MLD reports would add frames
             // the counting behaviours must not see. (A kernel without IPv6
             // has none to begin with.)
-            let _ = t.lab().run_in(side, || {
-                for p in ["all", "default"] {
-                    let _ =
-                        std::fs::write(format!("/proc/sys/net/ipv6/conf/{p}/disable_ipv6"), "1");
-                }
-            });
+            for p in [
+                "net/ipv6/conf/all/disable_ipv6",
+                "net/ipv6/conf/default/disable_ipv6",
+            ] {
+                let _ = netlink::netns::sysctl_write(&ns, p, "1");
+            }
         }
         t.veth1_1 = t.ifindex(Side::Host, VETH1_1)?;
         t.veth1_2 = t.ifindex(Side::Netns1, VETH1_2)?;
