@@ -94,13 +94,17 @@ pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String,
             }
         }
     }
-    let mut out = String::with_capacity(slots.len() * 32);
+    // About 24 bytes of instruction text per slot, and 40 more for the
+    // bytes column: enough that a long listing is not copied as it grows.
+    let per_slot = if opts.bytes { 64 } else { 24 };
+    let mut out = String::with_capacity(slots.len() * per_slot);
     for &(at, ins) in &decoded {
         if is_target[at] {
             let _ = writeln!(out, "L{at}:");
         }
         if opts.bytes {
-            let _ = write!(out, "{at:>6}:\t");
+            push_slot_number(&mut out, at);
+            out.push_str(":\t");
             for (k, s) in slots[at..at + ins.slots()].iter().enumerate() {
                 for (j, b) in s.to_bytes().into_iter().enumerate() {
                     if k + j > 0 {
@@ -127,6 +131,27 @@ pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String,
         let _ = writeln!(out, "L{}:", slots.len());
     }
     Ok(out)
+}
+
+/// `at` right-aligned in six columns (`{at:>6}`), as llvm-objdump prints
+/// slot numbers. By hand for the same reason as [`push_hex_byte`]: once per
+/// line, `write!` cost more than the rest of the bytes column.
+fn push_slot_number(out: &mut String, at: usize) {
+    // Pre-filled with spaces, so the padding is whatever the digits leave.
+    let mut text = [b' '; 20];
+    let mut start = text.len();
+    let mut n = at;
+    loop {
+        start -= 1;
+        text[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &c in &text[start.min(text.len() - 6)..] {
+        out.push(char::from(c));
+    }
 }
 
 /// `b` as two lowercase hex digits, like `{b:02x}`. The bytes column is
@@ -156,7 +181,7 @@ pub fn format_instruction(ins: &Instruction, syntax: Syntax) -> String {
 struct R(Width, Reg);
 impl fmt::Display for R {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.0.reg_prefix(), self.1.num())
+        f.write_str(self.1.name(self.0))
     }
 }
 
@@ -487,6 +512,20 @@ mod tests {
         assert!(disassemble(&p.to_bytes(), &o)
             .expect("decodes")
             .starts_with("     0:\t15 01 01 00 00 00 00 00\tif r1 == 0 goto +1\n"));
+    }
+
+    #[test]
+    fn hand_written_columns_match_the_format_strings() {
+        for b in 0..=u8::MAX {
+            let mut s = String::new();
+            push_hex_byte(&mut s, b);
+            assert_eq!(s, format!("{b:02x}"));
+        }
+        for at in [0, 7, 12, 99_999, 123_456, 1_234_567, usize::MAX] {
+            let mut s = String::new();
+            push_slot_number(&mut s, at);
+            assert_eq!(s, format!("{at:>6}"));
+        }
     }
 
     #[test]

@@ -93,6 +93,22 @@ impl Reg {
     pub const fn num(self) -> u8 {
         self.0
     }
+
+    /// The register's name at a width: `r3` (all 64 bits) or `w3` (the low
+    /// 32). A table, because a listing prints two or three per line.
+    pub fn name(self, width: Width) -> &'static str {
+        const R: [&str; MAX_BPF_REG as usize] = [
+            "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10",
+        ];
+        const W: [&str; MAX_BPF_REG as usize] = [
+            "w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "w9", "w10",
+        ];
+        let names = match width {
+            Width::W64 => &R,
+            Width::W32 => &W,
+        };
+        names[usize::from(self.0)]
+    }
 }
 
 /// Operand width of arithmetic and jumps: BPF_ALU/BPF_JMP32 (32) or BPF_ALU64/BPF_JMP (64).
@@ -609,13 +625,23 @@ impl Instruction {
 
 impl fmt::Display for Reg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "r{}", self.0)
+        f.write_str(self.name(Width::W64))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn register_names() {
+        for n in 0..MAX_BPF_REG {
+            let r = Reg::new(n).expect("a register");
+            assert_eq!(r.name(Width::W64), format!("r{n}"));
+            assert_eq!(r.name(Width::W32), format!("w{n}"));
+            assert_eq!(r.to_string(), format!("r{n}"));
+        }
+    }
 
     #[test]
     fn bytes_roundtrip_and_layout() {
