@@ -178,22 +178,23 @@ pub fn format_instruction(ins: &Instruction, syntax: Syntax) -> String {
     s
 }
 
-struct R(Width, Reg);
-impl fmt::Display for R {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.1.name(self.0))
-    }
-}
-
 /// A memory operand: `(r1 +8)` (kernel) or `(r1 + 8)` (LLVM).
 struct M(Syntax, Reg, i16);
 impl fmt::Display for M {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Syntax::Kernel => write!(f, "({} {:+})", self.1, self.2),
-            Syntax::Llvm if self.2 < 0 => write!(f, "({} - {})", self.1, -(self.2 as i32)),
-            Syntax::Llvm => write!(f, "({} + {})", self.1, self.2),
+        let M(syntax, reg, off) = *self;
+        f.write_str("(")?;
+        f.write_str(reg.name(Width::W64))?;
+        // Pieces instead of a nested write!: most lines have an operand
+        // like this one, and each write! is a trip through core::fmt.
+        match syntax {
+            Syntax::Kernel => write!(f, " {off:+}")?,
+            Syntax::Llvm => {
+                f.write_str(if off < 0 { " - " } else { " + " })?;
+                fmt::Display::fmt(&off.unsigned_abs(), f)?;
+            }
         }
+        f.write_str(")")
     }
 }
 
@@ -202,7 +203,10 @@ struct T(Syntax, i64, Option<usize>);
 impl fmt::Display for T {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.2, self.0) {
-            (Some(l), _) => write!(f, "L{l}"),
+            (Some(l), _) => {
+                f.write_str("L")?;
+                fmt::Display::fmt(&l, f)
+            }
             (None, Syntax::Kernel) => write!(f, "pc{:+}", self.1),
             (None, Syntax::Llvm) => write!(f, "{:+}", self.1),
         }
@@ -235,19 +239,19 @@ pub fn write_instruction(
             dst,
             src,
         } => {
-            write!(out, "{} {} ", R(width, dst), op.operator())?;
+            write!(out, "{} {} ", dst.name(width), op.operator())?;
             match src {
-                Source::Reg(s) => write!(out, "{}", R(width, s)),
+                Source::Reg(s) => out.write_str(s.name(width)),
                 Source::Imm(i) => write!(out, "{i}"),
             }
         }
-        Instruction::Neg { width, dst } => write!(out, "{0} = -{0}", R(width, dst)),
+        Instruction::Neg { width, dst } => write!(out, "{0} = -{0}", dst.name(width)),
         Instruction::MovSx {
             width,
             dst,
             src,
             bits,
-        } => write!(out, "{} = (s{bits}){}", R(width, dst), R(width, src)),
+        } => write!(out, "{} = (s{bits}){}", dst.name(width), src.name(width)),
         Instruction::Endian { order, dst, bits } => {
             let name = match order {
                 ByteOrder::ToLe => "le",
@@ -266,9 +270,9 @@ pub fn write_instruction(
             src,
             off,
         } => {
-            write!(out, "if {} {} ", R(width, dst), cond.operator())?;
+            write!(out, "if {} {} ", dst.name(width), cond.operator())?;
             match (src, k) {
-                (Source::Reg(s), _) => write!(out, "{}", R(width, s))?,
+                (Source::Reg(s), _) => out.write_str(s.name(width))?,
                 (Source::Imm(i), true) => write!(out, "{:#x}", i as u32)?,
                 (Source::Imm(i), false) => write!(out, "{i}")?,
             }
@@ -350,7 +354,7 @@ pub fn write_instruction(
             write!(
                 out,
                 "{} = *({} *){}",
-                R(w, dst),
+                dst.name(w),
                 size.unsigned_name(),
                 M(syntax, src, off)
             )
@@ -389,7 +393,7 @@ pub fn write_instruction(
                 "*({} *){} = {}",
                 size.unsigned_name(),
                 M(syntax, dst, off),
-                R(w, src)
+                src.name(w)
             )
         }
         Instruction::Atomic {
@@ -406,8 +410,8 @@ pub fn write_instruction(
             };
             let ty = size.unsigned_name();
             let mem = M(syntax, dst, off);
-            let s = R(w, src);
-            let r0 = R(w, Reg::R0);
+            let s = src.name(w);
+            let r0 = Reg::R0.name(w);
             let a64 = if size == Size::DW { "64" } else { "" };
             match (op, k) {
                 (AtomicOp::Add | AtomicOp::Or | AtomicOp::And | AtomicOp::Xor, _) => {
