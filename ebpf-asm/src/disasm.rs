@@ -103,17 +103,7 @@ pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String,
             let _ = writeln!(out, "L{at}:");
         }
         if opts.bytes {
-            push_slot_number(&mut out, at);
-            out.push_str(":\t");
-            for (k, s) in slots[at..at + ins.slots()].iter().enumerate() {
-                for (j, b) in s.to_bytes().into_iter().enumerate() {
-                    if k + j > 0 {
-                        out.push(' ');
-                    }
-                    push_hex_byte(&mut out, b);
-                }
-            }
-            out.push('\t');
+            push_bytes_column(&mut out, at, &slots[at..at + ins.slots()]);
         } else if opts.slot_numbers {
             let _ = write!(out, "{at}: ({:02x}) ", slots[at].code);
         } else if opts.labels {
@@ -133,13 +123,19 @@ pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String,
     Ok(out)
 }
 
-/// `at` right-aligned in six columns (`{at:>6}`), as llvm-objdump prints
-/// slot numbers. By hand for the same reason as [`push_hex_byte`]: once per
-/// line, `write!` cost more than the rest of the bytes column.
-fn push_slot_number(out: &mut String, at: usize) {
-    // Pre-filled with spaces, so the padding is whatever the digits leave.
-    let mut text = [b' '; 20];
-    let mut start = text.len();
+/// llvm-objdump's columns before an instruction: the slot number
+/// right-aligned in six columns, then the instruction's bytes (one slot, or
+/// two for lddw) as hex pairs: `    12:\tb7 00 00 00 00 00 00 00\t`.
+///
+/// Built in an array and appended at once: through `write!` (`{at:>6}`,
+/// `{b:02x}`) or a `String::push` per character, these columns cost more
+/// than the instruction text itself.
+fn push_bytes_column(out: &mut String, at: usize, slots: &[Insn]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const DIGITS: usize = 20; // enough for usize::MAX
+                              // Spaces to start with: the number's padding and the gaps between pairs.
+    let mut text = [b' '; DIGITS + 2 + 2 * 24];
+    let mut start = DIGITS;
     let mut n = at;
     loop {
         start -= 1;
@@ -149,18 +145,18 @@ fn push_slot_number(out: &mut String, at: usize) {
             break;
         }
     }
-    for &c in &text[start.min(text.len() - 6)..] {
-        out.push(char::from(c));
+    let start = start.min(DIGITS - 6);
+    text[DIGITS..DIGITS + 2].copy_from_slice(b":\t");
+    let mut end = DIGITS + 2;
+    for b in slots.iter().take(2).flat_map(|s| s.to_bytes()) {
+        text[end] = HEX[usize::from(b >> 4)];
+        text[end + 1] = HEX[usize::from(b & 0xf)];
+        end += 3; // the pair and the space after it
     }
-}
-
-/// `b` as two lowercase hex digits, like `{b:02x}`. The bytes column is
-/// eight of these per slot, and going through `write!` for each one was
-/// most of the cost of a listing with bytes.
-fn push_hex_byte(out: &mut String, b: u8) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(HEX[usize::from(b >> 4)] as char);
-    out.push(HEX[usize::from(b & 0xf)] as char);
+    text[end - 1] = b'\t'; // in place of the last space
+    out.push_str(
+        std::str::from_utf8(&text[start..end]).expect("digits, spaces and tabs are ASCII"),
+    );
 }
 
 /// The slot a branch lands on, if it is the start of an instruction here.
@@ -519,16 +515,22 @@ mod tests {
     }
 
     #[test]
-    fn hand_written_columns_match_the_format_strings() {
-        for b in 0..=u8::MAX {
-            let mut s = String::new();
-            push_hex_byte(&mut s, b);
-            assert_eq!(s, format!("{b:02x}"));
-        }
+    fn bytes_column_matches_the_format_strings() {
+        let lddw = [
+            Insn::from_bytes([0x18, 0x01, 0, 0, 0xef, 0xbe, 0xad, 0xde]),
+            Insn::from_bytes([0, 0, 0, 0, 0x0f, 0xf0, 0x9a, 0xa9]),
+        ];
         for at in [0, 7, 12, 99_999, 123_456, 1_234_567, usize::MAX] {
-            let mut s = String::new();
-            push_slot_number(&mut s, at);
-            assert_eq!(s, format!("{at:>6}"));
+            for n in 1..=2 {
+                let mut s = String::new();
+                push_bytes_column(&mut s, at, &lddw[..n]);
+                let hex: Vec<String> = lddw[..n]
+                    .iter()
+                    .flat_map(|i| i.to_bytes())
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                assert_eq!(s, format!("{at:>6}:\t{}\t", hex.join(" ")));
+            }
         }
     }
 
