@@ -23,6 +23,12 @@ fn binary_power(p: P) -> Option<u8> {
     })
 }
 
+/// How deep parentheses, unary operators and function calls may nest. The
+/// evaluator recurses once per level, so without a bound a hostile line such
+/// as `((((...` would overflow the stack instead of getting an error; no real
+/// program comes near this.
+const MAX_DEPTH: u32 = 64;
+
 /// Names the expression language reserves for functions.
 pub fn is_function(name: &str) -> bool {
     matches!(
@@ -34,11 +40,11 @@ pub fn is_function(name: &str) -> bool {
 impl<'a> Line<'a, '_> {
     /// Parse and evaluate an expression starting at the current token.
     pub fn expr(&mut self) -> PResult<i64> {
-        self.expr_bp(0)
+        self.expr_bp(0, 0)
     }
 
-    fn expr_bp(&mut self, min: u8) -> PResult<i64> {
-        let mut lhs = self.unary()?;
+    fn expr_bp(&mut self, min: u8, depth: u32) -> PResult<i64> {
+        let mut lhs = self.unary(depth)?;
         loop {
             let Tok::Punct(p) = self.tok.tok else {
                 return Ok(lhs);
@@ -51,7 +57,7 @@ impl<'a> Line<'a, '_> {
             }
             let at = self.tok.start;
             self.bump();
-            let rhs = self.expr_bp(bp)?;
+            let rhs = self.expr_bp(bp, depth)?;
             lhs = match p {
                 P::Pipe => lhs | rhs,
                 P::Caret => lhs ^ rhs,
@@ -87,25 +93,31 @@ impl<'a> Line<'a, '_> {
         }
     }
 
-    fn unary(&mut self) -> PResult<i64> {
+    fn unary(&mut self, depth: u32) -> PResult<i64> {
+        if depth >= MAX_DEPTH {
+            return Err(self.err(
+                self.tok.start,
+                format!("constant expression nested more than {MAX_DEPTH} levels deep"),
+            ));
+        }
         match self.tok.tok {
             Tok::Punct(P::Minus) => {
                 self.bump();
-                Ok(self.unary()?.wrapping_neg())
+                Ok(self.unary(depth + 1)?.wrapping_neg())
             }
             Tok::Punct(P::Plus) => {
                 self.bump();
-                self.unary()
+                self.unary(depth + 1)
             }
             Tok::Punct(P::Tilde) => {
                 self.bump();
-                Ok(!self.unary()?)
+                Ok(!self.unary(depth + 1)?)
             }
-            _ => self.primary(),
+            _ => self.primary(depth),
         }
     }
 
-    fn primary(&mut self) -> PResult<i64> {
+    fn primary(&mut self, depth: u32) -> PResult<i64> {
         let t = self.tok;
         match t.tok {
             Tok::Num => {
@@ -114,7 +126,7 @@ impl<'a> Line<'a, '_> {
             }
             Tok::Punct(P::LParen) => {
                 self.bump();
-                let v = self.expr()?;
+                let v = self.expr_bp(0, depth + 1)?;
                 self.expect(P::RParen, "`)` to close the parenthesis")?;
                 Ok(v)
             }
@@ -124,7 +136,7 @@ impl<'a> Line<'a, '_> {
                     self.bump();
                     self.expect(P::LParen, "`(` after the function name")?;
                     let arg_at = self.tok.start;
-                    let v = self.expr()?;
+                    let v = self.expr_bp(0, depth + 1)?;
                     self.expect(P::RParen, "`)` to close the function call")?;
                     return self.apply(name, v, arg_at);
                 }

@@ -359,3 +359,24 @@ fn both_syntaxes_and_pasted_lines() {
     let p = assemble("call f\nexit\nf: r0 = 1\nexit", &AsmOptions::default()).unwrap();
     assert_eq!(p.insns()[0], Insn::new(0x85, 0, 1, 0, 1));
 }
+
+/// A hostile line nests parentheses or unary operators far beyond any real
+/// program: it gets an error at the first level too deep, not a stack
+/// overflow, even on a thread with a quarter of the default 2 MiB stack in a
+/// debug build.
+#[test]
+fn deeply_nested_expressions_are_refused_not_overflowed() {
+    let deep_parens = format!("r0 = {}1{}", "(".repeat(100_000), ")".repeat(100_000));
+    let deep_minus = format!("r0 = {}1", "-".repeat(200_000));
+    let ok = format!("r0 = {}1{}", "(".repeat(60), ")".repeat(60));
+    std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(move || {
+            check(&deep_parens, 1, 70, "nested more than 64 levels deep");
+            check(&deep_minus, 1, 70, "nested more than 64 levels deep");
+            assert_eq!(one(&ok).imm, 1);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
