@@ -92,7 +92,7 @@ impl fmt::Display for SysError {
             f,
             "{} failed: {} ({})",
             self.command,
-            errno_name(self.errno),
+            errno_label(self.errno),
             errno_text(self.errno)
         )?;
         if let Some(h) = &self.hint {
@@ -110,7 +110,7 @@ impl fmt::Display for Error {
             Error::Elf(m) => write!(f, "ELF object: {m}"),
             Error::Input(m) => f.write_str(m),
             Error::Io { what, source } => match source.raw_os_error() {
-                Some(n) => write!(f, "{what}: {} ({})", errno_name(n), errno_text(n)),
+                Some(n) => write!(f, "{what}: {} ({})", errno_label(n), errno_text(n)),
                 None => write!(f, "{what}: {source}"),
             },
         }
@@ -171,7 +171,7 @@ pub fn errno_text(errno: i32) -> String {
 /// The symbolic name of an errno (`EINVAL`), as in `errno.h`. One table
 /// serves both crates that talk to the kernel; netlink holds it because the
 /// loader already depends on netlink.
-pub use netlink::error::errno_name;
+pub use netlink::error::{errno_label, errno_name};
 
 /// The running kernel's version as (major, minor), from
 /// `/proc/sys/kernel/osrelease`.

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use crate::error::{errno_name, errno_text};
+use crate::error::{errno_label, errno_text};
 use crate::types::ProgType;
 
 /// Where an instruction came from in the assembly source.
@@ -66,7 +66,7 @@ impl fmt::Display for VerifierError {
             "BPF_PROG_LOAD failed: the verifier rejected program \"{}\" ({}): {} ({})",
             self.name,
             self.prog_type,
-            errno_name(self.errno),
+            errno_label(self.errno),
             errno_text(self.errno)
         )?;
         for l in self.message.lines() {

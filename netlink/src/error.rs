@@ -75,8 +75,9 @@ impl Error {
     }
 }
 
-/// The symbolic name of an errno (`EEXIST`), for messages a reader can grep.
-/// The loader's bpf(2) errors use this table too.
+/// The symbolic name of an errno (`EEXIST`), for messages a reader can grep;
+/// plain `"errno"` for one this table lacks (messages use [`errno_label`],
+/// which adds the number then). The loader's bpf(2) errors use this table too.
 pub fn errno_name(errno: i32) -> &'static str {
     match errno {
         libc::EPERM => "EPERM",
@@ -91,6 +92,7 @@ pub fn errno_name(errno: i32) -> &'static str {
         libc::ENOMEM => "ENOMEM",
         libc::EACCES => "EACCES",
         libc::EFAULT => "EFAULT",
+        libc::ENOTBLK => "ENOTBLK",
         libc::EBUSY => "EBUSY",
         libc::EEXIST => "EEXIST",
         libc::EXDEV => "EXDEV",
@@ -100,12 +102,32 @@ pub fn errno_name(errno: i32) -> &'static str {
         libc::EINVAL => "EINVAL",
         libc::ENFILE => "ENFILE",
         libc::EMFILE => "EMFILE",
+        libc::ENOTTY => "ENOTTY",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::EFBIG => "EFBIG",
         libc::ENOSPC => "ENOSPC",
+        libc::ESPIPE => "ESPIPE",
+        libc::EROFS => "EROFS",
+        libc::EMLINK => "EMLINK",
+        libc::EPIPE => "EPIPE",
+        libc::EDOM => "EDOM",
         libc::ERANGE => "ERANGE",
         libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ENOLCK => "ENOLCK",
         libc::ENOSYS => "ENOSYS",
+        libc::ENOTEMPTY => "ENOTEMPTY",
         libc::ELOOP => "ELOOP",
+        libc::ENOMSG => "ENOMSG",
+        libc::ENODATA => "ENODATA",
+        libc::EPROTO => "EPROTO",
+        libc::EBADMSG => "EBADMSG",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::EILSEQ => "EILSEQ",
+        libc::ENOTSOCK => "ENOTSOCK",
+        libc::EDESTADDRREQ => "EDESTADDRREQ",
         libc::EMSGSIZE => "EMSGSIZE",
+        libc::EPROTOTYPE => "EPROTOTYPE",
+        libc::ENOPROTOOPT => "ENOPROTOOPT",
         libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
         libc::EAFNOSUPPORT => "EAFNOSUPPORT",
@@ -113,10 +135,17 @@ pub fn errno_name(errno: i32) -> &'static str {
         libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
         libc::ENETDOWN => "ENETDOWN",
         libc::ENETUNREACH => "ENETUNREACH",
+        libc::ECONNABORTED => "ECONNABORTED",
+        libc::ECONNRESET => "ECONNRESET",
         libc::ENOBUFS => "ENOBUFS",
+        libc::EISCONN => "EISCONN",
+        libc::ENOTCONN => "ENOTCONN",
         libc::ETIMEDOUT => "ETIMEDOUT",
         libc::ECONNREFUSED => "ECONNREFUSED",
         libc::EHOSTUNREACH => "EHOSTUNREACH",
+        libc::EALREADY => "EALREADY",
+        libc::EINPROGRESS => "EINPROGRESS",
+        libc::ECANCELED => "ECANCELED",
         // ENOTSUPP (524) is kernel-internal (include/linux/errno.h) but leaks
         // out of bpf(2) and some drivers for unsupported features; libc has
         // no name for it.
@@ -125,13 +154,23 @@ pub fn errno_name(errno: i32) -> &'static str {
     }
 }
 
-/// "EEXIST (errno 17: File exists)".
+/// The errno's name for a message: `EPIPE`, or `errno 1234` when the table
+/// above has no name for it, so the number is never lost.
+pub fn errno_label(errno: i32) -> String {
+    match errno_name(errno) {
+        "errno" => format!("errno {errno}"),
+        name => name.to_string(),
+    }
+}
+
+/// "EEXIST (errno 17: File exists)"; "errno 1234 (Unknown error 1234)" for an
+/// errno without a name.
 pub fn errno_text(errno: i32) -> String {
-    format!(
-        "{} (errno {errno}: {})",
-        errno_name(errno),
-        strip_os_error(&io::Error::from_raw_os_error(errno))
-    )
+    let text = strip_os_error(&io::Error::from_raw_os_error(errno));
+    match errno_name(errno) {
+        "errno" => format!("errno {errno} ({text})"),
+        name => format!("{name} (errno {errno}: {text})"),
+    }
 }
 
 /// What a reader can do, from the kernel's message if it sent one, else the errno.
@@ -241,5 +280,16 @@ mod tests {
         assert!(s.starts_with("RTM_NEWQDISC clsact on veth1@2 (ifindex 4): kernel refused with EEXIST (errno 17: File exists)"), "{s}");
         assert!(s.contains("\"Exclusivity flag on, cannot modify\""), "{s}");
         assert_eq!(e.errno(), Some(17));
+    }
+
+    #[test]
+    fn errno_names_cover_common_failures_and_keep_the_number_otherwise() {
+        assert_eq!(errno_name(libc::EPIPE), "EPIPE");
+        assert_eq!(errno_name(libc::EMSGSIZE), "EMSGSIZE");
+        assert_eq!(errno_name(libc::ECONNRESET), "ECONNRESET");
+        assert_eq!(errno_label(libc::ENOENT), "ENOENT");
+        assert_eq!(errno_label(4095), "errno 4095");
+        assert_eq!(errno_text(libc::EPIPE), "EPIPE (errno 32: Broken pipe)");
+        assert!(errno_text(4095).starts_with("errno 4095 ("), "{}", errno_text(4095));
     }
 }
