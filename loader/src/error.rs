@@ -110,7 +110,7 @@ impl fmt::Display for Error {
             Error::Elf(m) => write!(f, "ELF object: {m}"),
             Error::Input(m) => f.write_str(m),
             Error::Io { what, source } => match source.raw_os_error() {
-                Some(n) => write!(f, "{what}: {} ({})", errno_label(n), errno_text(n)),
+                Some(_) => write!(f, "{what}: {}", io_text(source)),
                 None => write!(f, "{what}: {source}"),
             },
         }
@@ -165,6 +165,16 @@ pub fn errno_text(errno: i32) -> String {
     match s.rfind(" (os error ") {
         Some(i) => s[..i].to_string(),
         None => s,
+    }
+}
+
+/// An I/O error for a message: `ENOENT (No such file or directory)` for one
+/// that carries an errno, instead of Rust's "No such file or directory (os
+/// error 2)"; other errors as they display themselves.
+pub fn io_text(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => format!("{} ({})", errno_label(n), errno_text(n)),
+        None => e.to_string(),
     }
 }
 

@@ -9,6 +9,7 @@
 //! (include/uapi/linux/rtnetlink.h; `netlink::Netns::delete` does this per
 //! namespace), then the `/run/netns/NAME` bind mounts go.
 
+use crate::error::io_text;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -72,8 +73,13 @@ impl Lab {
             } else {
                 // A half-built lab: the mount point exists but nothing was
                 // mounted on it.
-                std::fs::remove_file(&path)
-                    .map_err(|e| LabError::Failed(format!("removing {}: {e}", path.display())))?;
+                std::fs::remove_file(&path).map_err(|e| {
+                    LabError::Failed(format!(
+                        "removing {}: {os}",
+                        path.display(),
+                        os = io_text(&e)
+                    ))
+                })?;
             }
             report.removed.push(format!("netns {name}"));
         }

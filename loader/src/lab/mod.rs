@@ -31,6 +31,7 @@ pub mod trace;
 pub mod traffic;
 pub mod up;
 
+use crate::error::io_text;
 use std::fmt;
 
 use netlink::netns;
@@ -129,7 +130,7 @@ impl Lab {
         let path = format!("/proc/thread-self/net/{file}");
         let label = self.names.label(side).to_string();
         self.run_in(side, move || {
-            std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
+            std::fs::read_to_string(&path).map_err(|e| format!("{path}: {os}", os = io_text(&e)))
         })?
         .map_err(|e| LabError::Failed(format!("reading {e} in {label}")))
     }

@@ -9,6 +9,7 @@
 //! `include/uapi/linux/ip.h` (`struct iphdr`). The parser takes any bytes
 //! and never panics.
 
+use crate::error::io_text;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
@@ -113,7 +114,10 @@ impl Lab {
                 Ok(s)
             })?
             .map_err(|e| {
-                LabError::Failed(format!("raw ICMP socket on {VETH1_1} in {host}: {e}"))
+                LabError::Failed(format!(
+                    "raw ICMP socket on {VETH1_1} in {host}: {os}",
+                    os = io_text(&e)
+                ))
             })?;
         // Raw sockets see every ICMP packet of the namespace: our id tells
         // our replies apart from anyone else's.
@@ -123,12 +127,17 @@ impl Lab {
         let mut out = Vec::new();
         for seq in 1..=count {
             let start = Instant::now();
-            sys::send_to_v4(&sock, &echo_request(id, seq, payload), DEST_ADDR)
-                .map_err(|e| LabError::Failed(format!("sending ICMP echo to {DEST_ADDR}: {e}")))?;
+            sys::send_to_v4(&sock, &echo_request(id, seq, payload), DEST_ADDR).map_err(|e| {
+                LabError::Failed(format!(
+                    "sending ICMP echo to {DEST_ADDR}: {os}",
+                    os = io_text(&e)
+                ))
+            })?;
             let mut answer = None;
             while let Some(left) = timeout.checked_sub(start.elapsed()) {
-                let Some(n) = sys::recv_timeout(&sock, &mut buf, left)
-                    .map_err(|e| LabError::Failed(format!("receiving ICMP: {e}")))?
+                let Some(n) = sys::recv_timeout(&sock, &mut buf, left).map_err(|e| {
+                    LabError::Failed(format!("receiving ICMP: {os}", os = io_text(&e)))
+                })?
                 else {
                     break;
                 };

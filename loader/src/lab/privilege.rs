@@ -5,6 +5,7 @@
 //! Without them the kernel would refuse the first request with a bare EPERM
 //! deep inside `up`; this says plainly what is missing instead.
 
+use crate::error::io_text;
 use std::fs;
 
 /// `CAP_NET_ADMIN` (include/uapi/linux/capability.h): links, addresses,
@@ -41,8 +42,12 @@ pub fn missing(cap_eff: u64, needed: &[(u32, &'static str)]) -> Vec<&'static str
 /// Ok when this process holds every capability in `needed`; otherwise a
 /// message for the user that names root and the missing capabilities.
 pub fn require(what: &str, needed: &[(u32, &'static str)]) -> Result<(), String> {
-    let status = fs::read_to_string("/proc/self/status")
-        .map_err(|e| format!("{what}: cannot read /proc/self/status to check capabilities: {e}"))?;
+    let status = fs::read_to_string("/proc/self/status").map_err(|e| {
+        format!(
+            "{what}: cannot read /proc/self/status to check capabilities: {os}",
+            os = io_text(&e)
+        )
+    })?;
     let Some(cap_eff) = parse_cap_eff(&status) else {
         return Err(format!(
             "{what}: /proc/self/status has no readable CapEff line"

@@ -6,6 +6,7 @@
 //! `trace_pipe`. tracefs is mounted at `/sys/kernel/tracing` when it is not
 //! there yet, as `bpftool prog tracelog` does.
 
+use crate::error::io_text;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -29,8 +30,9 @@ pub fn trace_pipe_path() -> Result<String, String> {
     }
     sys::mount_tracefs(TRACEFS).map_err(|e| {
         format!(
-            "tracefs is not mounted and mounting it on {TRACEFS} failed: {e}. \
-             Run as root, or mount it yourself: mount -t tracefs nodev {TRACEFS}"
+            "tracefs is not mounted and mounting it on {TRACEFS} failed: {}. \
+             Run as root, or mount it yourself: mount -t tracefs nodev {TRACEFS}",
+            io_text(&e)
         )
     })?;
     let pipe = format!("{TRACEFS}/trace_pipe");
@@ -66,7 +68,7 @@ pub fn follow(limits: TraceLimits, out: &mut dyn Write) -> Result<u64, String> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(&path)
-        .map_err(|e| format!("cannot open {path}: {e}"))?;
+        .map_err(|e| format!("cannot open {path}: {}", io_text(&e)))?;
     let start = Instant::now();
     let mut pending = Vec::new();
     let mut lines = 0u64;
@@ -90,7 +92,7 @@ pub fn follow(limits: TraceLimits, out: &mut dyn Write) -> Result<u64, String> {
                     }
                     out.write_all(text.as_bytes())
                         .and_then(|_| out.flush())
-                        .map_err(|e| format!("writing the trace: {e}"))?;
+                        .map_err(|e| format!("writing the trace: {}", io_text(&e)))?;
                     lines += 1;
                     if limits.until.is_some_and(|needle| text.contains(needle)) {
                         return Ok(lines);
@@ -100,7 +102,7 @@ pub fn follow(limits: TraceLimits, out: &mut dyn Write) -> Result<u64, String> {
                     }
                 }
             }
-            Err(e) => return Err(format!("reading {path}: {e}")),
+            Err(e) => return Err(format!("reading {path}: {}", io_text(&e))),
         }
     }
 }

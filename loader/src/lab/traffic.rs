@@ -8,6 +8,7 @@
 //! with `SO_BINDTODEVICE` (socket(7)): whatever the routing table says, it
 //! can only leave by the lab's wire, never by the host's real interface.
 
+use crate::error::io_text;
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::unix::fs::MetadataExt;
@@ -38,6 +39,11 @@ pub struct Datagram {
     pub payload: Vec<u8>,
 }
 
+/// The largest UDP payload over IPv4: the 16-bit IPv4 total length (65,535)
+/// minus a 20-byte IPv4 header and the 8-byte UDP header (RFC 768, RFC 791).
+/// Larger sends fail with EMSGSIZE.
+pub const MAX_UDP_PAYLOAD: usize = 65_535 - 20 - 8;
+
 impl Lab {
     /// A UDP socket bound to 10.0.2.11:7777 inside `netns_2`.
     pub fn udp_listener(&self) -> Result<UdpSocket, LabError> {
@@ -45,8 +51,9 @@ impl Lab {
         self.run_in(Side::Netns2, || UdpSocket::bind(LISTEN_ADDR))?
             .map_err(|e| {
                 LabError::Failed(format!(
-                    "binding UDP {LISTEN_ADDR} in {}: {e}{}",
+                    "binding UDP {LISTEN_ADDR} in {}: {}{}",
                     self.names.label(Side::Netns2),
+                    io_text(&e),
                     if e.kind() == io::ErrorKind::AddrInUse {
                         " (another `redirect-lab listen` is running?)"
                     } else {
@@ -86,7 +93,12 @@ impl Lab {
             sys::bind_to_device(&sock, VETH1_1)?;
             Ok(sock)
         })?
-        .map_err(|e| LabError::Failed(format!("UDP socket on {VETH1_1} in {host}: {e}")))
+        .map_err(|e| {
+            LabError::Failed(format!(
+                "UDP socket on {VETH1_1} in {host}: {os}",
+                os = io_text(&e)
+            ))
+        })
     }
 
     /// Sends one datagram from the host side to 10.0.2.11:7777 and, when
@@ -96,14 +108,26 @@ impl Lab {
         payload: &[u8],
         wait_reply: Option<Duration>,
     ) -> Result<Option<Datagram>, LabError> {
+        if payload.len() > MAX_UDP_PAYLOAD {
+            return Err(LabError::Input(format!(
+                "the payload is {} bytes; one UDP datagram over IPv4 carries at most \
+                 {MAX_UDP_PAYLOAD} (65,535 minus the 20-byte IPv4 and 8-byte UDP headers), \
+                 and the kernel would refuse it with EMSGSIZE",
+                payload.len()
+            )));
+        }
         let sock = self.host_udp_socket()?;
-        sock.send_to(payload, LISTEN_ADDR)
-            .map_err(|e| LabError::Failed(format!("sending to {LISTEN_ADDR} on {VETH1_1}: {e}")))?;
+        sock.send_to(payload, LISTEN_ADDR).map_err(|e| {
+            LabError::Failed(format!(
+                "sending to {LISTEN_ADDR} on {VETH1_1}: {os}",
+                os = io_text(&e)
+            ))
+        })?;
         let Some(wait) = wait_reply else {
             return Ok(None);
         };
         recv_one(&sock, Instant::now() + wait)
-            .map_err(|e| LabError::Failed(format!("waiting for a reply: {e}")))
+            .map_err(|e| LabError::Failed(format!("waiting for a reply: {os}", os = io_text(&e))))
     }
 
     /// Receives on 10.0.2.11:7777 in `netns_2` until a limit in `options`
@@ -124,7 +148,12 @@ impl Lab {
         let end = options.timeout.map(|t| start + t);
         let ns_path = netlink::netns::path_of(&self.names.netns_2);
         let mut received = 0u64;
-        let err = |e: io::Error| LabError::Failed(format!("receiving on {LISTEN_ADDR}: {e}"));
+        let err = |e: io::Error| {
+            LabError::Failed(format!(
+                "receiving on {LISTEN_ADDR}: {os}",
+                os = io_text(&e)
+            ))
+        };
         // Read the identity before binding: if the lab is replaced in
         // between, the next idle check sees a change and binds again,
         // which is harmless; the other order could miss a replacement.

@@ -10,6 +10,7 @@
 //! `up` starts with [`Lab::down`], like the seed's `-make down`, so running
 //! it on a lab that is up rebuilds it cleanly.
 
+use crate::error::io_text;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
@@ -68,8 +69,13 @@ impl ProgramSource {
 }
 
 fn read(path: &Path) -> Result<String, LabError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| LabError::Input(format!("cannot read the program {}: {e}", path.display())))
+    std::fs::read_to_string(path).map_err(|e| {
+        LabError::Input(format!(
+            "cannot read the program {}: {os}",
+            path.display(),
+            os = io_text(&e)
+        ))
+    })
 }
 
 /// `bpf-src/redirect.s` in `dir` or the nearest ancestor that is this

@@ -17,6 +17,7 @@ use lab_tests::kernels::{self, PreparedKernel};
 use lab_tests::matrix::{Column, Matrix, Row};
 use lab_tests::report::{parse_run, RunResult};
 use lab_tests::vm;
+use loader::error::io_text;
 
 /// The per-kernel limit the issue sets: two minutes, boot included.
 const DEFAULT_TIMEOUT_SECS: u64 = 120;
@@ -113,7 +114,7 @@ fn build_static(root: &Path) -> Result<PathBuf, String> {
         ])
         .args(["--bin", "lab-init", "--bin", "behaviour-suite"])
         .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+        .map_err(|e| format!("cannot run cargo: {}", io_text(&e)))?;
     if !st.success() {
         return Err(format!("static build failed ({st})"));
     }
@@ -142,7 +143,7 @@ fn vm_column(series: &str, cache: &Path, bins: &Path, timeout: Duration) -> Colu
         Err(e) => return fail(format!("initramfs: {e}"), release),
     };
     if let Err(e) = std::fs::write(&initrd, image) {
-        return fail(format!("{}: {e}", initrd.display()), release);
+        return fail(format!("{}: {}", initrd.display(), io_text(&e)), release);
     }
     let boot = match vm::boot(&k.vmlinuz, &initrd, timeout) {
         Ok(b) => b,
@@ -185,7 +186,7 @@ fn host_column(bins: &Path, timeout: Duration, logdir: &Path) -> Column {
             return Column {
                 label: "host".into(),
                 release,
-                run: RunResult::failed(format!("cannot run behaviour-suite: {e}")),
+                run: RunResult::failed(format!("cannot run behaviour-suite: {}", io_text(&e))),
             }
         }
     };
@@ -241,7 +242,11 @@ fn main() {
                 release: None,
                 run: match std::fs::read(file) {
                     Ok(b) => parse_run(&String::from_utf8_lossy(&b), false),
-                    Err(e) => RunResult::failed(format!("{}: {e}", file.display())),
+                    Err(e) => RunResult::failed(format!(
+                        "cannot read {}: {}",
+                        file.display(),
+                        io_text(&e)
+                    )),
                 },
             })
             .collect();
@@ -255,7 +260,11 @@ fn main() {
     let root = workspace_root();
     let cache = root.join("target").join("kernels");
     if let Err(e) = std::fs::create_dir_all(&cache) {
-        eprintln!("kernel-matrix: cannot create {}: {e}", cache.display());
+        eprintln!(
+            "kernel-matrix: cannot create {}: {}",
+            cache.display(),
+            io_text(&e)
+        );
         std::process::exit(1);
     }
     let bins = match build_static(&root) {
@@ -325,7 +334,11 @@ fn finish(columns: Vec<Column>, out: Option<PathBuf>, start: Instant, root: &Pat
     println!("{md}");
     let out = out.unwrap_or_else(|| root.join("target").join("kernel-matrix.md"));
     if let Err(e) = std::fs::write(&out, &md) {
-        eprintln!("kernel-matrix: cannot write {}: {e}", out.display());
+        eprintln!(
+            "kernel-matrix: cannot write {}: {}",
+            out.display(),
+            io_text(&e)
+        );
         std::process::exit(1);
     }
     eprintln!("kernel-matrix: wrote {}", out.display());

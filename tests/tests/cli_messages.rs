@@ -1,0 +1,80 @@
+//! `redirect-lab`'s and `kernel-matrix`'s messages for bad input and
+//! refusals: errno names instead of Rust's "(os error N)", limits named
+//! before the kernel has to refuse, and no panic when stdout goes away.
+
+mod lab_common;
+
+use std::process::{Command, Output, Stdio};
+
+use lab_common::*;
+
+fn redirect_lab(args: &[&str]) -> Output {
+    Command::new(redirect_lab_binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run redirect-lab")
+}
+
+/// Runs `redirect-lab down --prefix P` on drop, in case a command under test
+/// built part of a lab before failing.
+struct Down(String);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = redirect_lab(&["down", "--prefix", &self.0]);
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn an_oversized_send_names_the_udp_limit_and_sends_nothing() {
+    require_root();
+    // No lab with this prefix exists: the size check must come first.
+    let prefix = unique_prefix("big");
+    let payload = "a".repeat(70_000);
+    let o = redirect_lab(&["send", "--prefix", &prefix, &payload]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("EMSGSIZE") && err.contains("65507"), "{err}");
+    assert!(!err.contains("os error"), "{err}");
+}
+
+#[test]
+fn a_missing_source_file_is_named_with_its_errno() {
+    require_root();
+    let prefix = unique_prefix("src");
+    let _down = Down(prefix.clone());
+    let o = redirect_lab(&[
+        "up",
+        "--prefix",
+        &prefix,
+        "--source",
+        "/nonexistent/redirect.s",
+    ]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("/nonexistent/redirect.s: ENOENT"), "{err}");
+    assert!(!err.contains("os error"), "{err}");
+}
+
+#[test]
+fn kernel_matrix_names_the_errno_of_an_unreadable_log() {
+    let out = std::env::temp_dir().join(format!("{}.md", unique_prefix("km")));
+    let o = Command::new(env!("CARGO_BIN_EXE_kernel-matrix"))
+        .args(["--logs", "6.1=/nonexistent/console.log", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run kernel-matrix");
+    let md = std::fs::read_to_string(&out).unwrap_or_default();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(o.status.code(), Some(1), "{md}");
+    assert!(
+        md.contains("cannot read /nonexistent/console.log: ENOENT"),
+        "{md}"
+    );
+    assert!(!md.contains("os error"), "{md}");
+}
