@@ -112,9 +112,8 @@ pub fn asm(a: AsmArgs) -> CliResult {
         }
         _ => {
             use std::io::Write;
-            std::io::stdout()
-                .write_all(&out)
-                .map_err(|e| loader::Error::io("writing to stdout", e))?;
+            // Out never returns an error: it exits on EPIPE or reports others.
+            let _ = super::Out.write_all(&out).and_then(|_| super::Out.flush());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -154,19 +153,19 @@ pub fn disasm(a: DisasmArgs) -> CliResult {
         };
         format!("{} ({label}): cannot decode: {e}{hint}", a.input.display())
     })?;
-    println!(
+    outln!(
         "; {} ({label}): {} slots",
         a.input.display(),
         bytes.len() / 8
     );
-    print!("{listing}");
+    out!("{listing}");
     if !listing.ends_with('\n') {
-        println!();
+        outln!();
     }
     if !relocs.is_empty() {
-        println!("; relocations, patched at load time:");
+        outln!("; relocations, patched at load time:");
         for r in &relocs {
-            println!(";   slot {}: {} {}", r.slot, r.kind, r.symbol);
+            outln!(";   slot {}: {} {}", r.slot, r.kind, r.symbol);
         }
     }
     Ok(ExitCode::SUCCESS)

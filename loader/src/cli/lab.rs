@@ -170,6 +170,7 @@ fn up(a: UpArgs) -> Result<(), LabError> {
             None => ProgramSource::Default,
         },
     };
+    // Not `Out`: a closed stdout must not stop `up` half way through.
     let mut out = io::stdout().lock();
     let report = lab.up(&options, &mut out)?;
     let _ = writeln!(out, "{report}");
@@ -179,7 +180,7 @@ fn up(a: UpArgs) -> Result<(), LabError> {
 fn down(a: LabArgs) -> Result<(), LabError> {
     let lab = lab_for(&a, "redirect-lab down")?;
     let report = lab.down()?;
-    println!("{report}");
+    outln!("{report}");
     Ok(())
 }
 
@@ -190,7 +191,7 @@ fn listen(a: ListenArgs) -> Result<(), LabError> {
         timeout: seconds("--timeout", a.timeout)?,
         echo: a.echo,
     };
-    println!(
+    outln!(
         "listening on UDP {LISTEN_ADDR} in {}{}",
         lab.names.label(loader::lab::Side::Netns2),
         if a.echo {
@@ -199,7 +200,7 @@ fn listen(a: ListenArgs) -> Result<(), LabError> {
             ""
         }
     );
-    let mut out = io::stdout();
+    let mut out = super::Out;
     let netns_2 = lab.names.netns_2.clone();
     let n = lab.listen(options, |event| {
         let _ = match event {
@@ -214,7 +215,7 @@ fn listen(a: ListenArgs) -> Result<(), LabError> {
         let _ = out.flush();
     })?;
     if a.count.is_some() || a.timeout.is_some() {
-        println!("received {n} datagram(s)");
+        outln!("received {n} datagram(s)");
     }
     Ok(())
 }
@@ -223,12 +224,12 @@ fn send(a: SendArgs) -> Result<(), LabError> {
     let lab = lab_for(&a.lab, "redirect-lab send")?;
     let payload = format!("{}\n", a.message);
     let reply = lab.send(payload.as_bytes(), seconds("--reply", a.reply)?)?;
-    println!("sent {} bytes to {LISTEN_ADDR} from veth1@1", payload.len());
+    outln!("sent {} bytes to {LISTEN_ADDR} from veth1@1", payload.len());
     if a.reply.is_some() {
         match reply {
             Some(d) => {
-                print!("reply: ");
-                let _ = print_datagram(&mut io::stdout(), &d);
+                out!("reply: ");
+                let _ = print_datagram(&mut super::Out, &d);
             }
             None => {
                 return Err(LabError::Failed(
@@ -247,19 +248,19 @@ fn ping(a: PingArgs) -> Result<(), LabError> {
     let dest = LISTEN_ADDR.ip();
     for (i, r) in replies.iter().enumerate() {
         match r {
-            Some(r) => println!(
+            Some(r) => outln!(
                 "reply from {dest}: icmp_seq={} time={:.3} ms",
                 r.seq,
                 r.rtt.as_secs_f64() * 1000.0
             ),
-            None => println!(
+            None => outln!(
                 "no reply from {dest}: icmp_seq={} (waited {timeout:?})",
                 i + 1
             ),
         }
     }
     let got = replies.iter().filter(|r| r.is_some()).count();
-    println!("{} sent, {got} answered", replies.len());
+    outln!("{} sent, {got} answered", replies.len());
     if got == 0 && !replies.is_empty() {
         return Err(LabError::Failed(format!("no echo reply from {dest}")));
     }
@@ -269,7 +270,7 @@ fn ping(a: PingArgs) -> Result<(), LabError> {
 fn status(a: LabArgs) -> Result<(), LabError> {
     let lab = lab_for(&a, "redirect-lab status")?;
     let st = lab.status()?;
-    print!("{st}");
+    out!("{st}");
     Ok(())
 }
 
@@ -286,6 +287,6 @@ fn trace_cmd(a: TraceArgs) -> Result<(), LabError> {
         until: None,
     };
     eprintln!("reading trace_pipe (Ctrl-C to stop)");
-    trace::follow(limits, &mut io::stdout().lock()).map_err(LabError::Failed)?;
+    trace::follow(limits, &mut super::Out).map_err(LabError::Failed)?;
     Ok(())
 }

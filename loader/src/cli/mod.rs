@@ -1,13 +1,64 @@
 //! Command implementations for `redirect-lab`, one module per command group.
 //! They share the error reporting here: a plain root message for missing
-//! privileges, the full error (with any verifier log) otherwise.
+//! privileges, the full error (with any verifier log) otherwise; and the
+//! command output, which stops quietly when the reader goes away.
+
+/// `print!` to [`Out`]: never panics on a closed pipe (see [`Out`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!($crate::cli::Out, $($arg)*);
+    }};
+}
+
+/// `println!` to [`Out`]: never panics on a closed pipe (see [`Out`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!($crate::cli::Out, $($arg)*);
+    }};
+}
 
 pub mod asm;
 pub mod lab;
 pub mod prog;
 pub mod run;
 
+use std::io::{self, Write};
 use std::process::ExitCode;
+
+/// The commands' stdout. `print!` panics when stdout is a pipe whose reader
+/// has exited (`redirect-lab disasm x.o | head -1`: the write fails with
+/// EPIPE, since Rust ignores SIGPIPE). Here EPIPE means "nobody wants more
+/// output", so the process exits quietly with status 0, like a C tool that
+/// dies of SIGPIPE but without the signal. Nothing a command holds needs
+/// more cleanup than the kernel does at exit (its fds close); `up`, which
+/// must not stop half way, writes to a plain stdout and ignores errors.
+/// Any other write error is reported with its errno, and the exit status is 1.
+pub struct Out;
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        io::stdout().lock().write(buf).or_else(|e| stdout_failed(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stdout().lock().flush().or_else(|e| stdout_failed(e))
+    }
+}
+
+/// Ends the process after a failed write to stdout (see [`Out`]).
+fn stdout_failed(e: io::Error) -> ! {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    let _ = writeln!(
+        io::stderr(),
+        "redirect-lab: writing to stdout: {}",
+        loader::error::io_text(&e)
+    );
+    std::process::exit(1);
+}
 
 /// An error the CLI prints: a library error or a plain message.
 #[derive(Debug)]

@@ -58,14 +58,14 @@ fn dump(id: u32, syntax: super::asm::SyntaxArg, bytes: bool) -> CliResult {
     };
     let listing = ebpf_asm::disasm::disassemble(&insns, &opts)
         .map_err(|e| format!("program {id}: cannot decode its translated instructions: {e}"))?;
-    println!(
+    outln!(
         "; program {id} \"{}\" ({}), tag {}: {} translated slots",
         info.name,
         info.type_name(),
         info.tag_hex(),
         insns.len() / 8
     );
-    print!("{listing}");
+    out!("{listing}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -88,20 +88,20 @@ fn list(json: bool) -> CliResult {
                 )
             })
             .collect();
-        println!("[{}]", items.join(","));
+        outln!("[{}]", items.join(","));
         return Ok(ExitCode::SUCCESS);
     }
     if progs.is_empty() {
         // An empty table would look like a failure to read the list.
-        println!("no BPF programs are loaded");
+        outln!("no BPF programs are loaded");
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{:>6}  {:<16} {:<16} {:<16} {:>8} {:>8}",
         "ID", "TYPE", "NAME", "TAG", "XLATED", "JITED"
     );
     for p in &progs {
-        println!(
+        outln!(
             "{:>6}  {:<16} {:<16} {:<16} {:>7}B {:>7}B",
             p.id,
             p.type_name(),

@@ -113,15 +113,15 @@ pub fn run(a: RunArgs) -> CliResult {
                 fields.push(format!("\"verifier_stats\":{}", json_str(s)));
             }
         }
-        println!("{{{}}}", fields.join(","));
+        outln!("{{{}}}", fields.join(","));
     } else {
         match name {
-            Some(n) => println!("retval: {} ({n})", result.retval),
-            None => println!("retval: {}", result.retval),
+            Some(n) => outln!("retval: {} ({n})", result.retval),
+            None => outln!("retval: {}", result.retval),
         }
         // The kernel runs at least once whatever `repeat` says (0 means 1).
         let runs = a.repeat.max(1);
-        println!(
+        outln!(
             "duration: {} ns ({})",
             result.duration_ns,
             if runs == 1 {
@@ -130,18 +130,18 @@ pub fn run(a: RunArgs) -> CliResult {
                 format!("mean of {runs} runs")
             }
         );
-        println!(
+        outln!(
             "data_out: {} bytes, {}",
             result.data_out.len(),
             if changed { "changed" } else { "unchanged" }
         );
         for (i, chunk) in result.data_out.chunks(16).enumerate() {
             let bytes: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
-            println!("  {:04x}: {}", i * 16, bytes.join(" "));
+            outln!("  {:04x}: {}", i * 16, bytes.join(" "));
         }
         if a.verbose {
             if let Some(s) = loaded.program.verifier_stats() {
-                println!("verifier: {s}");
+                outln!("verifier: {s}");
             }
         }
     }
