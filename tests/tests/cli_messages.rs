@@ -78,3 +78,15 @@ fn kernel_matrix_names_the_errno_of_an_unreadable_log() {
     );
     assert!(!md.contains("os error"), "{md}");
 }
+
+#[test]
+fn listen_on_a_lab_that_is_not_up_fails_without_announcing() {
+    require_root();
+    let prefix = unique_prefix("lsn");
+    let o = redirect_lab(&["listen", "--prefix", &prefix, "--timeout", "1"]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("not up"), "{err}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("listening"), "announced before failing: {out}");
+}

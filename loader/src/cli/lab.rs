@@ -191,19 +191,22 @@ fn listen(a: ListenArgs) -> Result<(), LabError> {
         timeout: seconds("--timeout", a.timeout)?,
         echo: a.echo,
     };
-    outln!(
-        "listening on UDP {LISTEN_ADDR} in {}{}",
-        lab.names.label(loader::lab::Side::Netns2),
-        if a.echo {
-            ", echoing each datagram back"
-        } else {
-            ""
-        }
-    );
     let mut out = super::Out;
     let netns_2 = lab.names.netns_2.clone();
+    let netns_2_label = lab.names.label(loader::lab::Side::Netns2).to_string();
+    let echoing = if a.echo {
+        ", echoing each datagram back"
+    } else {
+        ""
+    };
     let n = lab.listen(options, |event| {
         let _ = match event {
+            // Only now, with the socket bound: a lab that is not up (or a
+            // port already taken) fails before anything claims to listen.
+            ListenEvent::Listening => writeln!(
+                out,
+                "listening on UDP {LISTEN_ADDR} in {netns_2_label}{echoing}"
+            ),
             ListenEvent::Datagram(d) => print_datagram(&mut out, d),
             ListenEvent::LabGone => {
                 writeln!(out, "(the lab is down; waiting for `redirect-lab up`)")

@@ -159,6 +159,7 @@ impl Lab {
         // which is harmless; the other order could miss a replacement.
         let mut bound_to = netns_identity(&ns_path);
         let mut sock = self.udp_listener()?;
+        on_event(ListenEvent::Listening);
         loop {
             loop {
                 if options.count.is_some_and(|c| received >= c)
@@ -214,6 +215,9 @@ impl Lab {
 /// What [`Lab::listen`] reports.
 #[derive(Debug)]
 pub enum ListenEvent<'a> {
+    /// The socket is bound in `netns_2`: reported once, before anything
+    /// else, so a caller announces "listening" only when it is true.
+    Listening,
     /// A datagram arrived.
     Datagram(&'a Datagram),
     /// The lab was removed; waiting for the next `up`.
