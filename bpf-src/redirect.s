@@ -12,7 +12,9 @@
 ; bpf_trace_printk (read it with `redirect-lab trace`), as the seed's does.
 
 	.section tc
-	.license "GPL"		; bpf_redirect and bpf_trace_printk are GPL-only helpers
+	.license "GPL"		; the seed's; bpf_redirect needs none, but the TRACE variant's
+				; bpf_trace_printk is GPL-only: without GPL the verifier says
+				; "cannot call GPL-restricted function"
 	.name redirect
 
 ; The seed's hard-coded values, as named constants. `-D NAME=VALUE` overrides them.

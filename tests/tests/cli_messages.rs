@@ -88,5 +88,38 @@ fn listen_on_a_lab_that_is_not_up_fails_without_announcing() {
     assert!(!o.status.success(), "{err}");
     assert!(err.contains("not up"), "{err}");
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(!out.contains("listening"), "announced before failing: {out}");
+    assert!(
+        !out.contains("listening"),
+        "announced before failing: {out}"
+    );
+}
+
+/// bpf-src/redirect.s's `.license` comment: bpf_redirect needs no GPL
+/// license, the TRACE variant's bpf_trace_printk does.
+#[test]
+fn only_the_trace_variant_needs_the_gpl_license() {
+    require_root();
+    let dir = std::env::temp_dir().join(unique_prefix("lic"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../bpf-src/redirect.s"
+    ))
+    .expect("read redirect.s");
+    assert!(src.contains(".license \"GPL\""));
+    let mit = dir.join("mit.s");
+    std::fs::write(&mit, src.replace(".license \"GPL\"", ".license \"MIT\"")).expect("write");
+    let pkt = dir.join("pkt.bin");
+    std::fs::write(&pkt, [0u8; 64]).expect("write");
+    let (mit, pkt) = (mit.to_str().expect("path"), pkt.to_str().expect("path"));
+    let plain = redirect_lab(&["run", mit, "--data", pkt]);
+    let traced = redirect_lab(&["run", mit, "-D", "TRACE=1", "--data", pkt]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    assert!(!traced.status.success());
+    assert!(
+        stderr(&traced).contains("cannot call GPL-restricted function"),
+        "{}",
+        stderr(&traced)
+    );
 }
