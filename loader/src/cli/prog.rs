@@ -98,7 +98,12 @@ fn list(json: bool) -> CliResult {
     }
     outln!(
         "{:>6}  {:<16} {:<16} {:<16} {:>8} {:>8}",
-        "ID", "TYPE", "NAME", "TAG", "XLATED", "JITED"
+        "ID",
+        "TYPE",
+        "NAME",
+        "TAG",
+        "XLATED",
+        "JITED"
     );
     for p in &progs {
         outln!(
