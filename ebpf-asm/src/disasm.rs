@@ -97,17 +97,17 @@ pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String,
     // About 24 bytes of instruction text per slot, and 40 more for the
     // bytes column: enough that a long listing is not copied as it grows.
     let per_slot = if opts.bytes { 64 } else { 24 };
-    let mut out = String::with_capacity(slots.len() * per_slot);
+    let mut out = Listing(Vec::with_capacity(slots.len() * per_slot));
     for &(at, ins) in &decoded {
         if is_target[at] {
             let _ = writeln!(out, "L{at}:");
         }
         if opts.bytes {
-            push_bytes_column(&mut out, at, &slots[at..at + ins.slots()]);
+            push_bytes_column(&mut out.0, at, &slots[at..at + ins.slots()]);
         } else if opts.slot_numbers {
             let _ = write!(out, "{at}: ({:02x}) ", slots[at].code);
         } else if opts.labels {
-            out.push('\t');
+            out.0.push(b'\t');
         }
         let label = if opts.labels {
             target_slot(at, &ins, &starts).filter(|t| is_target[*t])
@@ -115,12 +115,33 @@ pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String,
             None
         };
         let _ = write_instruction(&mut out, &ins, opts.syntax, label);
-        out.push('\n');
+        out.0.push(b'\n');
     }
     if is_target[slots.len()] {
         let _ = writeln!(out, "L{}:", slots.len());
     }
-    Ok(out)
+    Ok(out.into_string())
+}
+
+/// A listing being written: bytes, so that [`push_bytes_column`] can append
+/// its ASCII columns without a UTF-8 check per line; everything else comes
+/// in as `&str` through [`fmt::Write`]. Checked once, at the end.
+struct Listing(Vec<u8>);
+
+impl fmt::Write for Listing {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+impl Listing {
+    fn into_string(self) -> String {
+        // Only `&str`s and ASCII went in, so this is always `Ok`; were it
+        // not, the lossy copy still gives a listing rather than a panic.
+        String::from_utf8(self.0)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
 }
 
 /// llvm-objdump's columns before an instruction: the slot number
@@ -130,10 +151,11 @@ pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String,
 /// Built in an array and appended at once: through `write!` (`{at:>6}`,
 /// `{b:02x}`) or a `String::push` per character, these columns cost more
 /// than the instruction text itself.
-fn push_bytes_column(out: &mut String, at: usize, slots: &[Insn]) {
+fn push_bytes_column(out: &mut Vec<u8>, at: usize, slots: &[Insn]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    const DIGITS: usize = 20; // enough for usize::MAX
-                              // Spaces to start with: the number's padding and the gaps between pairs.
+    // Room for usize::MAX.
+    const DIGITS: usize = 20;
+    // Spaces to start with: the number's padding and the gaps between pairs.
     let mut text = [b' '; DIGITS + 2 + 2 * 24];
     let mut start = DIGITS;
     let mut n = at;
@@ -154,9 +176,7 @@ fn push_bytes_column(out: &mut String, at: usize, slots: &[Insn]) {
         end += 3; // the pair and the space after it
     }
     text[end - 1] = b'\t'; // in place of the last space
-    out.push_str(
-        std::str::from_utf8(&text[start..end]).expect("digits, spaces and tabs are ASCII"),
-    );
+    out.extend_from_slice(&text[start..end]);
 }
 
 /// The slot a branch lands on, if it is the start of an instruction here.
@@ -522,8 +542,9 @@ mod tests {
         ];
         for at in [0, 7, 12, 99_999, 123_456, 1_234_567, usize::MAX] {
             for n in 1..=2 {
-                let mut s = String::new();
+                let mut s = Vec::new();
                 push_bytes_column(&mut s, at, &lddw[..n]);
+                let s = String::from_utf8(s).expect("ASCII");
                 let hex: Vec<String> = lddw[..n]
                     .iter()
                     .flat_map(|i| i.to_bytes())
