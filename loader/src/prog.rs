@@ -416,14 +416,7 @@ impl Program {
         }
         if let Err(e) = sys::bpf(cmd::BPF_PROG_TEST_RUN, &mut attr) {
             let hint = match e.raw_os_error() {
-                Some(libc::EINVAL) => format!(
-                    "the kernel refused the test input ({} bytes of data): packet test runs need \
-                     at least 14 bytes (an Ethernet header), recent kernels also need a full \
-                     IPv4 header (34 bytes) when the EtherType is IPv4 and a full IPv6 header \
-                     (54 bytes) for IPv6; a context, if given, must be a valid struct \
-                     __sk_buff / xdp_md with only the writable fields set",
-                    run.data_in.len()
-                ),
+                Some(libc::EINVAL) => test_input_hint(run.data_in.len()),
                 // The kernel writes back the sizes it needed, even on ENOSPC.
                 Some(libc::ENOSPC)
                     if run.ctx_out_size > 0 && attr.ctx_size_out as usize > run.ctx_out_size =>
@@ -612,6 +605,44 @@ pub(crate) fn next_ids(command: u32) -> Result<Vec<u32>> {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(ids),
             Err(e) => return Err(SysError::new(cmd::name(command), &e).into()),
         }
+    }
+}
+
+/// The smallest packet a test run takes: an Ethernet header (ETH_HLEN,
+/// include/uapi/linux/if_ether.h).
+const TEST_RUN_MIN_DATA: usize = 14;
+
+/// The largest packet an skb test run (sched_cls, sched_act,
+/// socket_filter, cgroup_skb, ...) takes on x86-64 with 4 KiB pages.
+/// net/bpf/test_run.c's bpf_test_init() copies the packet into one page
+/// that also holds the headroom (NET_SKB_PAD, 64 bytes here) and the
+/// tailroom for struct skb_shared_info (SKB_DATA_ALIGN'd to 320 bytes,
+/// include/linux/skbuff.h), and refuses anything larger with EINVAL.
+/// XDP runs differ (a 256-byte headroom, fragments for more).
+const SKB_TEST_RUN_MAX_DATA: usize = 4096 - 64 - 320;
+
+/// What to do about an EINVAL from `BPF_PROG_TEST_RUN`, from the packet size.
+fn test_input_hint(len: usize) -> String {
+    if len < TEST_RUN_MIN_DATA {
+        format!(
+            "the packet is {len} bytes; packet test runs need at least \
+             {TEST_RUN_MIN_DATA} (an Ethernet header)"
+        )
+    } else if len > SKB_TEST_RUN_MAX_DATA {
+        format!(
+            "the packet is {len} bytes; an skb test run (sched_cls and the other socket \
+             buffer program types) takes at most {SKB_TEST_RUN_MAX_DATA} on x86-64: the \
+             kernel copies it into one 4096-byte page beside 64 bytes of headroom and 320 \
+             of struct skb_shared_info (net/bpf/test_run.c, bpf_test_init); send a shorter \
+             packet"
+        )
+    } else {
+        format!(
+            "the kernel refused the test input ({len} bytes of data): recent kernels need a \
+             full IPv4 header (34 bytes) when the EtherType is IPv4 and a full IPv6 header \
+             (54 bytes) for IPv6; a context, if given, must be a valid struct __sk_buff / \
+             xdp_md with only the writable fields set"
+        )
     }
 }
 

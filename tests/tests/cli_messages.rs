@@ -123,3 +123,47 @@ fn only_the_trace_variant_needs_the_gpl_license() {
         stderr(&traced)
     );
 }
+
+/// `run --data` with a packet the kernel refuses: the hint matches the
+/// size, and 3712 bytes (the skb limit on x86-64 with 4 KiB pages) is the
+/// largest that runs.
+#[test]
+fn test_run_size_hints_name_the_limit_that_was_crossed() {
+    require_root();
+    let dir = std::env::temp_dir().join(unique_prefix("size"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let prog = dir.join("r0.s");
+    std::fs::write(&prog, "r0 = 0\nexit\n").expect("write");
+    let run = |len: usize| {
+        let pkt = dir.join(format!("{len}.bin"));
+        std::fs::write(&pkt, vec![0u8; len]).expect("write");
+        redirect_lab(&[
+            "run",
+            prog.to_str().expect("path"),
+            "--data",
+            pkt.to_str().expect("path"),
+        ])
+    };
+    let outputs: Vec<(usize, Output)> = [10, 3712, 3713, 3800, 70_000]
+        .into_iter()
+        .map(|n| (n, run(n)))
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    for (len, o) in outputs {
+        let err = stderr(&o);
+        match len {
+            10 => assert!(err.contains("at least 14"), "{len}: {err}"),
+            3712 => assert!(o.status.success(), "{len}: {err}"),
+            _ => {
+                assert!(err.contains("at most 3712"), "{len}: {err}");
+                assert!(!err.contains("at least 14"), "{len}: {err}");
+            }
+        }
+        if len != 3712 {
+            assert!(
+                !o.status.success() && err.contains("EINVAL"),
+                "{len}: {err}"
+            );
+        }
+    }
+}
