@@ -33,6 +33,7 @@ pub mod retval;
 pub mod sys;
 pub mod types;
 pub mod verifier;
+pub mod xlated;
 
 pub use asm::AsmLoad;
 pub use error::{Error, Result, SysError};

@@ -50,13 +50,14 @@ fn dump(id: u32, syntax: super::asm::SyntaxArg, bytes: bool) -> CliResult {
     let p = loader::Program::from_id(id)?;
     let info = p.info()?;
     let insns = p.xlated_insns()?;
-    let opts = ebpf_asm::disasm::DisasmOptions {
+    // Helper calls hold kernel addresses and map loads map ids here: the
+    // xlated lister names them as bpftool does (see loader::xlated).
+    let syms = loader::xlated::KernelSymbols::load();
+    let opts = loader::xlated::XlatedOptions {
         syntax: syntax.into(),
         bytes,
-        slot_numbers: !bytes,
-        ..Default::default()
     };
-    let listing = ebpf_asm::disasm::disassemble(&insns, &opts)
+    let listing = loader::xlated::listing(&insns, &syms, opts)
         .map_err(|e| format!("program {id}: cannot decode its translated instructions: {e}"))?;
     outln!(
         "; program {id} \"{}\" ({}), tag {}: {} translated slots",
