@@ -10,6 +10,9 @@
 ;     redirect-lab asm bpf-src/redirect.s -D TARGET_IFINDEX=3 -o redirect.o
 ; Assemble with -D TRACE=1 for the variant that reports each step through
 ; bpf_trace_printk (read it with `redirect-lab trace`), as the seed's does.
+; `.ifdef TRACE` asks whether TRACE is defined, not its value: -D TRACE=0
+; builds the trace variant too; leave -D TRACE out for the plain one.
+; `redirect-lab asm` warns about a -D name this file never uses (a typo).
 
 	.section tc
 	.license "GPL"		; the seed's; bpf_redirect needs none, but the TRACE variant's

@@ -60,6 +60,8 @@ pub struct Program {
     /// Per slot: (line number, byte range of the line in `source`); empty
     /// when the program was not built from text.
     pub(crate) lines: Vec<(u32, u32, u32)>,
+    /// `-D` names the text never mentioned (see [`Program::unused_defines`]).
+    pub(crate) unused_defines: Vec<String>,
 }
 
 /// Default ELF section: a TC classifier, as `tc ... bpf da obj FILE sec tc` expects.
@@ -78,6 +80,7 @@ impl Program {
             name: default_name(DEFAULT_SECTION),
             source: String::new(),
             lines: Vec::new(),
+            unused_defines: Vec::new(),
         }
     }
 
@@ -121,6 +124,14 @@ impl Program {
     /// Program/function symbol name (`.name`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The `-D` constants ([`crate::AsmOptions::defines`]) that the text
+    /// never used in an expression, `.equ`, `.ifdef` or `.ifndef`, in the
+    /// order given: usually a misspelt name, which would otherwise change
+    /// nothing silently. Empty for programs not assembled from text.
+    pub fn unused_defines(&self) -> &[String] {
+        &self.unused_defines
     }
 
     pub fn set_section(&mut self, s: &str) {

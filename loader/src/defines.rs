@@ -28,6 +28,44 @@ pub fn parse_define(s: &str) -> Result<(String, i64)> {
     Ok((name.to_string(), v))
 }
 
+/// Warnings about `-D` constants after assembling `text` (from `file`)
+/// into `prog`: names the text never used (a typo changes nothing, silently)
+/// and `-D NAME=0` for a name the text tests with `.ifdef`/`.ifndef`, which
+/// asks whether a name is defined, not what its value is.
+pub fn define_warnings(
+    file: &str,
+    text: &str,
+    prog: &ebpf_asm::Program,
+    defines: &[(String, i64)],
+) -> Vec<String> {
+    let mut out: Vec<String> = prog
+        .unused_defines()
+        .iter()
+        .map(|name| {
+            format!(
+                "warning: -D {name}: {file} never uses {name}, so it changed nothing \
+                 (a misspelt name? or one used only inside a skipped .ifdef block)"
+            )
+        })
+        .collect();
+    for (name, value) in defines {
+        let tested = text.lines().any(|l| {
+            let mut words = l.split(|c: char| c.is_whitespace() || c == ';');
+            let directive = words.find(|w| !w.is_empty());
+            matches!(directive, Some(".ifdef" | ".ifndef"))
+                && words.find(|w| !w.is_empty()) == Some(name.as_str())
+        });
+        if *value == 0 && tested {
+            out.push(format!(
+                "note: -D {name}=0 still defines {name}: {file} tests it with .ifdef/.ifndef, \
+                 which asks whether a name is defined, not its value; leave -D {name} out \
+                 for the variant without it"
+            ));
+        }
+    }
+    out
+}
+
 /// Parses a value: integer, MAC or IPv4.
 pub fn parse_value(v: &str) -> std::result::Result<i64, String> {
     if v.is_empty() {
@@ -102,6 +140,31 @@ pub fn parse_ipv4(v: &str) -> std::result::Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn define_warnings_name_typos_and_zero_ifdefs() {
+        let text = ".ifdef TRACE\nr1 = 1\n.endif\nr0 = X\nexit\n";
+        let defines = vec![
+            ("X".to_string(), 0),
+            ("TRACE".to_string(), 0),
+            ("XX".to_string(), 3),
+        ];
+        let opts = ebpf_asm::AsmOptions {
+            file_name: "t.s".into(),
+            defines: defines.clone(),
+        };
+        let prog = ebpf_asm::assemble(text, &opts).unwrap();
+        let w = define_warnings("t.s", text, &prog, &defines);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("warning: -D XX: t.s never uses XX"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with("note: -D TRACE=0 still defines TRACE"),
+            "{w:?}"
+        );
+    }
 
     #[test]
     fn values() {

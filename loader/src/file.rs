@@ -45,6 +45,9 @@ pub struct LoadedFile {
     pub maps: Vec<(String, Map)>,
     /// The file's kind.
     pub kind: FileKind,
+    /// Warnings for the user, e.g. `-D` names an assembly file never used
+    /// ([`crate::defines::define_warnings`]).
+    pub warnings: Vec<String>,
 }
 
 /// The ELF magic (`ELFMAG` in elf.h).
@@ -69,6 +72,7 @@ pub fn load_file(path: &Path, opts: &FileOptions<'_>) -> Result<LoadedFile> {
             program: obj.program,
             maps: obj.maps,
             kind: FileKind::Elf,
+            warnings: Vec::new(),
         });
     }
     let text = String::from_utf8(bytes).map_err(|_| {
@@ -78,6 +82,8 @@ pub fn load_file(path: &Path, opts: &FileOptions<'_>) -> Result<LoadedFile> {
         ))
     })?;
     let prog = assemble(path, &text, opts.defines)?;
+    let warnings =
+        crate::defines::define_warnings(&path.display().to_string(), &text, &prog, opts.defines);
     if !prog.relocations().is_empty() {
         let names: Vec<&str> = prog
             .relocations()
@@ -104,5 +110,6 @@ pub fn load_file(path: &Path, opts: &FileOptions<'_>) -> Result<LoadedFile> {
         program,
         maps: Vec::new(),
         kind: FileKind::Asm,
+        warnings,
     })
 }

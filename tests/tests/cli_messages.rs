@@ -167,3 +167,27 @@ fn test_run_size_hints_name_the_limit_that_was_crossed() {
         }
     }
 }
+
+/// A misspelt `-D` name changes nothing, so `asm` says so; `-D TRACE=0`
+/// still defines TRACE for `.ifdef TRACE`, so `asm` says that too.
+#[test]
+fn asm_warns_about_defines_the_file_does_not_use() {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/../bpf-src/redirect.s");
+    let o = redirect_lab(&["asm", src, "-D", "TARGET_IFINDX=5", "-f", "hex", "-o", "-"]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning: -D TARGET_IFINDX:") && err.contains("never uses TARGET_IFINDX"),
+        "{err}"
+    );
+    let o = redirect_lab(&["asm", src, "-D", "TRACE=0", "-f", "hex", "-o", "-"]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("-D TRACE=0 still defines TRACE"), "{err}");
+    let o = redirect_lab(&["asm", src, "-D", "TARGET_IFINDEX=5", "-f", "hex", "-o", "-"]);
+    assert!(
+        o.status.success() && stderr(&o).is_empty(),
+        "{}",
+        stderr(&o)
+    );
+}

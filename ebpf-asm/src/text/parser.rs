@@ -34,7 +34,8 @@ use crate::insn::*;
 use crate::program::{
     default_name, Program, RelocKind, Relocation, DEFAULT_LICENSE, DEFAULT_SECTION,
 };
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 pub(crate) type PResult<T> = Result<T, AsmError>;
 
@@ -88,6 +89,11 @@ pub(crate) struct Assembler<'a> {
     license: Option<String>,
     name: Option<String>,
     conds: Vec<Cond>,
+    /// Constant names the text mentioned, to report unused `-D` ones.
+    /// A `RefCell` because constants are looked up through `&self`.
+    mentioned: RefCell<HashSet<&'a str>>,
+    /// The `-D` names, in the order given.
+    define_names: Vec<&'a str>,
 }
 
 /// The line being parsed: a lexer, the current token and the position.
@@ -159,6 +165,17 @@ impl<'a> Assembler<'a> {
             license: None,
             name: None,
             conds: Vec::new(),
+            mentioned: RefCell::new(HashSet::new()),
+            define_names: opts.defines.iter().map(|(k, _)| k.as_str()).collect(),
+        }
+    }
+
+    /// Notes that the text used the constant `name`.
+    fn mention(&self, name: &str) {
+        // Only `-D` names are reported, so only they need remembering
+        // (and they live as long as the assembler: `&'a str`).
+        if let Some(d) = self.define_names.iter().find(|d| **d == name) {
+            self.mentioned.borrow_mut().insert(*d);
         }
     }
 
@@ -222,6 +239,13 @@ impl<'a> Assembler<'a> {
         p.relocations = std::mem::take(&mut self.relocs);
         p.source = src.to_string();
         p.lines = std::mem::take(&mut self.lines);
+        let mentioned = self.mentioned.borrow();
+        p.unused_defines = self
+            .define_names
+            .iter()
+            .filter(|d| !mentioned.contains(*d))
+            .map(|d| d.to_string())
+            .collect();
         Ok(p)
     }
 
@@ -299,6 +323,7 @@ impl<'a> Line<'a, '_> {
         self.text.get(t.start..t.end).unwrap_or("")
     }
     pub(crate) fn constant(&self, name: &str) -> Option<i64> {
+        self.asm.mention(name);
         self.asm.consts.get(name).map(|c| c.0)
     }
     pub(crate) fn err(&self, at: usize, msg: impl Into<String>) -> AsmError {
@@ -1442,6 +1467,7 @@ impl<'a> Line<'a, '_> {
         match word {
             ".ifdef" | ".ifndef" => {
                 let name = self.ident("a constant name")?;
+                self.asm.mention(name);
                 let defined = self.asm.consts.contains_key(name);
                 let active = self.asm.active();
                 let (line_start, line_end) = self.line_range();
@@ -1478,6 +1504,7 @@ impl<'a> Line<'a, '_> {
                 self.expect(P::Comma, "`,` between the name and the value")?;
                 let v = self.expr()?;
                 self.end()?;
+                self.asm.mention(name);
                 match self.asm.consts.get(name) {
                     Some((_, true)) => {} // -D wins over the file
                     _ => {

@@ -277,6 +277,25 @@ fn expressions_and_defines() {
 }
 
 #[test]
+fn unused_defines_are_reported() {
+    let opts = AsmOptions {
+        file_name: String::new(),
+        defines: vec![
+            ("USED".into(), 1),
+            ("TYPO".into(), 2),
+            ("FLAG".into(), 0),
+            ("EQUD".into(), 3),
+            ("SKIPPED".into(), 4),
+        ],
+    };
+    let src = ".equ EQUD, 5\n.ifdef FLAG\nr1 = USED\n.else\nr1 = SKIPPED\n.endif\nexit\n";
+    let p = assemble(src, &opts).unwrap();
+    assert_eq!(p.unused_defines(), ["TYPO", "SKIPPED"]);
+    let p = assemble("exit", &AsmOptions::default()).unwrap();
+    assert!(p.unused_defines().is_empty());
+}
+
+#[test]
 fn conditional_assembly_nests() {
     let src = ".equ A, 1\n.ifdef A\n.ifndef B\nr0 = 1\n.else\nr0 = 2\n.endif\n.else\nr0 = 3\n.ifdef A\nr0 = 4\n.endif\n.endif\nexit";
     let p = assemble(src, &AsmOptions::default()).unwrap();

@@ -83,6 +83,10 @@ pub fn asm(a: AsmArgs) -> CliResult {
     let text = String::from_utf8(read_file(&a.input)?)
         .map_err(|_| format!("{} is not UTF-8 text", a.input.display()))?;
     let prog = loader::file::assemble(&a.input, &text, &defines)?;
+    let file = a.input.display().to_string();
+    for w in loader::defines::define_warnings(&file, &text, &prog, &defines) {
+        eprintln!("redirect-lab: {w}");
+    }
     let (out, default_path): (Vec<u8>, Option<PathBuf>) = match a.format {
         Format::Elf => (
             ebpf_asm::elf::write_object(&prog).map_err(|e| e.to_string())?,

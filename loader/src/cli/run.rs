@@ -75,6 +75,9 @@ pub fn run(a: RunArgs) -> CliResult {
             verbose: a.verbose,
         },
     )?;
+    for w in &loaded.warnings {
+        eprintln!("redirect-lab: {w}");
+    }
     if a.verbose {
         if let Some(log) = loaded.program.verifier_log() {
             eprintln!(
