@@ -96,8 +96,11 @@ fn parse_int(v: &str) -> std::result::Result<i64, String> {
     } else {
         (10, lower.as_str())
     };
-    let mag = u64::from_str_radix(digits, radix).map_err(|_| {
-        format!("{v:?} is not an integer, a MAC (aa:bb:cc:dd:ee:ff) or an IPv4 address")
+    let mag = u64::from_str_radix(digits, radix).map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => {
+            format!("{v} is out of range: values must fit in 64 bits")
+        }
+        _ => format!("{v:?} is not an integer, a MAC (aa:bb:cc:dd:ee:ff) or an IPv4 address"),
     })?;
     if neg {
         if mag > 1u64 << 63 {
@@ -140,6 +143,21 @@ pub fn parse_ipv4(v: &str) -> std::result::Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn too_large_integers_are_out_of_range_not_non_integers() {
+        let e = parse_define("X=99999999999999999999999")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("out of range"), "{e}");
+        assert!(!e.contains("not an integer"), "{e}");
+        let e = parse_define("X=-99999999999999999999999")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("out of range"), "{e}");
+        let e = parse_define("X=12z").unwrap_err().to_string();
+        assert!(e.contains("not an integer"), "{e}");
+    }
 
     #[test]
     fn define_warnings_name_typos_and_zero_ifdefs() {

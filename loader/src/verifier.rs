@@ -207,12 +207,15 @@ pub fn analyse(
     let mut hint = None;
     if let Some((id, kname, exists)) = unknown_helper_id(log) {
         let hname = kname.or_else(|| helper_name(id));
-        let shown = hname.clone().unwrap_or_else(|| "an unnamed helper".into());
+        let shown = match &hname {
+            Some(n) => format!("helper {n} (id {id})"),
+            None => format!("helper id {id}"),
+        };
         hint = Some(if exists {
-            format!("helper {shown} (id {id}) exists but {prog_type} programs may not call it")
+            format!("{shown} exists but {prog_type} programs may not call it")
         } else {
             format!(
-                "this kernel ({}) does not know helper {shown} (id {id}); it is newer than the \
+                "this kernel ({}) does not know {shown}; it is newer than the \
                  kernel, or the id is wrong",
                 crate::error::kernel_release()
             )

@@ -191,3 +191,79 @@ fn asm_warns_about_defines_the_file_does_not_use() {
         stderr(&o)
     );
 }
+
+/// Small message defects: each message says the thing once and says the
+/// right thing.
+#[test]
+fn messages_say_it_once_and_right() {
+    require_root();
+    let dir = std::env::temp_dir().join(unique_prefix("msg"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let prog = dir.join("call.s");
+    std::fs::write(&prog, "call 9999\nr0 = 0\nexit\n").expect("write");
+    let pkt = dir.join("pkt.bin");
+    std::fs::write(&pkt, [0u8; 64]).expect("write");
+    let o = redirect_lab(&[
+        "run",
+        prog.to_str().expect("path"),
+        "--data",
+        pkt.to_str().expect("path"),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("does not know helper id 9999;"), "{err}");
+    assert!(!err.contains("helper an unnamed"), "{err}");
+
+    let prefix = unique_prefix("msg");
+    let o = redirect_lab(&["ping", "--prefix", &prefix, "-W", "1e30"]);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("too large"), "{err}");
+    let o = redirect_lab(&["ping", "--prefix", &prefix, "-W=-1"]);
+    assert!(
+        stderr(&o).contains("give a number of seconds >= 0"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = redirect_lab(&["asm", "/dev/null", "-D", "X=99999999999999999999999"]);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("out of range") && !err.contains("not an integer"),
+        "{err}"
+    );
+}
+
+/// As `nobody`, the refusal names the command once:
+/// "redirect-lab up needs root ...", not "redirect-lab up: redirect-lab up ...".
+#[test]
+fn the_root_refusal_names_the_command_once() {
+    use std::os::unix::fs::PermissionsExt;
+    require_root();
+    if !Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("SKIP: setpriv (util-linux) is not installed");
+        return;
+    }
+    // A copy nobody can execute (the target directory may not be readable).
+    let copy = std::env::temp_dir().join(format!("redirect-lab-{}", unique_prefix("once")));
+    std::fs::copy(redirect_lab_binary(), &copy).expect("copy the binary");
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let prefix = unique_prefix("once");
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&copy)
+        .args(["up", "--prefix", &prefix])
+        .output()
+        .expect("run setpriv");
+    let _ = std::fs::remove_file(&copy);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(err.starts_with("redirect-lab up needs root"), "{err}");
+    assert_eq!(err.matches("redirect-lab up").count(), 1, "{err}");
+}

@@ -136,6 +136,11 @@ pub fn run(cmd: LabCommand) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The refusal already starts with "redirect-lab CMD needs root".
+        Err(LabError::Privilege(m)) => {
+            eprintln!("{m}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("redirect-lab {name}: {e}");
             ExitCode::FAILURE
@@ -146,9 +151,16 @@ pub fn run(cmd: LabCommand) -> ExitCode {
 fn seconds(flag: &str, s: Option<f64>) -> Result<Option<Duration>, LabError> {
     match s {
         None => Ok(None),
-        Some(v) => Duration::try_from_secs_f64(v)
-            .map(Some)
-            .map_err(|_| LabError::Input(format!("{flag} {v}: give a number of seconds >= 0"))),
+        Some(v) => Duration::try_from_secs_f64(v).map(Some).map_err(|_| {
+            LabError::Input(if v.is_finite() && v > 0.0 {
+                format!(
+                    "{flag} {v}: too large; at most {} seconds fit in a Duration",
+                    u64::MAX
+                )
+            } else {
+                format!("{flag} {v}: give a number of seconds >= 0")
+            })
+        }),
     }
 }
 
