@@ -14,7 +14,7 @@ use netlink::{BpfFilter, Handle, LinkStats, Netns, TcHook};
 
 use super::plan::{self, LabNames, Side, DEVICES};
 use super::privilege::{self, LAB_CAPS};
-use super::{Lab, LabError};
+use super::{procfs, Lab, LabError};
 use crate::prog::{ProgInfo, Program};
 
 /// One lab device.
@@ -47,8 +47,24 @@ pub struct LabStatus {
     /// Devices of the plan that are missing, as "veth2@1 in netns_1".
     pub missing: Vec<String>,
     pub filters: Vec<FilterStatus>,
-    /// `Ip: ForwDatagrams` of netns_1.
+    /// `Ip: ForwDatagrams` of netns_1. With the program attached, packets
+    /// from the host to netns_2 bypass netns_1's stack, but everything
+    /// netns_2 sends back (echo replies, TCP answers, and the ICMP port
+    /// unreachable it sends for a datagram nobody listens for) is forwarded
+    /// by that stack and counted here.
     pub netns_1_forwarded: Option<u64>,
+    /// netns_2's view of the datagrams that arrived: `Udp: InDatagrams`
+    /// (delivered to a socket), `Udp: NoPorts` (no socket on the port) and
+    /// `Icmp: OutDestUnreachs` (the errors it sent back for those).
+    pub netns_2_udp: Option<Netns2Udp>,
+}
+
+/// `/proc/net/snmp` counters of netns_2 that tell the direction of traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Netns2Udp {
+    pub in_datagrams: u64,
+    pub no_ports: u64,
+    pub icmp_out_dest_unreachs: u64,
 }
 
 impl LabStatus {
@@ -71,6 +87,13 @@ impl Lab {
             missing: Vec::new(),
             filters: Vec::new(),
             netns_1_forwarded: self.ip_counter(Side::Netns1, "ForwDatagrams").ok(),
+            netns_2_udp: self.read_proc(Side::Netns2, "snmp").ok().and_then(|t| {
+                Some(Netns2Udp {
+                    in_datagrams: procfs::snmp_value(&t, "Udp", "InDatagrams")?,
+                    no_ports: procfs::snmp_value(&t, "Udp", "NoPorts")?,
+                    icmp_out_dest_unreachs: procfs::snmp_value(&t, "Icmp", "OutDestUnreachs")?,
+                })
+            }),
         };
         for side in Side::ALL {
             let label = self.names.label(side).to_string();
@@ -223,7 +246,20 @@ impl fmt::Display for LabStatus {
             "(otherhost: received but dropped because the destination MAC was not the device's)"
         )?;
         if let Some(n) = self.netns_1_forwarded {
-            writeln!(f, "{} IP stack: Ip ForwDatagrams = {n}", self.names.netns_1)?;
+            writeln!(
+                f,
+                "{} IP stack: Ip ForwDatagrams = {n} (the way back: replies and ICMP errors \
+                 from {} cross this stack; with the program, the way there does not)",
+                self.names.netns_1, self.names.netns_2
+            )?;
+        }
+        if let Some(u) = self.netns_2_udp {
+            writeln!(
+                f,
+                "{} UDP: InDatagrams = {} (reached a socket), NoPorts = {} (no listener: \
+                 each answered with an ICMP port unreachable, Icmp OutDestUnreachs = {})",
+                self.names.netns_2, u.in_datagrams, u.no_ports, u.icmp_out_dest_unreachs
+            )?;
         }
         Ok(())
     }
