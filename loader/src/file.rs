@@ -20,8 +20,8 @@ pub struct FileOptions<'a> {
     pub defines: &'a [(String, i64)],
     /// The ELF section to load (default: the only program section).
     pub section: Option<&'a str>,
-    /// The program type (default: SCHED_CLS for `.s`, from the section name
-    /// for ELF).
+    /// The program type (default: from the section name, `.section` in a
+    /// `.s` file, as [`crate::elf::prog_type_for_section`] reads it).
     pub prog_type: Option<ProgType>,
     /// Keep the level-2 verifier log and stats.
     pub verbose: bool,
@@ -96,11 +96,24 @@ pub fn load_file(path: &Path, opts: &FileOptions<'_>) -> Result<LoadedFile> {
             path.display()
         )));
     }
+    // The same rule as for an ELF object's section, so `.section xdp` in a
+    // .s file loads an XDP program just as an object's `xdp` section does.
+    let prog_type = match opts.prog_type {
+        Some(t) => t,
+        None => crate::elf::prog_type_for_section(prog.section()).ok_or_else(|| {
+            Error::Input(format!(
+                "{}: cannot tell the program type from section {:?} (tc, xdp, socket, \
+                 action...); give it explicitly",
+                path.display(),
+                prog.section()
+            ))
+        })?,
+    };
     let file_name = path.display().to_string();
     let program = Program::load_asm(
         &prog,
         &AsmLoad {
-            prog_type: opts.prog_type.unwrap_or(ProgType::SchedCls),
+            prog_type,
             file_name: &file_name,
             maps: &[],
             verbose: opts.verbose,

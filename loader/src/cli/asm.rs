@@ -157,8 +157,14 @@ pub fn disasm(a: DisasmArgs) -> CliResult {
         };
         format!("{} ({label}): cannot decode: {e}{hint}", a.input.display())
     })?;
+    // llvm-mc reads `;` as a statement separator, not a comment, so the
+    // LLVM listing's own lines use `#` and the listing stays valid input.
+    let c = match a.syntax {
+        SyntaxArg::Kernel => ";",
+        SyntaxArg::Llvm => "#",
+    };
     outln!(
-        "; {} ({label}): {} slots",
+        "{c} {} ({label}): {} slots",
         a.input.display(),
         bytes.len() / 8
     );
@@ -167,9 +173,9 @@ pub fn disasm(a: DisasmArgs) -> CliResult {
         outln!();
     }
     if !relocs.is_empty() {
-        outln!("; relocations, patched at load time:");
+        outln!("{c} relocations, patched at load time:");
         for r in &relocs {
-            outln!(";   slot {}: {} {}", r.slot, r.kind, r.symbol);
+            outln!("{c}   slot {}: {} {}", r.slot, r.kind, r.symbol);
         }
     }
     Ok(ExitCode::SUCCESS)
