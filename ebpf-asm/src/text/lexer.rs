@@ -221,12 +221,15 @@ impl<'a> Lexer<'a> {
     }
 }
 
-/// Lex a number at `i`: decimal, `0x` hex, `0b` binary or `0o` octal.
+/// Lex a number at `i`: decimal, `0x` hex, `0b` binary, `0o` octal, or a
+/// leading `0` for octal as in C, which is how llvm-mc reads `017` (15): the
+/// same text must give the same bytes in both assemblers.
 fn lex_number(line: &[u8], i: usize) -> (Tok, usize, u64) {
     let (radix, mut j) = match (line[i], line.get(i + 1).map(|b| b.to_ascii_lowercase())) {
         (b'0', Some(b'x')) => (16u64, i + 2),
         (b'0', Some(b'b')) => (2, i + 2),
         (b'0', Some(b'o')) => (8, i + 2),
+        (b'0', Some(b'0'..=b'9')) => (8, i + 1),
         _ => (10, i),
     };
     let digits_start = j;

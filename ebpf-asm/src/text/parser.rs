@@ -338,7 +338,15 @@ impl<'a> Line<'a, '_> {
                     format!("number `{}` (too large for 64 bits)", self.text(t))
                 }
                 x if x == LexError::BadDigit as u64 => {
-                    format!("malformed number `{}`", self.text(t))
+                    let text = self.text(t);
+                    let c_octal = text.len() > 1
+                        && text.starts_with('0')
+                        && text.as_bytes()[1].is_ascii_digit();
+                    if c_octal {
+                        format!("malformed number `{text}` (a leading 0 means octal, as in C and llvm-mc)")
+                    } else {
+                        format!("malformed number `{text}`")
+                    }
                 }
                 x if x == LexError::UnterminatedString as u64 => "unterminated string".to_string(),
                 _ => format!("unexpected character `{}`", self.text(t)),

@@ -259,6 +259,11 @@ fn expressions_and_defines() {
     assert_eq!(one("r1 = -(4 >> 1)").imm, -2);
     assert_eq!(one("r1 = bswap16(0x1234)").imm, 0x3412);
     assert_eq!(one("r1 = 0b101 + 0o7 + 1_000").imm, 1012);
+    // A leading zero is octal, as in C and llvm-mc; a lone 0 is zero.
+    assert_eq!(one("r1 = 017").imm, 15);
+    assert_eq!(one("r1 = 0").imm, 0);
+    assert_eq!(one("r1 = *(u32 *)(r2 +010)").off, 8);
+    check("r1 = 08", 1, 6, "a leading 0 means octal");
     assert_eq!(
         assemble("r1 = bswap64(1) ll", &AsmOptions::default())
             .unwrap()
