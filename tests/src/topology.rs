@@ -123,7 +123,7 @@ impl Topology {
                 "net/ipv6/conf/all/disable_ipv6",
                 "net/ipv6/conf/default/disable_ipv6",
             ] {
-                let _ = netlink::netns::sysctl_write(&ns, p, "1");
+                let _ = netlink::netns::sysctl_write(ns, p, "1");
             }
         }
         t.veth1_1 = t.ifindex(Side::Host, VETH1_1)?;
