@@ -290,6 +290,10 @@ mod tests {
         assert_eq!(errno_label(libc::ENOENT), "ENOENT");
         assert_eq!(errno_label(4095), "errno 4095");
         assert_eq!(errno_text(libc::EPIPE), "EPIPE (errno 32: Broken pipe)");
-        assert!(errno_text(4095).starts_with("errno 4095 ("), "{}", errno_text(4095));
+        assert!(
+            errno_text(4095).starts_with("errno 4095 ("),
+            "{}",
+            errno_text(4095)
+        );
     }
 }
