@@ -625,12 +625,12 @@ const SKB_TEST_RUN_MAX_DATA: usize = 4096 - 64 - 320;
 fn test_input_hint(len: usize) -> String {
     if len < TEST_RUN_MIN_DATA {
         format!(
-            "the packet is {len} bytes; packet test runs need at least \
-             {TEST_RUN_MIN_DATA} (an Ethernet header)"
+            "the kernel refused the test input ({len} bytes of data): packet test runs \
+             need at least {TEST_RUN_MIN_DATA} bytes (an Ethernet header)"
         )
     } else if len > SKB_TEST_RUN_MAX_DATA {
         format!(
-            "the packet is {len} bytes; an skb test run (sched_cls and the other socket \
+            "the kernel refused the test input ({len} bytes of data): an skb test run (sched_cls and the other socket \
              buffer program types) takes at most {SKB_TEST_RUN_MAX_DATA} on x86-64: the \
              kernel copies it into one 4096-byte page beside 64 bytes of headroom and 320 \
              of struct skb_shared_info (net/bpf/test_run.c, bpf_test_init); send a shorter \
