@@ -53,23 +53,23 @@ int redirect(struct __sk_buff *ctx)
 	struct iphdr *ipv4 = data + sizeof(struct ethhdr);
 	long ret;
 
-	bpf_printk("redirect: handling packet\n");
+	bpf_printk("redirect: handling packet");
 
 	/* The verifier demands proof that both headers lie inside the packet. */
 	if (data + sizeof(struct ethhdr) + sizeof(struct iphdr) > data_end)
 		return TC_ACT_OK;
 
-	bpf_printk("redirect: checking ethernet header for IPv4 proto: %x\n",
+	bpf_printk("redirect: checking ethernet header for IPv4 proto: %x",
 		   __builtin_bswap16(eth->h_proto));
 	if (eth->h_proto != __builtin_bswap16(ETH_P_IP))
 		return TC_ACT_OK;
 
-	bpf_printk("redirect: checking destination address: %x\n",
+	bpf_printk("redirect: checking destination address: %x",
 		   __builtin_bswap32(ipv4->daddr));
 	if (ipv4->daddr != __builtin_bswap32(DEST_IP))
 		return TC_ACT_OK;
 
-	bpf_printk("redirect: rewriting destination MAC\n");
+	bpf_printk("redirect: rewriting destination MAC");
 #ifndef KEEP_DEST_MAC
 	eth->h_dest[0] = 0x02;
 	eth->h_dest[1] = 0x00;
@@ -79,10 +79,10 @@ int redirect(struct __sk_buff *ctx)
 	eth->h_dest[5] = 0x00;
 #endif
 
-	bpf_printk("redirect: performing redirect\n");
+	bpf_printk("redirect: performing redirect");
 	ret = bpf_redirect(TARGET_IFINDEX, REDIRECT_FLAGS);
 
-	bpf_printk("redirect: result: %d\n", ret);
+	bpf_printk("redirect: result: %d", ret);
 	return ret;
 }
 
