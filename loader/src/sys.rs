@@ -14,7 +14,8 @@
 //! zero-initialised struct and its exact size is what the kernel expects; the
 //! structs below derive `Default` so that padding-free zero is the start.
 //!
-//! This is the only module of the crate with `unsafe` code.
+//! With `lab::sys` (the lab's socket options, mount and poll), this is one of
+//! the two modules of the crate with `unsafe` code.
 
 use std::ffi::CStr;
 use std::io;
