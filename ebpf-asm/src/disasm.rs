@@ -10,7 +10,7 @@
 //!
 //! Decoding never panics: bad input gives a [`DecodeError`] naming the slot.
 
-use crate::encode::{decode, DecodeError, DecodeReason};
+use crate::encode::{decode_slots, DecodeError, DecodeReason};
 use crate::helpers::helper_name;
 use crate::insn::*;
 use std::fmt::{self, Write};
@@ -73,17 +73,10 @@ pub fn disassemble(bytes: &[u8], opts: &DisasmOptions) -> Result<String, DecodeE
 pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String, DecodeError> {
     // Pass 1: decode everything, so an error comes before any output and
     // jump targets are known.
-    let mut decoded = Vec::with_capacity(slots.len());
+    let decoded = decode_slots(slots)?;
     let mut starts = vec![false; slots.len() + 1];
-    let mut at = 0;
-    while at < slots.len() {
-        let (ins, used) = decode(&slots[at..]).map_err(|e| DecodeError {
-            slot: at + e.slot,
-            reason: e.reason,
-        })?;
+    for &(at, _) in &decoded {
         starts[at] = true;
-        decoded.push((at, ins));
-        at += used;
     }
     starts[slots.len()] = true;
     let mut is_target = vec![false; slots.len() + 1];
@@ -142,6 +135,15 @@ impl Listing {
         String::from_utf8(self.0)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
+}
+
+/// [`push_bytes_column`]'s columns as a `String`, for listings built outside
+/// this module (the loader's `bpftool prog dump xlated` look-alike), so that
+/// every `--bytes` listing lines up the same way.
+pub fn bytes_column(at: usize, slots: &[Insn]) -> String {
+    let mut out = Listing(Vec::with_capacity(64));
+    push_bytes_column(&mut out.0, at, slots);
+    out.into_string()
 }
 
 /// llvm-objdump's columns before an instruction: the slot number

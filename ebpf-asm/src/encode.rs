@@ -614,15 +614,16 @@ fn decode_jmp(i: Insn) -> Result<Instruction, DecodeReason> {
 }
 
 /// Decode a whole byte string into instructions with their slot index.
+/// A trailing partial slot is an error, as in [`crate::disasm::slots_of`].
 pub fn decode_bytes(bytes: &[u8]) -> Result<Vec<(usize, Instruction)>, DecodeError> {
-    let n = bytes.len() / Insn::SIZE;
-    let mut slots = Vec::with_capacity(n);
-    for c in bytes.chunks_exact(Insn::SIZE) {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(c);
-        slots.push(Insn::from_bytes(b));
-    }
-    let mut out = Vec::with_capacity(n);
+    decode_slots(&crate::disasm::slots_of(bytes)?)
+}
+
+/// Decode slots into instructions, each with the slot it starts at (lddw
+/// takes two). The one walk every listing and check uses: an error names
+/// the slot in `slots`, not in the instruction that failed.
+pub fn decode_slots(slots: &[Insn]) -> Result<Vec<(usize, Instruction)>, DecodeError> {
+    let mut out = Vec::with_capacity(slots.len());
     let mut at = 0;
     while at < slots.len() {
         let (ins, used) = decode(&slots[at..]).map_err(|e| DecodeError {
@@ -631,12 +632,6 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<Vec<(usize, Instruction)>, DecodeErr
         })?;
         out.push((at, ins));
         at += used;
-    }
-    if bytes.len() % Insn::SIZE != 0 {
-        return Err(DecodeError {
-            slot: n,
-            reason: DecodeReason::TrailingBytes(bytes.len() % Insn::SIZE),
-        });
     }
     Ok(out)
 }

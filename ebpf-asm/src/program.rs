@@ -4,7 +4,7 @@
 //! shown next to the line that produced it.
 
 use crate::disasm::DisasmOptions;
-use crate::encode::{decode_bytes, DecodeError};
+use crate::encode::{decode_slots, DecodeError};
 use crate::insn::{Insn, Instruction};
 use std::fmt;
 
@@ -88,7 +88,7 @@ impl Program {
     /// from an ELF file), checked by decoding every instruction.
     pub fn from_bytes(bytes: &[u8]) -> Result<Program, DecodeError> {
         let slots = crate::disasm::slots_of(bytes)?;
-        decode_bytes(bytes)?;
+        decode_slots(&slots)?;
         Ok(Program::from_insns(slots))
     }
 
@@ -156,7 +156,7 @@ impl Program {
 
     /// The decoded instructions with their first slot index.
     pub fn instructions(&self) -> Result<Vec<(usize, Instruction)>, DecodeError> {
-        decode_bytes(&self.to_bytes())
+        decode_slots(&self.insns)
     }
 }
 

@@ -21,11 +21,12 @@
 
 use std::collections::HashMap;
 
-use ebpf_asm::disasm::{format_instruction, slots_of, Syntax};
+use ebpf_asm::disasm::{bytes_column, format_instruction, slots_of, Syntax};
+use ebpf_asm::encode::decode_slots;
 use ebpf_asm::opcode::{
     BPF_CALL, BPF_DW, BPF_IMM, BPF_JMP, BPF_LD, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
 };
-use ebpf_asm::{decode, DecodeError, Insn};
+use ebpf_asm::{DecodeError, Insn};
 
 // The uapi constants come from ebpf_asm::opcode, which writes them once.
 const CALL_CODE: u8 = BPF_JMP | BPF_CALL;
@@ -140,19 +141,9 @@ pub fn listing(
 ) -> Result<String, DecodeError> {
     let slots = slots_of(bytes)?;
     let mut out = String::with_capacity(slots.len() * 32);
-    let mut at = 0;
-    while at < slots.len() {
-        let (ins, used) = decode(&slots[at..]).map_err(|e| DecodeError {
-            slot: at + e.slot,
-            reason: e.reason,
-        })?;
+    for (at, ins) in decode_slots(&slots)? {
         if opts.bytes {
-            let hex: Vec<String> = slots[at..at + used]
-                .iter()
-                .flat_map(|s| s.to_bytes())
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            out.push_str(&format!("{at:>6}:\t{}\t", hex.join(" ")));
+            out.push_str(&bytes_column(at, &slots[at..at + ins.slots()]));
         } else {
             out.push_str(&format!("{at}: ({:02x}) ", slots[at].code));
         }
@@ -161,7 +152,6 @@ pub fn listing(
             None => out.push_str(&format_instruction(&ins, opts.syntax)),
         }
         out.push('\n');
-        at += used;
     }
     Ok(out)
 }
