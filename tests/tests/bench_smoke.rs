@@ -8,17 +8,6 @@
 use std::path::Path;
 use std::process::Command;
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().nth(1).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
-
 fn on_path(tool: &str) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
@@ -48,7 +37,7 @@ fn every_benchmark_runs_at_a_tiny_size_and_fills_its_rows() {
         .output()
         .expect("run the bench binary");
     let stderr = String::from_utf8_lossy(&run.stderr);
-    if !is_root() {
+    if !netlink::is_root() {
         assert!(
             !run.status.success(),
             "bench must refuse to run without root"

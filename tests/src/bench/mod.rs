@@ -97,18 +97,6 @@ pub fn unique_name(tag: &str) -> String {
     )
 }
 
-/// Whether this process can do what the benchmarks need (root).
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().nth(1).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
-
 /// One benchmark: its number and name, and how to run it.
 pub type Bench = (&'static str, fn(&Config) -> Vec<Row>);
 

@@ -33,6 +33,21 @@ pub fn enter_netns(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// One `struct mmsghdr` per iovec, each carrying just that iovec: the array
+/// both sendmmsg(2) and recvmmsg(2) take. The headers hold `iovs`' addresses,
+/// so `iovs` must stay alive and unmoved until the call using them returns.
+fn mmsghdrs(iovs: &mut [libc::iovec]) -> Vec<libc::mmsghdr> {
+    iovs.iter_mut()
+        .map(|iov| {
+            // SAFETY: an all-zero mmsghdr is valid (null name, no control data).
+            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iovlen = 1;
+            m
+        })
+        .collect()
+}
+
 /// Sends every buffer in `bufs` on the connected socket `fd` with one
 /// sendmmsg(2). Returns how many datagrams the kernel took (it may take
 /// fewer than offered when the socket buffer is full; ENOBUFS and EAGAIN
@@ -46,14 +61,7 @@ pub fn sendmmsg(fd: &impl AsRawFd, bufs: &[&[u8]]) -> io::Result<usize> {
             iov_len: b.len(),
         })
         .collect();
-    // SAFETY: an all-zero mmsghdr is valid (null name, no control data).
-    let mut msgs: Vec<libc::mmsghdr> = (0..bufs.len())
-        .map(|_| unsafe { std::mem::zeroed() })
-        .collect();
-    for (m, iov) in msgs.iter_mut().zip(iovs.iter_mut()) {
-        m.msg_hdr.msg_iov = iov;
-        m.msg_hdr.msg_iovlen = 1;
-    }
+    let mut msgs = mmsghdrs(&mut iovs);
     // SAFETY: `msgs` points at `msgs.len()` initialised headers whose iovecs
     // point into `bufs`, all alive until the call returns; the kernel only
     // reads the buffers and writes each `msg_len`.
@@ -87,14 +95,7 @@ pub fn recvmmsg(fd: &impl AsRawFd, bufs: &mut [Vec<u8>]) -> io::Result<Vec<usize
             iov_len: b.len(),
         })
         .collect();
-    // SAFETY: an all-zero mmsghdr is valid (null name, no control data).
-    let mut msgs: Vec<libc::mmsghdr> = (0..bufs.len())
-        .map(|_| unsafe { std::mem::zeroed() })
-        .collect();
-    for (m, iov) in msgs.iter_mut().zip(iovs.iter_mut()) {
-        m.msg_hdr.msg_iov = iov;
-        m.msg_hdr.msg_iovlen = 1;
-    }
+    let mut msgs = mmsghdrs(&mut iovs);
     // SAFETY: each iovec points into a distinct live Vec of the stated
     // length, which the kernel may fill; `msgs` lives across the call; a
     // null timeout makes the call honour SO_RCVTIMEO only.

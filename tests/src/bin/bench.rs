@@ -56,7 +56,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    if !bench::is_root() {
+    if !netlink::is_root() {
         eprintln!(
             "bench: needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN): it loads programs and builds \
              isolated labs in network namespaces. Run `sudo make bench`."
