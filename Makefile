@@ -67,9 +67,10 @@ kernels:
 	# One static build serves the runner, the VM's init and the suite (the runner's own build step is then a no-op).
 	d=$${CARGO_TARGET_DIR:-target}/static; RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$$d $(CARGO) build --release --target x86_64-unknown-linux-gnu -p lab-tests --bin kernel-matrix --bin lab-init --bin behaviour-suite && $$d/x86_64-unknown-linux-gnu/release/kernel-matrix $(KERNELS_FLAGS)
 
-# bench times the redirect-lab binary itself (bring-up), so build it too.
+# bench times the redirect-lab binary itself (bring-up), so build it too, and
+# with --smoke runs the kernel-matrix binary next to it for the host column.
 # BENCH_FLAGS: --only NAME, --reps N, --smoke (see tests/src/bin/bench.rs).
 bench:
 	$(CARGO) build --release -p loader --bin redirect-lab
-	$(CARGO) build --release -p lab-tests --bin bench
+	$(CARGO) build --release -p lab-tests --bin bench --bin kernel-matrix
 	$(SUDO) $(or $(CARGO_TARGET_DIR),target)/release/bench $(BENCH_FLAGS)
