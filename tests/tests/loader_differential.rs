@@ -158,6 +158,20 @@ fn packets() -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// Loads an assembly of bpf-src/redirect.s as a TC (`sched_cls`) program.
+fn load_redirect_s(asm: &ebpf_asm::Program) -> Program {
+    Program::load_asm(
+        asm,
+        &AsmLoad {
+            prog_type: ProgType::SchedCls,
+            file_name: "bpf-src/redirect.s",
+            maps: &[],
+            verbose: false,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn ours(p: &Program, packet: &[u8]) -> (u32, Vec<u8>) {
     let r = p
         .test_run(&TestRun {
@@ -174,16 +188,7 @@ fn our_loader_matches_bpftool_and_our_assembly_matches_clang() {
     let src_path = repo().join("bpf-src/redirect.s");
     let text = std::fs::read_to_string(&src_path).unwrap();
     let asm = loader::file::assemble(&src_path, &text, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let ours_s = Program::load_asm(
-        &asm,
-        &AsmLoad {
-            prog_type: ProgType::SchedCls,
-            file_name: "bpf-src/redirect.s",
-            maps: &[],
-            verbose: false,
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let ours_s = load_redirect_s(&asm);
 
     for (variant, defines) in [("plain", &[][..]), ("bpf_printk", &["-DTRACE"][..])] {
         let obj = clang(defines);
@@ -370,16 +375,7 @@ fn redirect_s_matches_clang_for_both_flags_on_varied_packets() {
             asm.insns().len(),
             code.len() / 8
         );
-        let ours = Program::load_asm(
-            &asm,
-            &AsmLoad {
-                prog_type: ProgType::SchedCls,
-                file_name: "bpf-src/redirect.s",
-                maps: &[],
-                verbose: false,
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let ours = load_redirect_s(&asm);
 
         let (mut redirected, mut passed, mut refused) = (0, 0, 0);
         for (what, pkt) in &packets {
