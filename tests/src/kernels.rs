@@ -515,6 +515,25 @@ mod tests {
         }
     }
 
+    /// `depends=` comes out of an ELF `.modinfo` section: NUL-separated
+    /// `key=value` entries, comma-separated names, `-` folded to `_`; a
+    /// module without dependencies has an empty `depends=`.
+    #[test]
+    fn reads_depends_from_a_modinfo_section() {
+        fn module(modinfo: &[u8]) -> Vec<u8> {
+            use object::write::Object;
+            use object::{Architecture, BinaryFormat, Endianness, SectionKind};
+            let mut obj = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+            let id = obj.add_section(Vec::new(), b".modinfo".to_vec(), SectionKind::ReadOnlyData);
+            obj.append_section_data(id, modinfo, 1);
+            obj.write().expect("an ELF with one section")
+        }
+        let m = module(b"license=GPL\0depends=sch-ingress,veth\0vermagic=6.1.0 SMP\0");
+        assert_eq!(modinfo_depends(&m).unwrap(), ["sch_ingress", "veth"]);
+        let m = module(b"license=GPL\0depends=\0name=veth\0");
+        assert_eq!(modinfo_depends(&m).unwrap(), Vec::<String>::new());
+    }
+
     /// Reads the real `.modinfo` of a module of the running kernel, when one
     /// is installed as a file (the host may build everything in).
     #[test]
