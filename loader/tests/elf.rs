@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use loader::elf;
-use loader::{MapType, TestRun};
+use loader::{MapType, Program, TestRun, TestRunResult};
 
 fn clang_build(extra: &[&str], tag: &str) -> Vec<u8> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -36,6 +36,15 @@ fn clang_build_file(src: &std::path::Path, extra: &[&str], tag: &str) -> Vec<u8>
     let bytes = std::fs::read(&out).expect("read object");
     let _ = std::fs::remove_file(&out);
     bytes
+}
+
+/// One `BPF_PROG_TEST_RUN` of `prog` on `packet`.
+fn run_once(prog: &Program, packet: &[u8]) -> TestRunResult {
+    prog.test_run(&TestRun {
+        data_in: packet,
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn ipv4_frame(dst: [u8; 4]) -> Vec<u8> {
@@ -77,23 +86,11 @@ fn loads_the_c_reference_with_and_without_printk() {
             assert!(loaded.maps.is_empty());
         }
         let pkt = ipv4_frame([10, 0, 2, 11]);
-        let r = loaded
-            .program
-            .test_run(&TestRun {
-                data_in: &pkt,
-                ..Default::default()
-            })
-            .unwrap();
+        let r = run_once(&loaded.program, &pkt);
         assert_eq!(r.retval, 7, "{tag}");
         assert_eq!(&r.data_out[0..6], &[0x02, 0, 0, 0, 0, 0], "{tag}");
         let other = ipv4_frame([10, 0, 2, 12]);
-        let r = loaded
-            .program
-            .test_run(&TestRun {
-                data_in: &other,
-                ..Default::default()
-            })
-            .unwrap();
+        let r = run_once(&loaded.program, &other);
         assert_eq!(r.retval, 0, "{tag}");
         assert_eq!(r.data_out, other, "{tag}");
     }
@@ -168,13 +165,7 @@ fn rodata_data_and_bss_become_maps() {
     let map = |n: &str| &loaded.maps.iter().find(|(name, _)| name == n).unwrap().1;
     let pkt = [0u8; 64];
     for _ in 0..3 {
-        let r = loaded
-            .program
-            .test_run(&TestRun {
-                data_in: &pkt,
-                ..Default::default()
-            })
-            .unwrap();
+        let r = run_once(&loaded.program, &pkt);
         assert_eq!(r.retval, 42, "answer (40, .rodata) + bias (2, .data)");
     }
     let runs = map(".bss").lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
@@ -187,13 +178,7 @@ fn rodata_data_and_bss_become_maps() {
     let mut data = map(".data").lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
     data[..4].copy_from_slice(&5u32.to_ne_bytes());
     map(".data").update(&0u32.to_ne_bytes(), &data, 0).unwrap();
-    let r = loaded
-        .program
-        .test_run(&TestRun {
-            data_in: &pkt,
-            ..Default::default()
-        })
-        .unwrap();
+    let r = run_once(&loaded.program, &pkt);
     assert_eq!(r.retval, 45);
     // .rodata is frozen and read-only for programs.
     let ro = map(".rodata");
