@@ -287,7 +287,13 @@ impl<'a> Assembler<'a> {
     /// Process one line.
     fn line(&mut self, text: &'a str, lineno: u32, start: usize) -> PResult<()> {
         // In a skipped block only directives matter (they may end it).
-        if !self.active() && !text.trim_start_matches([' ', '\t']).starts_with('.') {
+        let trimmed = text.trim_start_matches([' ', '\t']);
+        if !self.active() && !trimmed.starts_with('.') {
+            return Ok(());
+        }
+        // A line starting with `;` is a comment, as in verifier logs; a `;`
+        // after code separates statements (see `lexer`).
+        if trimmed.starts_with(';') {
             return Ok(());
         }
         let mut lx = Lexer::new(text);
@@ -300,7 +306,19 @@ impl<'a> Assembler<'a> {
             lineno,
             start,
         };
-        l.statement()
+        loop {
+            l.statement()?;
+            if !l.asm.active() {
+                return Ok(());
+            }
+            if l.tok.tok != Tok::Eol {
+                return Err(l.unexpected("the end of the statement"));
+            }
+            if !l.lx.next_statement() {
+                return Ok(());
+            }
+            l.bump();
+        }
     }
 }
 
@@ -349,6 +367,9 @@ impl<'a> Line<'a, '_> {
                     }
                 }
                 x if x == LexError::UnterminatedString as u64 => "unterminated string".to_string(),
+                x if x == LexError::UnterminatedComment as u64 => {
+                    "`/*` with no `*/` on this line (comments do not span lines)".to_string()
+                }
                 _ => format!("unexpected character `{}`", self.text(t)),
             },
             _ => format!("`{}`", self.text(t)),
