@@ -10,9 +10,11 @@
 //! LABTEST <behaviour-id> fail <reason>
 //! LABTEST <behaviour-id> na <reason>
 //! LABTEST-END <number of LABTEST lines before it>
+//! LABINIT-FAIL <reason>        (lab-init: e.g. a module that did not load)
 //! ```
 //!
-//! A run whose output holds "Kernel panic", has no `LABTEST-END`, or whose
+//! A run whose output holds "Kernel panic" or a `LABINIT-FAIL` line, has no
+//! `LABTEST-END`, or whose
 //! count does not match, failed as a whole: no verdict from it counts as a pass.
 
 use std::collections::BTreeMap;
@@ -20,6 +22,9 @@ use std::fmt;
 
 pub const RESULT_PREFIX: &str = "LABTEST ";
 pub const END_PREFIX: &str = "LABTEST-END ";
+/// `lab-init`'s line when the VM cannot run the suite at all (a module that
+/// does not load); the rest of the line is the reason.
+pub const INIT_FAIL_PREFIX: &str = "LABINIT-FAIL ";
 
 /// What one behaviour did on one kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,9 +135,14 @@ pub fn parse_run(output: &str, timed_out: bool) -> RunResult {
     let mut end: Option<Option<usize>> = None;
     let mut duplicate = None;
     let mut malformed = None;
+    let mut init_fail = None;
     for raw in output.lines() {
         // The serial console may glue a kernel message before our text.
         let line = raw.trim_end_matches('\r');
+        if let Some(pos) = line.find(INIT_FAIL_PREFIX) {
+            init_fail.get_or_insert_with(|| one_line(&line[pos + INIT_FAIL_PREFIX.len()..]));
+            continue;
+        }
         if let Some(pos) = line.find(END_PREFIX) {
             end = Some(line[pos + END_PREFIX.len()..].trim().parse().ok());
             continue;
@@ -170,6 +180,8 @@ pub fn parse_run(output: &str, timed_out: bool) -> RunResult {
     }
     let status = if output.contains("Kernel panic") {
         RunStatus::Failed("kernel panic".into())
+    } else if let Some(why) = init_fail {
+        RunStatus::Failed(why)
     } else if timed_out {
         RunStatus::Failed("timed out".into())
     } else if let Some(m) = malformed {
@@ -228,6 +240,20 @@ mod tests {
         );
         let r = parse_run(&out, false);
         assert_eq!(r.status, RunStatus::Failed("kernel panic".into()));
+        assert!(r.cell("a").is_fail());
+    }
+
+    #[test]
+    fn a_module_that_did_not_load_fails_the_run_with_its_reason() {
+        let out = "LABINIT start\nLABINIT module veth.ko loaded\n\
+                   LABINIT-FAIL module sch_ingress.ko failed to load: Exec format error (os error 8)\n";
+        let r = parse_run(out, false);
+        assert_eq!(
+            r.status,
+            RunStatus::Failed(
+                "module sch_ingress.ko failed to load: Exec format error (os error 8)".into()
+            )
+        );
         assert!(r.cell("a").is_fail());
     }
 
