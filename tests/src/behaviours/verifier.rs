@@ -37,7 +37,7 @@ pub fn needs_bounds_check() -> Result<Verdict, String> {
             "the verifier accepted packet reads without a bounds check".into(),
         )),
         Err(loader::Error::Verifier(v)) if v.log.contains("invalid access to packet") => {
-            Ok(Verdict::pass())
+            Ok(Verdict::pass_with(rejection_note(&v.log)))
         }
         Err(loader::Error::Verifier(v)) => Ok(Verdict::Fail(format!(
             "refused, but not for packet access: {}",
@@ -49,8 +49,47 @@ pub fn needs_bounds_check() -> Result<Verdict, String> {
     }
 }
 
+/// The verifier's own words for the refusal, as the note records them: the
+/// "invalid access to packet" line (its register-state format has changed
+/// between kernels) and the explanation line after it when there is one.
+pub fn rejection_note(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().map(str::trim).collect();
+    let Some(i) = lines
+        .iter()
+        .position(|l| l.contains("invalid access to packet"))
+    else {
+        return String::new();
+    };
+    let mut note = format!("\"{}\"", lines[i]);
+    if let Some(next) = lines.get(i + 1).filter(|l| {
+        !l.is_empty()
+            && !l.starts_with("processed")
+            && !l.chars().next().is_some_and(|c| c.is_ascii_digit())
+    }) {
+        note.push_str(&format!(", then \"{next}\""));
+    }
+    note
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_note_quotes_the_refusal_and_its_explanation() {
+        let log = "0: R1=ctx() R10=fp0\n12: (71) r3 = *(u8 *)(r2 +23)\n\
+                   invalid access to packet, off=23 size=1, R2(id=0,off=23,r=0)\n\
+                   R2 offset is outside of the packet\nprocessed 13 insns\n";
+        assert_eq!(
+            super::rejection_note(log),
+            "\"invalid access to packet, off=23 size=1, R2(id=0,off=23,r=0)\", then \"R2 offset is outside of the packet\""
+        );
+        let bare =
+            "invalid access to packet, off=23 size=1, R2(id=0,off=23,r=0)\nprocessed 13 insns";
+        assert_eq!(
+            super::rejection_note(bare),
+            "\"invalid access to packet, off=23 size=1, R2(id=0,off=23,r=0)\""
+        );
+    }
+
     #[test]
     fn removes_exactly_the_bounds_check() {
         let s = super::without_bounds_check().unwrap();
