@@ -21,6 +21,7 @@
 //! on every host this lab runs on are little-endian.
 
 pub mod ext;
+pub mod gen;
 pub mod vmlinux;
 
 use bitflags::bitflags;
