@@ -5,51 +5,10 @@
 
 use ebpf_asm::btf::ext::BtfExt;
 use ebpf_asm::btf::{Btf, Kind, TypeData};
-use object::{Object, ObjectSection};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod btf_common;
 
-/// clang-19 `-O2 -g -target bpf -mcpu=CPU` of `src`, returned as ELF bytes.
-fn clang(src: &Path, cpu: &str, defines: &[&str]) -> Vec<u8> {
-    let out = std::env::temp_dir().join(format!(
-        "btf-{}-{}-{}-{}.o",
-        std::process::id(),
-        src.file_stem().unwrap().to_string_lossy(),
-        cpu,
-        defines.join("_")
-    ));
-    let multiarch = Command::new("gcc")
-        .arg("-print-multiarch")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|_| "x86_64-linux-gnu".into());
-    let st = Command::new("clang-19")
-        .args(["-O2", "-g", "-target", "bpf"])
-        .arg(format!("-mcpu={cpu}"))
-        .arg(format!("-I/usr/include/{multiarch}"))
-        .args(defines.iter().map(|d| format!("-D{d}")))
-        .arg("-c")
-        .arg(src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("clang-19 runs (apt-get install clang-19)");
-    assert!(st.success(), "clang-19 failed on {}", src.display());
-    let bytes = std::fs::read(&out).expect("reads the object");
-    let _ = std::fs::remove_file(&out);
-    bytes
-}
-
-fn section<'a>(f: &'a object::File<'a>, name: &str) -> &'a [u8] {
-    f.section_by_name(name)
-        .unwrap_or_else(|| panic!("no {name} section"))
-        .data()
-        .expect("section data")
-}
+use btf_common::{clang, repo, section};
 
 fn objects() -> Vec<(String, Vec<u8>)> {
     let mut v = Vec::new();

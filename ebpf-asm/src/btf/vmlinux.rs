@@ -300,6 +300,11 @@ impl Vmlinux {
     /// The size in bytes of a type (pointers are 8 bytes: vmlinux BTF on
     /// the 64-bit hosts this lab runs on).
     pub fn size_of(&self, id: u32) -> Option<u32> {
+        self.size_of_depth(id, 0)
+    }
+
+    /// Bounded, so hostile BTF (an array of itself) cannot recurse forever.
+    fn size_of_depth(&self, id: u32, depth: u32) -> Option<u32> {
         let mut id = id;
         for _ in 0..64 {
             let t = self.btf.type_by_id(id)?;
@@ -312,9 +317,12 @@ impl Vmlinux {
                 | TypeData::Float { size }
                 | TypeData::Datasec { size, .. } => return Some(size),
                 TypeData::Ptr { .. } => return Some(8),
-                TypeData::Array { ty, nelems, .. } => {
-                    return self.size_of(ty).and_then(|s| s.checked_mul(nelems))
+                TypeData::Array { ty, nelems, .. } if depth < 16 => {
+                    return self
+                        .size_of_depth(ty, depth + 1)
+                        .and_then(|s| s.checked_mul(nelems))
                 }
+                TypeData::Array { .. } => return None,
                 _ => id = t.referenced()?,
             }
         }
