@@ -169,7 +169,7 @@ fn interesting(rng: &mut Rng, len: usize) -> u32 {
     }
 }
 
-fn mutate(rng: &mut Rng, seed: &[u8], buf: &mut Vec<u8>, hdr_fix: &dyn Fn(&mut Vec<u8>)) {
+fn mutate(rng: &mut Rng, seed: &[u8], buf: &mut Vec<u8>, hdr_fix: &dyn Fn(&mut [u8])) {
     buf.clear();
     buf.extend_from_slice(seed);
     for _ in 0..rng.usize(1..4) {
@@ -216,7 +216,7 @@ fn le32(b: &[u8], o: usize) -> u32 {
 
 /// After a splice, move the string section's offset so the header covers
 /// the blob again (types then strings, no gap).
-fn fix_btf_header(b: &mut Vec<u8>) {
+fn fix_btf_header(b: &mut [u8]) {
     if b.len() < 24 {
         return;
     }
@@ -230,7 +230,7 @@ fn fix_btf_header(b: &mut Vec<u8>) {
 }
 
 /// After a splice in `.BTF.ext`, put the whole body in line_info.
-fn fix_ext_header(b: &mut Vec<u8>) {
+fn fix_ext_header(b: &mut [u8]) {
     if b.len() < 32 {
         return;
     }
