@@ -97,3 +97,69 @@ fn vmlinux_reencodes_byte_identically() {
     assert_eq!(btf.encode(), raw);
     assert_eq!(btf.find(Kind::Struct, "sk_buff").len(), 1);
 }
+
+/// `bpftool btf dump file F` (libbpf's reading of a blob) as text.
+fn bpftool_dump(path: &std::path::Path) -> Option<String> {
+    let o = std::process::Command::new("bpftool")
+        .args(["btf", "dump", "file"])
+        .arg(path)
+        .output()
+        .ok()?;
+    assert!(o.status.success(), "bpftool btf dump {}", path.display());
+    Some(String::from_utf8(o.stdout).expect("UTF-8"))
+}
+
+fn assert_same_dump(what: &str, ours: &str, theirs: &str) {
+    for (i, (a, b)) in ours.lines().zip(theirs.lines()).enumerate() {
+        assert_eq!(a, b, "{what}: line {} differs from bpftool", i + 1);
+    }
+    assert_eq!(ours.lines().count(), theirs.lines().count(), "{what}");
+}
+
+#[test]
+fn our_dump_is_bpftools_on_clang_objects_and_vmlinux() {
+    let dir = std::env::temp_dir();
+    for (what, elf) in objects().into_iter().step_by(2) {
+        let f = object::File::parse(&*elf).expect("ELF");
+        let btf = Btf::parse(section(&f, ".BTF")).expect("BTF");
+        let path = dir.join(format!("btf-dump-{}.o", std::process::id()));
+        std::fs::write(&path, &elf).unwrap();
+        let theirs = bpftool_dump(&path);
+        let _ = std::fs::remove_file(&path);
+        let Some(theirs) = theirs else {
+            eprintln!("no bpftool: skipped");
+            return;
+        };
+        assert_same_dump(&what, &btf.to_string(), &theirs);
+    }
+    let vmlinux = std::path::Path::new("/sys/kernel/btf/vmlinux");
+    if let Ok(raw) = std::fs::read(vmlinux) {
+        let btf = Btf::parse(&raw).expect("vmlinux");
+        let theirs = bpftool_dump(vmlinux).expect("bpftool");
+        assert_same_dump("vmlinux", &btf.to_string(), &theirs);
+    }
+}
+
+#[test]
+fn our_dump_is_bpftools_on_objects_we_write() {
+    let src = std::fs::read_to_string(repo().join("bpf-src/redirect.s")).unwrap();
+    let opts = ebpf_asm::AsmOptions {
+        file_name: "bpf-src/redirect.s".into(),
+        ..Default::default()
+    };
+    let prog = ebpf_asm::assemble(&src, &opts).expect("assembles");
+    let elf = ebpf_asm::elf::write_object(&prog).expect("ELF");
+    let f = object::File::parse(&*elf).expect("ELF");
+    let btf = Btf::parse(section(&f, ".BTF")).expect("our BTF parses");
+    let ext = BtfExt::parse(section(&f, ".BTF.ext")).expect("our .BTF.ext parses");
+    let lines = &ext.line_info.as_ref().unwrap()[0].records;
+    assert_eq!(lines.len(), prog.instructions().unwrap().len());
+    let path = std::env::temp_dir().join(format!("btf-ours-{}.o", std::process::id()));
+    std::fs::write(&path, &elf).unwrap();
+    let theirs = bpftool_dump(&path);
+    let _ = std::fs::remove_file(&path);
+    if let Some(theirs) = theirs {
+        assert_same_dump("redirect.s", &btf.to_string(), &theirs);
+        assert!(theirs.contains("FUNC 'redirect'"));
+    }
+}
