@@ -62,6 +62,12 @@ pub enum Extra {
     /// XDP redirect into veth2@1 is only received when its peer runs XDP
     /// (`veth_xdp_xmit` needs the peer's NAPI, which an XDP program turns on).
     XdpPassOnPeer,
+    /// `ethtool -K DEV tx off`: the sender computes its checksums itself.
+    /// A local socket's UDP/TCP checksum is left to the device
+    /// (`CHECKSUM_PARTIAL`); veth never computes it, and an XDP frame has no
+    /// room to say it is missing, so after an XDP redirect netns_2 counts
+    /// `Udp: InCsumErrors` and drops the packet (measured on 6.18).
+    TxChecksumOff { side: Side, dev: &'static str },
     /// A sysctl written after the topology (a pitfall's switch).
     Sysctl { side: Side, sysctl: Sysctl },
     /// A second veth pair inside netns_1, both ends there: a
@@ -89,6 +95,8 @@ pub struct Pitfall {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExtraRef {
     XdpPassOnPeer,
+    /// TX checksum offload off on veth1@1, the host side's sender.
+    TxChecksumOffOnSender,
     /// `net/ipv4/conf/<dev>/forwarding` = value in netns_1.
     Forwarding(&'static str, &'static str),
     /// The plan leaves out veth2@1's address (and with it the connected
@@ -103,6 +111,10 @@ impl ExtraRef {
     pub fn extra(self) -> Option<Extra> {
         Some(match self {
             ExtraRef::XdpPassOnPeer => Extra::XdpPassOnPeer,
+            ExtraRef::TxChecksumOffOnSender => Extra::TxChecksumOff {
+                side: Side::Host,
+                dev: super::plan::VETH1_1,
+            },
             ExtraRef::Forwarding(dev, value) => Extra::Sysctl {
                 side: Side::Netns1,
                 sysctl: Sysctl {
@@ -262,7 +274,7 @@ pub static MODES: &[Mode] = &[
         since: "4.14",
         summary: "XDP on veth1@2: MAC rewrite and bpf_redirect(veth2@1) before any sk_buff \
                   exists; veth2@2 runs XDP_PASS so veth_xdp_xmit has a receiver",
-        extras: &[ExtraRef::XdpPassOnPeer],
+        extras: &[ExtraRef::TxChecksumOffOnSender, ExtraRef::XdpPassOnPeer],
         pitfall: Some(Pitfall {
             what: "no XDP program on veth2@2: a native XDP redirect into veth2@1 is dropped",
             extras: &[],
@@ -362,6 +374,7 @@ impl Extra {
                 "{}ip link set dev {VETH2_2} xdpdrv obj xdp_pass.o sec xdp",
                 exec(Side::Netns2)
             ),
+            Extra::TxChecksumOff { side, dev } => format!("{}ethtool -K {dev} tx off", exec(*side)),
             Extra::Sysctl { side, sysctl } => format!(
                 "{}sh -c 'echo {} > /proc/sys/{}'",
                 exec(*side),
@@ -397,8 +410,12 @@ mod tests {
     #[test]
     fn extras_follow_the_pitfall() {
         let xdp = find("xdp").unwrap();
-        assert_eq!(xdp.extras(false), vec![Extra::XdpPassOnPeer]);
-        assert!(xdp.extras(true).is_empty());
+        let csum = Extra::TxChecksumOff {
+            side: Side::Host,
+            dev: super::super::plan::VETH1_1,
+        };
+        assert_eq!(xdp.extras(false), vec![csum.clone(), Extra::XdpPassOnPeer]);
+        assert_eq!(xdp.extras(true), vec![csum]);
         assert!(find("neigh").unwrap().extras(true).is_empty());
         let fib = find("fib").unwrap();
         let cmds: Vec<String> = fib

@@ -267,6 +267,10 @@ impl Step {
             Step::Extra(Extra::XdpPassOnPeer) => Some(
                 "a native XDP redirect into veth2@1 is only received when veth2@2 runs XDP",
             ),
+            Step::Extra(Extra::TxChecksumOff { .. }) => Some(
+                "an XDP frame loses the sender's CHECKSUM_PARTIAL: without this netns_2 drops \
+                 it as Udp InCsumErrors",
+            ),
             Step::Extra(_) => Some("this mode's pitfall, asked for with --pitfall"),
             Step::AddNetns { side: Side::Host } => {
                 Some("an isolated stand-in for the host namespace")

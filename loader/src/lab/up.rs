@@ -487,6 +487,12 @@ impl Builder<'_> {
                     }
                 ));
             }
+            Step::Extra(Extra::TxChecksumOff { side, dev }) => {
+                let dev: &str = dev;
+                self.lab
+                    .run_in(*side, || netlink::ethtool_set_tx_csum(dev, false))?
+                    .map_err(|e| LabError::Failed(format!("`{cmd}` failed: {e}")))?;
+            }
             Step::Extra(Extra::XdpPassOnPeer) => {
                 let (origin, text) = ProgramSource::Default
                     .resolve_for(mode::XDP_PASS_S, mode::EMBEDDED_XDP_PASS_S)?;
