@@ -3,7 +3,8 @@
 #   make up       build, bring the lab up, then listen in netns_2 (like the seed)
 #   make send     send one datagram from the host side (MESSAGE="..."); make ping, make status
 #   make test     fmt check, clippy, every test, and the kernel matrix
-#   make kernels  the kernel-behaviour suite on Debian 6.1, 6.12 and this host
+#   make kernels  the kernel-behaviour suite on Debian 5.10, 6.1, 6.12, 7.2 and this host
+#                 (KERNELS=5.10,7.2 for a subset; KERNELS_FLAGS=--no-host, --slots N)
 #   make bench    benchmarks, written to target/bench.md
 
 MAKEFLAGS += --no-print-directory
@@ -18,6 +19,8 @@ UP_FLAGS ?=
 # isolated lab that leaves the host namespace alone.
 LAB_FLAGS ?=
 MESSAGE ?= hello
+# make kernels KERNELS=5.10,7.2 runs a subset of the series (plus the host).
+KERNELS ?=
 
 .PHONY: build up down listen send ping status trace explain test fmt clippy kernels bench
 
@@ -65,7 +68,7 @@ test: fmt clippy
 
 kernels:
 	# One static build serves the runner, the VM's init and the suite (the runner's own build step is then a no-op).
-	d=$${CARGO_TARGET_DIR:-target}/static; RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$$d $(CARGO) build --release --target x86_64-unknown-linux-gnu -p lab-tests --bin kernel-matrix --bin lab-init --bin behaviour-suite && $$d/x86_64-unknown-linux-gnu/release/kernel-matrix $(KERNELS_FLAGS)
+	d=$${CARGO_TARGET_DIR:-target}/static; RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$$d $(CARGO) build --release --target x86_64-unknown-linux-gnu -p lab-tests --bin kernel-matrix --bin lab-init --bin behaviour-suite && $$d/x86_64-unknown-linux-gnu/release/kernel-matrix $(if $(KERNELS),--kernels $(KERNELS)) $(KERNELS_FLAGS)
 
 # bench times the redirect-lab binary itself (bring-up), so build it too, and
 # with --smoke runs the kernel-matrix binary next to it for the host column.

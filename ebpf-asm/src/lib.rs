@@ -8,11 +8,13 @@
 //! - [`insn`]: the raw slot [`Insn`] and the typed [`Instruction`];
 //! - [`mod@encode`]: exact encode/decode between the two;
 //! - [`helpers`]: kernel helper names and ids;
+//! - [`btf`]: BTF and `.BTF.ext`, read and written (`include/uapi/linux/btf.h`);
 //! - [`builder`]: build programs from Rust with typed registers and labels;
 //! - [`text`]: the text assembler ([`assemble`]);
 //! - [`disasm`]: bytes back to text, kernel or LLVM syntax;
 //! - [`elf`]: a relocatable ELF object for `bpftool`/`tc`.
 
+pub mod btf;
 pub mod builder;
 pub mod disasm;
 pub mod elf;

@@ -36,8 +36,26 @@ pub fn needs_bounds_check() -> Result<Verdict, String> {
         Ok(_) => Ok(Verdict::Fail(
             "the verifier accepted packet reads without a bounds check".into(),
         )),
+        // The note keeps the kernel's own words: the message, and how the
+        // verifier prints the context register's state, which changes
+        // between releases (`R1=ctx(id=0,off=0,imm=0)` on older kernels,
+        // `R1=ctx()` on newer ones). The matrix shows each kernel's.
         Err(loader::Error::Verifier(v)) if v.log.contains("invalid access to packet") => {
-            Ok(Verdict::pass())
+            let line = |pat: &str| {
+                v.log
+                    .lines()
+                    .find(|l| l.contains(pat))
+                    .map(|l| l.trim().to_string())
+            };
+            let mut note = line("invalid access to packet").unwrap_or_default();
+            if let Some(ctx) = v
+                .log
+                .split_whitespace()
+                .find(|w| w.starts_with("R1=ctx") || w.starts_with("R1_w=ctx"))
+            {
+                note = format!("{note}; state {ctx}");
+            }
+            Ok(Verdict::pass_with(format!("\"{note}\"")))
         }
         Err(loader::Error::Verifier(v)) => Ok(Verdict::Fail(format!(
             "refused, but not for packet access: {}",
