@@ -610,18 +610,7 @@ impl Lab {
             Some(options.source.resolve_for(m.source, m.embedded)?)
         };
         if let Some((origin, text)) = &source {
-            // A stand-in ifindex: the kernel does not check it at load time.
-            let (probe, _) = load_program(origin, text, 1, options, &mut std::io::sink()).map_err(
-                |e| match e {
-                    LabError::Failed(msg) => LabError::Failed(format!(
-                        "mode {} needs {} (Linux {}+); this kernel refused the program, \
-                         so the running lab was left alone:\n{msg}",
-                        m.name, m.helper, m.since
-                    )),
-                    other => other,
-                },
-            )?;
-            drop(probe);
+            probe(m, origin, text, options)?;
         }
         let removed = self.down()?;
         if options.explain {
@@ -879,6 +868,36 @@ fn assemble(
     };
     ebpf_asm::text::assemble(text, &asm_options)
         .map_err(|e| LabError::Input(format!("assembling the program:\n{e}")))
+}
+
+/// Assembles and loads the mode's program once with a stand-in ifindex (the
+/// kernel does not check it at load time) before anything is torn down: a
+/// syntax error, a verifier rejection, or a helper this kernel lacks is
+/// reported while a running lab is still intact.
+fn probe(m: &Mode, origin: &str, text: &str, options: &UpOptions) -> Result<(), LabError> {
+    let assembled = assemble(origin, text, &defines(1, options))?;
+    let how = AsmLoad {
+        prog_type: m.hook.prog_type(),
+        file_name: origin,
+        maps: &[],
+        verbose: false,
+    };
+    match Program::load_asm(&assembled, &how) {
+        Ok(_) => Ok(()),
+        Err(crate::Error::Verifier(v)) if v.unknown_helper.is_some() => {
+            Err(LabError::Failed(format!(
+                "mode {} needs {} (Linux {}+), which this kernel does not have; the running \
+                 lab was left alone.\nloading {origin}:\n{}",
+                m.name,
+                m.helper,
+                m.since,
+                crate::Error::Verifier(v)
+            )))
+        }
+        Err(e) => Err(LabError::Failed(format!(
+            "loading the program ({origin}) was refused, so the running lab was left alone:\n{e}"
+        ))),
+    }
 }
 
 /// Assembles and loads the program; in explain mode prints the listing,
