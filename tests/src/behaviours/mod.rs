@@ -11,6 +11,7 @@ use crate::report::Verdict;
 
 pub mod arp;
 pub mod mode_delivery;
+pub mod mode_tcx;
 pub mod redirect;
 pub mod redirect_peer;
 pub mod tc_netlink;
@@ -192,6 +193,12 @@ pub static REGISTRY: &[Behaviour] = &[
         title: "up --mode fib --forwarding-off names BPF_FIB_LKUP_RET_FWD_DISABLED (5)",
         min_kernel: "5.10",
         run: mode_delivery::fib_forwarding_off,
+    },
+    Behaviour {
+        id: "mode-tcx-order",
+        title: "tcx chain: BPF_F_AFTER never runs after a redirect, BPF_F_BEFORE TCX_NEXT/DROP, before cls_bpf",
+        min_kernel: "6.6",
+        run: mode_tcx::order,
     },
 ];
 
