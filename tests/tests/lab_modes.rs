@@ -190,3 +190,32 @@ fn every_mode_behaviour_holds_on_this_kernel() {
     }
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+#[test]
+fn a_helper_the_kernel_lacks_is_named_and_the_lab_stays() {
+    require_root();
+    let g = LabGuard::up("mhelp", &UpOptions::default());
+    let before = attached_ids(&g.lab);
+    // A program calling a helper id no kernel has stands in for a kernel
+    // without the mode's helper: the same verifier refusal ("invalid func").
+    let options = UpOptions {
+        mode: loader::lab::mode::find("peer").expect("peer"),
+        source: loader::lab::up::ProgramSource::Text {
+            name: "no-such-helper.s".into(),
+            text: "\tr0 = 0\n\tcall 9999\n\texit\n".into(),
+        },
+        ..Default::default()
+    };
+    let err = g
+        .lab
+        .up(&options, &mut Vec::new())
+        .expect_err("the kernel has no helper 9999")
+        .to_string();
+    assert!(
+        err.contains("mode peer needs bpf_redirect_peer (Linux 5.10+), which this kernel does not have; the running lab was left alone"),
+        "{err}"
+    );
+    assert!(err.contains("unknown#9999"), "{err}");
+    assert!(err.contains("no-such-helper.s:2"), "{err}");
+    assert_eq!(attached_ids(&g.lab), before);
+}
