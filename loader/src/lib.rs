@@ -17,7 +17,8 @@ pub mod bpf;
 pub mod lab;
 
 pub use bpf::{
-    asm, defines, elf, error, file, link, map, pin, prog, retval, sys, types, verifier, xlated,
+    asm, defines, elf, error, file, link, map, pin, prog, retval, sys, tracing, types, verifier,
+    xlated,
 };
 
 pub use asm::AsmLoad;

@@ -2,7 +2,7 @@
 //! kernel objects it becomes, and nothing about the lab.
 //!
 //! It follows `include/uapi/linux/bpf.h` for every `union bpf_attr` layout.
-//! [`sys`] is the only module here with `unsafe` code.
+//! [`sys`] and [`tracing`] are the only modules here with `unsafe` code.
 //!
 //! - [`sys`]: the `bpf(2)` commands, one `#[repr(C)]` attr each;
 //! - [`prog`]: `BPF_PROG_LOAD` with the verifier log, `BPF_PROG_TEST_RUN`,
@@ -16,6 +16,8 @@
 //! - [`link`]: `BPF_LINK_CREATE` (TCX, XDP) and link info;
 //! - [`retval`]: what TC and XDP return values mean;
 //! - [`pin`]: bpffs pins;
+//! - [`tracing`]: `tp_btf` and fentry programs, attached with
+//!   `BPF_RAW_TRACEPOINT_OPEN`;
 //! - [`types`]: program, attach, map and link types with their kernel versions;
 //! - [`defines`]: `-D NAME=VALUE` parsing (integers, MACs, IPv4);
 //! - [`error`]: errors that name the command, the errno and what to do.
@@ -31,6 +33,7 @@ pub mod pin;
 pub mod prog;
 pub mod retval;
 pub mod sys;
+pub mod tracing;
 pub mod types;
 pub mod verifier;
 pub mod xlated;

@@ -43,6 +43,10 @@ pub struct LoadOptions<'a> {
     pub verbose: bool,
     /// Instruction slot -> source line, to annotate verifier logs.
     pub source_map: Option<&'a SourceMap>,
+    /// `attach_btf_id`: for `BPF_PROG_TYPE_TRACING`, the vmlinux BTF id of
+    /// the hook (a FUNC for fentry, a `btf_trace_NAME` TYPEDEF for
+    /// `tp_btf`); 0 otherwise. See `bpf::tracing`.
+    pub attach_btf_id: u32,
 }
 
 impl<'a> LoadOptions<'a> {
@@ -55,6 +59,7 @@ impl<'a> LoadOptions<'a> {
             name,
             verbose: false,
             source_map: None,
+            attach_btf_id: 0,
         }
     }
 }
@@ -210,6 +215,7 @@ fn try_load(
         license: license.as_ptr() as u64,
         prog_name: *name,
         expected_attach_type: opts.expected_attach_type.map(AttachType::raw).unwrap_or(0),
+        attach_btf_id: opts.attach_btf_id,
         ..Default::default()
     };
     if log_level != 0 {
