@@ -22,6 +22,7 @@
 
 pub mod down;
 pub mod mode;
+pub mod path;
 pub mod ping;
 pub mod plan;
 pub mod privilege;
