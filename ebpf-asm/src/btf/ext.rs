@@ -328,6 +328,75 @@ impl BtfExt {
     }
 }
 
+/// The records `BPF_PROG_LOAD` takes for one program: `insn_off` counted in
+/// instructions (the ELF counts bytes), shifted by where the section's
+/// first instruction lands in the loaded program.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgInfo {
+    pub func_info: Vec<FuncInfo>,
+    pub line_info: Vec<LineInfo>,
+}
+
+impl ProgInfo {
+    /// `func_info` as the array of `struct bpf_func_info` the attr points to
+    /// (`func_info_rec_size` = [`FUNC_INFO_SIZE`]).
+    pub fn func_info_bytes(&self) -> Vec<u8> {
+        records_bytes(&self.func_info)
+    }
+    /// `line_info` as the array of `struct bpf_line_info`
+    /// (`line_info_rec_size` = [`LINE_INFO_SIZE`]).
+    pub fn line_info_bytes(&self) -> Vec<u8> {
+        records_bytes(&self.line_info)
+    }
+}
+
+fn records_bytes<T: Record>(recs: &[T]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(recs.len() * T::SIZE as usize);
+    for r in recs {
+        for f in &r.fields()[..T::SIZE as usize / 4] {
+            out.write_u32::<LittleEndian>(*f).unwrap();
+        }
+    }
+    out
+}
+
+/// `BPF_PROG_LOAD` counts instructions of 8 bytes (`struct bpf_insn`).
+const INSN_SIZE: u32 = 8;
+
+impl BtfExt {
+    /// The records of the ELF section named `section` (names are looked up
+    /// in `strings`, the `.BTF` string section), converted for the kernel,
+    /// with `insn_base` instructions added (0 for the main program; a
+    /// subprogram section appended after N instructions gets N).
+    pub fn prog_info(&self, btf: &super::Btf, section: &str, insn_base: u32) -> ProgInfo {
+        let pick = |sec_name_off: u32| btf.str_at(sec_name_off) == Some(section);
+        let mut out = ProgInfo::default();
+        for s in self
+            .func_info
+            .iter()
+            .flatten()
+            .filter(|s| pick(s.sec_name_off))
+        {
+            out.func_info.extend(s.records.iter().map(|r| FuncInfo {
+                insn_off: r.insn_off / INSN_SIZE + insn_base,
+                ..*r
+            }));
+        }
+        for s in self
+            .line_info
+            .iter()
+            .flatten()
+            .filter(|s| pick(s.sec_name_off))
+        {
+            out.line_info.extend(s.records.iter().map(|r| LineInfo {
+                insn_off: r.insn_off / INSN_SIZE + insn_base,
+                ..*r
+            }));
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,5 +431,17 @@ mod tests {
         let l = p.line_info.as_ref().unwrap()[0].records[0];
         assert_eq!((l.line(), l.col()), (12, 5));
         assert!(BtfExt::parse(&b[..b.len() - 2]).is_err());
+
+        let mut btf = super::super::Btf::new();
+        assert_eq!(btf.add_string("tc"), 1);
+        let mut e = e;
+        e.func_info.as_mut().unwrap()[0].sec_name_off = 1;
+        e.line_info.as_mut().unwrap()[0].sec_name_off = 1;
+        let p = e.prog_info(&btf, "tc", 10);
+        assert_eq!(p.func_info[0].insn_off, 10);
+        assert_eq!(p.line_info[0].insn_off, 11);
+        assert_eq!(p.line_info_bytes().len(), 16);
+        assert_eq!(&p.func_info_bytes()[..8], &[10, 0, 0, 0, 3, 0, 0, 0]);
+        assert!(e.prog_info(&btf, "xdp", 0).func_info.is_empty());
     }
 }
