@@ -46,7 +46,8 @@ pub struct Function {
     pub section: String,
     /// Byte offset of its first instruction within the section.
     pub offset: u32,
-    /// Global (`.globl`, a program) or static (a subprogram).
+    /// The symbol is global (`.globl`). Only a global function at offset 0
+    /// of a program section gets BTF-global linkage (see [`generate`]).
     pub global: bool,
     /// One entry per instruction (not per slot: an lddw's second slot has
     /// none), in order.
@@ -311,7 +312,12 @@ pub fn generate(input: &Input) -> Output {
                 }],
             },
         );
-        let linkage = if f.global {
+        // Only a program (a global function at the start of its section)
+        // is BTF-global. The verifier checks a BTF-global subprogram on its
+        // own, against argument types a `.s` file does not declare; a static
+        // one it checks in its caller's context, as the author of
+        // hand-written assembly expects.
+        let linkage = if f.global && f.offset == 0 && f.section != ".text" {
             BTF_FUNC_GLOBAL
         } else {
             BTF_FUNC_STATIC
