@@ -170,3 +170,44 @@ fn verifier_log_of_a_rejected_program_shows_the_s_line() {
     );
     assert!(log.contains("invalid bpf_context access"), "{log}");
 }
+
+#[test]
+fn every_lab_program_loads_through_libbpf_with_the_btf_we_write() {
+    if !usable() {
+        return;
+    }
+    let mut n = 0;
+    for entry in std::fs::read_dir(repo().join("bpf-src")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("s") {
+            continue;
+        }
+        let src = std::fs::read_to_string(&path).unwrap();
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        let ty = if stem.starts_with("xdp") { "xdp" } else { "tc" };
+        for defines in [vec![], vec![("TRACE".to_string(), 1)]] {
+            let s = Scratch::new(&format!("{stem}-{}", defines.len()));
+            let opts = AsmOptions {
+                file_name: format!("bpf-src/{stem}.s"),
+                defines,
+            };
+            let prog = assemble(&src, &opts).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(&s.obj, ebpf_asm::elf::write_object(&prog).unwrap()).unwrap();
+            let load = bpftool(&[
+                "prog",
+                "load",
+                s.obj.to_str().unwrap(),
+                s.pin.to_str().unwrap(),
+                "type",
+                ty,
+            ]);
+            assert!(
+                load.status.success(),
+                "{stem}: {}",
+                String::from_utf8_lossy(&load.stderr)
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 6, "only {n} programs");
+}
