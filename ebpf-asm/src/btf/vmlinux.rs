@@ -149,6 +149,15 @@ impl Vmlinux {
         Ok(Vmlinux::new(Btf::parse(bytes)?))
     }
 
+    /// Index vmlinux and a module's split BTF together
+    /// (`/sys/kernel/btf/vmlinux` and `/sys/kernel/btf/MODULE`): the
+    /// module's functions get the ids the kernel gives them.
+    pub fn parse_with_module(vmlinux: &[u8], module: &[u8]) -> Result<Vmlinux, BtfError> {
+        let base = Btf::parse(vmlinux)?;
+        let split = Btf::parse_split(module, &base)?;
+        Ok(Vmlinux::new(Btf::merge(&base, &split)))
+    }
+
     pub fn new(btf: Btf) -> Vmlinux {
         let mut names: HashMap<(Kind, String), Vec<u32>> = HashMap::new();
         for (i, t) in btf.types.iter().enumerate() {
