@@ -57,10 +57,11 @@ impl LineInfo {
     pub fn col(&self) -> u32 {
         self.line_col & 0x3ff
     }
-    /// Pack a line and column; a column beyond 10 bits is clamped, as
-    /// there is no room for it.
+    /// Pack a line and column. Each is clamped to its field (22 and 10
+    /// bits), so a line past 4,194,303 or a column past 1,023 reads as the
+    /// largest value instead of wrapping to a wrong one.
     pub fn line_col(line: u32, col: u32) -> u32 {
-        line << 10 | col.min(0x3ff)
+        line.min(0x3f_ffff) << 10 | col.min(0x3ff)
     }
 }
 
@@ -428,6 +429,7 @@ mod tests {
         let p = BtfExt::parse(&b).expect("parses");
         assert_eq!(p, e);
         assert_eq!(p.encode(), b);
+        assert_eq!(LineInfo::line_col(1 << 23, 5) >> 10, 0x3f_ffff);
         let l = p.line_info.as_ref().unwrap()[0].records[0];
         assert_eq!((l.line(), l.col()), (12, 5));
         assert!(BtfExt::parse(&b[..b.len() - 2]).is_err());

@@ -491,13 +491,19 @@ impl Input {
         }
         starts.sort_unstable();
         starts.dedup();
+        // Split the text into lines once, and only when a label is wanted.
+        let text_lines: Vec<&str> = if starts.len() > 1 {
+            prog.source_text().lines().collect()
+        } else {
+            Vec::new()
+        };
         let mut functions: Vec<Function> = starts
             .iter()
             .map(|&start| Function {
                 name: if start == 0 {
                     prog.name().to_string()
                 } else {
-                    subprogram_name(prog, start)
+                    subprogram_name(prog, &text_lines, start)
                 },
                 section: prog.section().to_string(),
                 offset: (start * Insn::SIZE) as u32,
@@ -529,13 +535,11 @@ impl Input {
 
 /// A subprogram's name: the label (`name:`) on the nearest non-blank line
 /// above its first instruction, else `PROG_subprog_SLOT`.
-fn subprogram_name(prog: &Program, slot: usize) -> String {
+fn subprogram_name(prog: &Program, lines: &[&str], slot: usize) -> String {
     let fallback = || format!("{}_subprog_{slot}", prog.name());
     let Some(src) = prog.source_of(slot) else {
         return fallback();
     };
-    let text = prog.source_text();
-    let lines: Vec<&str> = text.lines().collect();
     let mut n = src.line as usize;
     while n >= 2 {
         n -= 1;
