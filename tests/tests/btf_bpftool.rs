@@ -211,3 +211,40 @@ fn every_lab_program_loads_through_libbpf_with_the_btf_we_write() {
     }
     assert!(n >= 6, "only {n} programs");
 }
+
+/// The path tracer's kind of program: `tp_btf` (BPF_PROG_TYPE_TRACING),
+/// whose context is the tracepoint's u64 arguments, typed `void *`.
+#[test]
+fn a_tp_btf_program_loads_with_our_btf_and_quotes_its_lines() {
+    if !usable() {
+        return;
+    }
+    let s = Scratch::new("tp_btf");
+    let src = ".section tp_btf/net_dev_queue\n.name on_queue\n.license \"GPL\"\n    r2 = *(u64 *)(r1 + 0)\n    r0 = 0\n    exit\n";
+    write_object(src, "tp.s", &s.obj);
+    let load = bpftool(&[
+        "prog",
+        "load",
+        s.obj.to_str().unwrap(),
+        s.pin.to_str().unwrap(),
+    ]);
+    assert!(
+        load.status.success(),
+        "tp_btf load: {}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let x = bpftool(&[
+        "prog",
+        "dump",
+        "xlated",
+        "pinned",
+        s.pin.to_str().unwrap(),
+        "linum",
+    ]);
+    let xl = String::from_utf8_lossy(&x.stdout);
+    assert!(xl.starts_with("int on_queue(void * ctx):"), "{xl}");
+    assert!(
+        xl.contains("; r2 = *(u64 *)(r1 + 0) [file:tp.s line_num:4 line_col:5]"),
+        "{xl}"
+    );
+}
