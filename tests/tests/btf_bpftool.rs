@@ -94,6 +94,7 @@ fn redirect_o_btf_lists_the_function_and_xlated_quotes_the_s_lines() {
     assert!(text.contains("STRUCT '__sk_buff' size=192"), "{text}");
 
     let load = bpftool(&[
+        "-d",
         "prog",
         "load",
         s.obj.to_str().unwrap(),
@@ -101,11 +102,11 @@ fn redirect_o_btf_lists_the_function_and_xlated_quotes_the_s_lines() {
         "type",
         "tc",
     ]);
-    assert!(
-        load.status.success(),
-        "bpftool prog load: {}",
-        String::from_utf8_lossy(&load.stderr)
-    );
+    let log = String::from_utf8_lossy(&load.stderr);
+    assert!(load.status.success(), "bpftool prog load: {log}");
+    // The context typed struct __sk_buff *: no UNKNOWN in the verifier log.
+    assert!(log.contains("func#0 @0"), "no verifier log: {log}");
+    assert!(!log.contains("UNKNOWN"), "{log}");
     let show = bpftool(&["prog", "show", "pinned", s.pin.to_str().unwrap()]);
     assert!(
         String::from_utf8_lossy(&show.stdout).contains("btf_id"),
@@ -213,7 +214,9 @@ fn every_lab_program_loads_through_libbpf_with_the_btf_we_write() {
 }
 
 /// The path tracer's kind of program: `tp_btf` (BPF_PROG_TYPE_TRACING),
-/// whose context is the tracepoint's u64 arguments, typed `void *`.
+/// whose context is the tracepoint's arguments as u64s. Typed so, the
+/// verifier's log has no "arg#0 reference type('UNKNOWN ')" line, which a
+/// `void *` context gets.
 #[test]
 fn a_tp_btf_program_loads_with_our_btf_and_quotes_its_lines() {
     if !usable() {
@@ -222,17 +225,18 @@ fn a_tp_btf_program_loads_with_our_btf_and_quotes_its_lines() {
     let s = Scratch::new("tp_btf");
     let src = ".section tp_btf/net_dev_queue\n.name on_queue\n.license \"GPL\"\n    r2 = *(u64 *)(r1 + 0)\n    r0 = 0\n    exit\n";
     write_object(src, "tp.s", &s.obj);
+    // -d: libbpf asks for the verifier's log and prints it.
     let load = bpftool(&[
+        "-d",
         "prog",
         "load",
         s.obj.to_str().unwrap(),
         s.pin.to_str().unwrap(),
     ]);
-    assert!(
-        load.status.success(),
-        "tp_btf load: {}",
-        String::from_utf8_lossy(&load.stderr)
-    );
+    let log = String::from_utf8_lossy(&load.stderr);
+    assert!(load.status.success(), "tp_btf load: {log}");
+    assert!(log.contains("func#0 @0"), "no verifier log: {log}");
+    assert!(!log.contains("UNKNOWN"), "{log}");
     let x = bpftool(&[
         "prog",
         "dump",
@@ -242,7 +246,10 @@ fn a_tp_btf_program_loads_with_our_btf_and_quotes_its_lines() {
         "linum",
     ]);
     let xl = String::from_utf8_lossy(&x.stdout);
-    assert!(xl.starts_with("int on_queue(void * ctx):"), "{xl}");
+    assert!(
+        xl.starts_with("int on_queue(unsigned long long * ctx):"),
+        "{xl}"
+    );
     assert!(
         xl.contains("; r2 = *(u64 *)(r1 + 0) [file:tp.s line_num:4 line_col:5]"),
         "{xl}"

@@ -154,7 +154,7 @@ fn kernel_takes_func_info_for_a_text_subprogram() {
         xl.contains("int main_prog(struct __sk_buff * ctx):"),
         "{xl}"
     );
-    assert!(xl.contains("int sub_fn(void * ctx):"), "{xl}");
+    assert!(xl.contains("int sub_fn(unsigned long long * ctx):"), "{xl}");
     assert!(xl.contains("; r0 += 35 [file:sub.s line_num:8"), "{xl}");
     assert!(xl.contains("; call pc-1 [file:sub.s line_num:4"), "{xl}");
     // The subprogram really runs: 7 + 35.

@@ -124,8 +124,8 @@ pub struct DataVar {
 /// The context struct a program type's first argument points to, by the
 /// ELF section name libbpf uses for it (`tools/lib/bpf/libbpf.c`,
 /// `section_defs`), with the struct's size from `include/uapi/linux/bpf.h`.
-/// `None`: the context is typed `void *` (tracing programs, whose context
-/// is an array of u64, or a section we do not know).
+/// `None`: the context is typed `unsigned long long *` (tracing programs,
+/// whose context is their arguments as u64s, and sections we do not know).
 pub fn ctx_for_section(section: &str) -> Option<(&'static str, u32)> {
     let first = section.split('/').next().unwrap_or("");
     match first {
@@ -239,7 +239,21 @@ impl Gen {
 
     fn ctx_ptr(&mut self, section: &str) -> u32 {
         let Some((name, size)) = ctx_for_section(section) else {
-            return self.add("", false, TypeData::Ptr { ty: 0 });
+            // `unsigned long long *ctx`, as libbpf's BPF_PROG() declares a
+            // tracing program's context (its arguments as u64s). With
+            // `void *` the verifier logs "arg#0 reference type('UNKNOWN ')
+            // size cannot be determined" for every load.
+            if let Some(&p) = self.ctx.get("u64") {
+                return p;
+            }
+            let u64_ty = self.add(
+                "unsigned long long",
+                false,
+                TypeData::Int { size: 8, data: 64 },
+            );
+            let p = self.add("", false, TypeData::Ptr { ty: u64_ty });
+            self.ctx.insert("u64", p);
+            return p;
         };
         if let Some(&p) = self.ctx.get(name) {
             return p;
