@@ -404,7 +404,10 @@ pub fn generate(input: &Input) -> Output {
         let mut sorted: Vec<&DataVar> = d.vars.iter().collect();
         sorted.sort_by_key(|v| v.offset);
         for v in sorted {
-            if v.size == 0 {
+            // Assembler-local labels (`.L.str`) are no C names, and the
+            // kernel refuses a VAR whose name is not an identifier; clang
+            // writes no VAR for them either.
+            if v.size == 0 || c_identifier(&v.name) != v.name {
                 continue;
             }
             let elem = g.const_char();
@@ -634,12 +637,20 @@ mod tests {
             data_sections: vec![DataSection {
                 name: ".rodata".into(),
                 size: 6,
-                vars: vec![DataVar {
-                    name: "msg".into(),
-                    offset: 0,
-                    size: 6,
-                    global: false,
-                }],
+                vars: vec![
+                    DataVar {
+                        name: "msg".into(),
+                        offset: 0,
+                        size: 6,
+                        global: false,
+                    },
+                    DataVar {
+                        name: ".L.str".into(),
+                        offset: 0,
+                        size: 6,
+                        global: false,
+                    },
+                ],
             }],
         }
     }
@@ -666,6 +677,7 @@ mod tests {
         };
         assert_eq!((*size, vars.len(), vars[0].size), (32, 1, 32));
         assert_eq!(btf.find(Kind::Var, "msg").len(), 1);
+        assert!(btf.find(Kind::Var, ".L.str").is_empty());
         assert_eq!(btf.find(Kind::Datasec, ".rodata").len(), 1);
     }
 
