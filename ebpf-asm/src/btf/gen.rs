@@ -3,8 +3,10 @@
 //!
 //! - a FUNC and a FUNC_PROTO per function, `int NAME(CTX *ctx)`, the context
 //!   typed as the kernel expects for the program type (`struct __sk_buff *`
-//!   for `tc`, `struct xdp_md *` for `xdp`; see [`ctx_for_section`]), so the
-//!   verifier recognises the argument as the context;
+//!   for `tc`, `struct xdp_md *` for `xdp`, else `unsigned long long *`;
+//!   see [`ctx_for_section`]), so the verifier's log has no
+//!   "arg#0 reference type('UNKNOWN ')" line. Only a program is BTF-global;
+//!   subprograms are static, checked in their caller's context;
 //! - `func_info` (`struct bpf_func_info`, bpf.h) per function and
 //!   `line_info` (`struct bpf_line_info`) per instruction, pointing at the
 //!   `.s` file's own lines: the file name, the line's text and
