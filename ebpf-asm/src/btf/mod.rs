@@ -15,6 +15,7 @@
 //! - [`dump`]: BTF as `bpftool btf dump` prints it (Display);
 //! - [`ext`]: `.BTF.ext` (func_info, line_info, CO-RE relocations), the ELF
 //!   section libbpf and clang share (`tools/lib/bpf/libbpf_internal.h`);
+//! - [`fixup`]: DATASEC sizes and offsets from the ELF, as libbpf does before loading;
 //! - [`gen`]: the BTF our assembler writes for hand-written `.s` objects;
 //! - [`vmlinux`]: an index over the kernel's own BTF for the path tracer.
 //!
@@ -23,6 +24,7 @@
 
 pub mod dump;
 pub mod ext;
+pub mod fixup;
 pub mod gen;
 pub mod vmlinux;
 
