@@ -110,8 +110,10 @@ fn newest_abi(apt: &PrivateApt, series: &str, force_update: bool) -> Result<Stri
         progress(
             series,
             format_args!(
-                "apt-get update for {} ({}), private lists under target/kernels/apt/",
-                apt.release.codename, apt.release.debian
+                "apt-get update for {} ({}), private lists in {}",
+                apt.release.codename,
+                apt.release.debian,
+                apt.dir().join("lists").display()
             ),
         );
         apt.update()?;
