@@ -50,9 +50,27 @@ pub enum LabCommand {
 pub struct UpArgs {
     #[command(flatten)]
     pub lab: LabArgs,
-    /// Redirect with BPF_F_INGRESS: the packet is received on veth2@1 instead of sent out of it.
+    /// The redirect technique: egress (default), ingress, peer, neigh, fib, xdp, tcx.
+    #[arg(long, value_name = "M")]
+    pub mode: Option<String>,
+    /// Redirect with BPF_F_INGRESS (the same as --mode ingress): the packet is
+    /// received on veth2@1 instead of sent out of it.
     #[arg(long)]
     pub ingress: bool,
+    /// Reproduce the mode's pitfall (peer: a target whose peer is in the same
+    /// netns; neigh: no address/route on veth2@1; fib: forwarding off; xdp: no
+    /// XDP program on veth2@2).
+    #[arg(long)]
+    pub pitfall: bool,
+    /// fib's pitfall by name: forwarding off on veth1@2 (implies --mode fib's --pitfall).
+    #[arg(long)]
+    pub forwarding_off: bool,
+    /// xdp's pitfall by name: no XDP_PASS program on veth2@2.
+    #[arg(long)]
+    pub no_peer_prog: bool,
+    /// XDP modes: attach in generic (SKB) mode instead of native.
+    #[arg(long)]
+    pub xdp_generic: bool,
     /// Load the variant that reports each step with bpf_trace_printk (see `redirect-lab trace`).
     #[arg(long)]
     pub trace: bool,
@@ -171,8 +189,25 @@ fn lab_for(args: &LabArgs, what: &str) -> Result<Lab, LabError> {
 
 fn up(a: UpArgs) -> Result<(), LabError> {
     let lab = lab_for(&a.lab, "redirect-lab up")?;
+    let mode = match &a.mode {
+        Some(name) => loader::lab::mode::find(name).map_err(LabError::Input)?,
+        None => loader::lab::mode::default_mode(),
+    };
+    for (flag, set, wants) in [
+        ("--forwarding-off", a.forwarding_off, "fib"),
+        ("--no-peer-prog", a.no_peer_prog, "xdp"),
+    ] {
+        if set && mode.name != wants {
+            return Err(LabError::Input(format!(
+                "{flag} is the {wants} mode's pitfall; give --mode {wants}"
+            )));
+        }
+    }
     let options = UpOptions {
+        mode,
         ingress: a.ingress,
+        pitfall: a.pitfall || a.forwarding_off || a.no_peer_prog,
+        xdp_generic: a.xdp_generic,
         trace: a.trace,
         explain: a.explain,
         no_program: a.no_program,

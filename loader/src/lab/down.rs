@@ -58,6 +58,18 @@ impl Lab {
             }
         }
 
+        // `up --mode tcx` pinned its link on bpffs; the pin would outlive
+        // the device (as a detached link), so it goes first.
+        let pin = super::plan::tcx_pin_path(&self.names);
+        if pin.exists() {
+            crate::pin::unpin(&pin).map_err(|e| {
+                LabError::Failed(format!("removing the TCX link pin {}: {e}", pin.display()))
+            })?;
+            report
+                .removed
+                .push(format!("TCX link pin {}", pin.display()));
+        }
+
         // netns_1 first: its veths take their peers in the other two along.
         for side in [Side::Netns1, Side::Netns2, Side::Host] {
             let Some(name) = self.names.netns(side) else {

@@ -19,6 +19,8 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
+use super::mode::{self, Extra, Hook, Mode};
+
 /// The device in the host namespace, the host's end of the first wire.
 pub const VETH1_1: &str = "veth1@1";
 /// `netns_1`'s end of the first wire; the program runs on its ingress.
@@ -219,12 +221,24 @@ pub enum Step {
     /// Look up the redirect target's ifindex by name: the seed's
     /// `#define TARGET_INTF 3` is only right by luck.
     ResolveIfindex { side: Side, dev: &'static str },
-    /// Assemble and `BPF_PROG_LOAD` the program with the ifindex found above.
-    LoadProgram,
+    /// Assemble and `BPF_PROG_LOAD` the mode's program with the ifindex
+    /// found above.
+    LoadProgram { source: &'static str },
     /// `tc qdisc replace dev DEV clsact`.
     AddClsact { side: Side, dev: &'static str },
     /// `tc filter replace dev DEV ingress prio 1 bpf direct-action ...`.
     AttachFilter { side: Side, dev: &'static str },
+    /// `BPF_LINK_CREATE` with `BPF_TCX_INGRESS`, pinned (falls back to the
+    /// two steps above where the kernel has no TCX).
+    AttachTcx { side: Side, dev: &'static str },
+    /// `ip link set dev DEV xdpdrv|xdpgeneric ...`: `IFLA_XDP`.
+    AttachXdp {
+        side: Side,
+        dev: &'static str,
+        generic: bool,
+    },
+    /// A step of the mode (see [`mode::Extra`]).
+    Extra(Extra),
 }
 
 impl Step {
@@ -247,7 +261,17 @@ impl Step {
             Step::ResolveIfindex { .. } => {
                 Some("the target ifindex is looked up, not assumed to be 3")
             }
-            Step::LoadProgram => Some("the program is assembled and loaded by bpf(2), not by tc"),
+            Step::LoadProgram { .. } => {
+                Some("the program is assembled and loaded by bpf(2), not by tc")
+            }
+            Step::Extra(Extra::XdpPassOnPeer) => Some(
+                "a native XDP redirect into veth2@1 is only received when veth2@2 runs XDP",
+            ),
+            Step::Extra(Extra::TxChecksumOff { .. }) => Some(
+                "an XDP frame loses the sender's CHECKSUM_PARTIAL: without this netns_2 drops \
+                 it as Udp InCsumErrors",
+            ),
+            Step::Extra(_) => Some("this mode's pitfall, asked for with --pitfall"),
             Step::AddNetns { side: Side::Host } => {
                 Some("an isolated stand-in for the host namespace")
             }
@@ -303,28 +327,62 @@ impl Step {
             Step::ResolveIfindex { side, dev } => {
                 format!("{}cat /sys/class/net/{dev}/ifindex", exec(*side))
             }
-            Step::LoadProgram => {
-                "redirect-lab asm bpf-src/redirect.s -D TARGET_IFINDEX=<ifindex> -o redirect.o"
-                    .into()
+            Step::LoadProgram { source } => {
+                format!("redirect-lab asm {source} -D TARGET_IFINDEX=<ifindex> -o prog.o")
             }
             Step::AddClsact { side, dev } => {
                 format!("{}tc qdisc replace dev {dev} clsact", exec(*side))
             }
             Step::AttachFilter { side, dev } => format!(
                 "{}tc filter replace dev {dev} ingress prio {FILTER_PRIO} bpf direct-action \
-                 object-file redirect.o section tc",
+                 object-file prog.o section tc",
                 exec(*side)
             ),
+            Step::AttachTcx { side, dev } => format!(
+                "{}bpftool net attach tcx_ingress pinned /sys/fs/bpf/prog dev {dev} && \
+                 bpftool link pin <id> {}",
+                exec(*side),
+                tcx_pin_path(names).display()
+            ),
+            Step::AttachXdp { side, dev, generic } => format!(
+                "{}ip link set dev {dev} {} obj prog.o sec xdp",
+                exec(*side),
+                if *generic { "xdpgeneric" } else { "xdpdrv" }
+            ),
+            Step::Extra(e) => e.command(names),
         }
     }
 }
 
+/// Where `up --mode tcx` pins its link, so it outlives the process; `down`
+/// removes it.
+pub fn tcx_pin_path(names: &LabNames) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("/sys/fs/bpf/redirect-lab-{}-tcx", names.netns_1))
+}
+
 /// What `up` should build beyond the topology.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlanOptions {
     /// Build the topology but attach no program: netns_1 forwards with its
     /// own IP stack (the baseline the redirect is compared against).
     pub no_program: bool,
+    /// The technique.
+    pub mode: &'static Mode,
+    /// Reproduce the mode's pitfall.
+    pub pitfall: bool,
+    /// XDP modes: `XDP_FLAGS_SKB_MODE` instead of native.
+    pub xdp_generic: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> PlanOptions {
+        PlanOptions {
+            no_program: false,
+            mode: mode::default_mode(),
+            pitfall: false,
+            xdp_generic: false,
+        }
+    }
 }
 
 /// The whole build, in order.
@@ -425,13 +483,25 @@ pub fn steps(names: &LabNames, options: PlanOptions) -> Vec<Step> {
             mac: DEST_MAC,
         },
     ]);
-    if !options.no_program {
-        steps.extend([
-            Step::ResolveIfindex {
-                side: Netns1,
-                dev: VETH2_1,
-            },
-            Step::LoadProgram,
+    if options.no_program {
+        return steps;
+    }
+    let m = options.mode;
+    let pitfall_has = |e: mode::ExtraRef| {
+        options.pitfall && m.pitfall.as_ref().is_some_and(|p| p.extras.contains(&e))
+    };
+    if pitfall_has(mode::ExtraRef::NoAddrOnTarget) {
+        // Without its address veth2@1 has no connected route either.
+        steps.retain(|s| !matches!(s, Step::AddAddr { dev: VETH2_1, .. }));
+    }
+    steps.extend(m.extras(options.pitfall).into_iter().map(Step::Extra));
+    steps.push(Step::ResolveIfindex {
+        side: Netns1,
+        dev: m.target(options.pitfall),
+    });
+    steps.push(Step::LoadProgram { source: m.source });
+    match m.hook {
+        Hook::TcIngress => steps.extend([
             Step::AddClsact {
                 side: Netns1,
                 dev: VETH1_2,
@@ -440,7 +510,16 @@ pub fn steps(names: &LabNames, options: PlanOptions) -> Vec<Step> {
                 side: Netns1,
                 dev: VETH1_2,
             },
-        ]);
+        ]),
+        Hook::TcxIngress => steps.push(Step::AttachTcx {
+            side: Netns1,
+            dev: VETH1_2,
+        }),
+        Hook::Xdp => steps.push(Step::AttachXdp {
+            side: Netns1,
+            dev: VETH1_2,
+            generic: options.xdp_generic,
+        }),
     }
     steps
 }
@@ -516,8 +595,10 @@ mod tests {
                 | Step::SetMac { side, .. }
                 | Step::ResolveIfindex { side, .. }
                 | Step::AddClsact { side, .. }
-                | Step::AttachFilter { side, .. } => *side == Side::Host,
-                Step::LoadProgram => false,
+                | Step::AttachFilter { side, .. }
+                | Step::AttachTcx { side, .. }
+                | Step::AttachXdp { side, .. } => *side == Side::Host,
+                Step::LoadProgram { .. } | Step::Extra(_) => false,
             })
             .map(|s| s.command(&LabNames::seed()))
             .collect();
@@ -567,8 +648,14 @@ mod tests {
     #[test]
     fn no_program_leaves_the_stack_to_forward() {
         let names = LabNames::seed();
-        let s = steps(&names, PlanOptions { no_program: true });
-        assert!(!s.contains(&Step::LoadProgram));
+        let s = steps(
+            &names,
+            PlanOptions {
+                no_program: true,
+                ..Default::default()
+            },
+        );
+        assert!(!s.iter().any(|s| matches!(s, Step::LoadProgram { .. })));
         assert!(!s.iter().any(|s| matches!(s, Step::AttachFilter { .. })));
         assert!(s.iter().any(|s| matches!(s, Step::SetMac { .. })));
     }

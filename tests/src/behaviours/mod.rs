@@ -10,6 +10,8 @@
 use crate::report::Verdict;
 
 pub mod arp;
+pub mod mode_delivery;
+pub mod mode_tcx;
 pub mod redirect;
 pub mod redirect_peer;
 pub mod tc_netlink;
@@ -131,6 +133,72 @@ pub static REGISTRY: &[Behaviour] = &[
         title: "bpf_redirect_peer of a PACKET_OTHERHOST frame: scrubbed and delivered, or dropped",
         min_kernel: "5.10",
         run: redirect_peer::pkt_type_on_peer_redirect,
+    },
+    Behaviour {
+        id: "mode-egress-delivers",
+        title: "up --mode egress: UDP + 16-byte TCP echo, netns_1 ForwDatagrams unchanged",
+        min_kernel: "4.5",
+        run: mode_delivery::egress,
+    },
+    Behaviour {
+        id: "mode-peer-delivers",
+        title: "up --mode peer (bpf_redirect_peer): UDP + TCP echo, netns_1 stack skipped",
+        min_kernel: "5.10",
+        run: mode_delivery::peer,
+    },
+    Behaviour {
+        id: "mode-neigh-delivers",
+        title: "up --mode neigh (bpf_redirect_neigh, MAC from ARP): UDP + TCP echo, stack skipped",
+        min_kernel: "5.10",
+        run: mode_delivery::neigh,
+    },
+    Behaviour {
+        id: "mode-fib-delivers",
+        title: "up --mode fib (bpf_fib_lookup + bpf_redirect): UDP + TCP echo, stack skipped",
+        min_kernel: "5.10",
+        run: mode_delivery::fib,
+    },
+    Behaviour {
+        id: "mode-xdp-delivers",
+        title: "up --mode xdp (native XDP redirect, XDP_PASS on veth2@2): UDP + TCP echo",
+        min_kernel: "5.9",
+        run: mode_delivery::xdp,
+    },
+    Behaviour {
+        id: "mode-tcx-delivers",
+        title: "up --mode tcx (BPF_TCX_INGRESS link; netlink fallback is n/a): UDP + TCP echo",
+        min_kernel: "6.6",
+        run: mode_delivery::tcx,
+    },
+    Behaviour {
+        id: "mode-peer-same-netns-drops",
+        title: "up --mode peer --pitfall: a target whose peer is in netns_1 drops silently",
+        min_kernel: "5.10",
+        run: mode_delivery::peer_same_netns,
+    },
+    Behaviour {
+        id: "mode-xdp-no-peer-prog-drops",
+        title: "up --mode xdp --pitfall: no XDP program on veth2@2, the redirect is dropped",
+        min_kernel: "5.9",
+        run: mode_delivery::xdp_no_peer_prog,
+    },
+    Behaviour {
+        id: "mode-neigh-no-route-drops",
+        title: "up --mode neigh --pitfall: no address/route on veth2@1, nothing arrives",
+        min_kernel: "5.10",
+        run: mode_delivery::neigh_no_route,
+    },
+    Behaviour {
+        id: "mode-fib-fwd-disabled",
+        title: "up --mode fib --forwarding-off names BPF_FIB_LKUP_RET_FWD_DISABLED (5)",
+        min_kernel: "5.10",
+        run: mode_delivery::fib_forwarding_off,
+    },
+    Behaviour {
+        id: "mode-tcx-order",
+        title: "tcx chain: BPF_F_AFTER never runs after a redirect, BPF_F_BEFORE TCX_NEXT/DROP, before cls_bpf",
+        min_kernel: "6.6",
+        run: mode_tcx::order,
     },
 ];
 
