@@ -303,7 +303,10 @@ fn a_truncated_package_fails_its_column_with_the_reason() {
         .arg(&out)
         .env("LAB_DEBIAN_MIRROR", &mirror)
         .env("http_proxy", format!("http://127.0.0.1:{port}"))
+        // Nothing may bypass the proxy.
         .env_remove("HTTP_PROXY")
+        .env_remove("no_proxy")
+        .env_remove("NO_PROXY")
         .output()
         .unwrap();
     stop.store(true, Ordering::SeqCst);
