@@ -242,6 +242,54 @@ pub fn fib() -> Result<Verdict, String> {
 pub fn xdp() -> Result<Verdict, String> {
     delivers("mxdp", "xdp", true)
 }
+pub fn devmap() -> Result<Verdict, String> {
+    delivers("mdevm", "devmap", true)
+}
+
+/// `map set ports 0 DEV` retargets the running lab: to veth1@2 (back out
+/// towards the host side, nothing reaches netns_2), then to veth2@1 again
+/// (delivered), with the same program id throughout.
+pub fn devmap_retarget() -> Result<Verdict, String> {
+    let g = match up("mdevr", "devmap", false)? {
+        Ok(g) => g,
+        Err(v) => return Ok(v),
+    };
+    let prog = |g: &LabGuard| -> Result<Vec<u32>, String> {
+        let st = g.lab.status().map_err(|e| e.to_string())?;
+        Ok(st.xdp.iter().map(|x| x.prog_id).collect())
+    };
+    let before = prog(&g)?;
+    let listener = g.lab.udp_listener().map_err(|e| e.to_string())?;
+    if !udp_delivered(&g, &listener, 20)? {
+        return Ok(Verdict::Fail(
+            "ports[0] = veth2@1: nothing delivered".into(),
+        ));
+    }
+    g.lab
+        .map_set("ports", 0, loader::lab::plan::VETH1_2)
+        .map_err(|e| e.to_string())?;
+    if udp_delivered(&g, &listener, 5)? {
+        return Ok(Verdict::Fail(
+            "ports[0] = veth1@2, but the datagram still reached netns_2".into(),
+        ));
+    }
+    g.lab
+        .map_set("ports", 0, VETH2_1)
+        .map_err(|e| e.to_string())?;
+    if !udp_delivered(&g, &listener, 20)? {
+        return Ok(Verdict::Fail(
+            "ports[0] = veth2@1 again: nothing delivered".into(),
+        ));
+    }
+    let after = prog(&g)?;
+    if after != before {
+        return Ok(Verdict::Fail(format!(
+            "the XDP programs changed ({before:?} -> {after:?}): map set reloaded something"
+        )));
+    }
+    Ok(Verdict::pass())
+}
+
 pub fn tcx() -> Result<Verdict, String> {
     delivers("mtcx", "tcx", true)
 }
