@@ -712,6 +712,64 @@ mod tests {
     }
 
     #[test]
+    fn each_mode_plans_its_hook_and_its_steps() {
+        let names = LabNames::seed();
+        let plan = |name: &str, pitfall: bool| {
+            steps(
+                &names,
+                PlanOptions {
+                    mode: mode::find(name).unwrap(),
+                    pitfall,
+                    ..Default::default()
+                },
+            )
+        };
+        let last = |s: &[Step]| s.last().cloned().unwrap();
+        assert!(matches!(last(&plan("tcx", false)), Step::AttachTcx { .. }));
+        assert!(matches!(
+            last(&plan("xdp", false)),
+            Step::AttachXdp { generic: false, .. }
+        ));
+        assert!(matches!(
+            last(&plan("peer", false)),
+            Step::AttachFilter { .. }
+        ));
+        let xdp = plan("xdp", false);
+        assert!(xdp.contains(&Step::Extra(Extra::XdpPassOnPeer)));
+        assert!(!plan("xdp", true).contains(&Step::Extra(Extra::XdpPassOnPeer)));
+        let has_target_addr = |s: &[Step]| {
+            s.iter()
+                .any(|s| matches!(s, Step::AddAddr { dev: VETH2_1, .. }))
+        };
+        assert!(has_target_addr(&plan("neigh", false)));
+        assert!(!has_target_addr(&plan("neigh", true)));
+        let peer = plan("peer", true);
+        assert!(peer.contains(&Step::ResolveIfindex {
+            side: Side::Netns1,
+            dev: mode::SAME_NS_A
+        }));
+        let devmap = plan("devmap", false);
+        let pos = |want: fn(&Step) -> bool| devmap.iter().position(want).unwrap();
+        assert!(
+            pos(|s| matches!(s, Step::ResolveIfindex { .. }))
+                < pos(|s| matches!(s, Step::CreateMap { .. }))
+        );
+        assert!(
+            pos(|s| matches!(s, Step::FillMap { .. }))
+                < pos(|s| matches!(s, Step::LoadProgram { .. }))
+        );
+        assert_eq!(
+            devmap
+                .iter()
+                .find(|s| matches!(s, Step::FillMap { .. }))
+                .unwrap()
+                .command(&names),
+            "ip netns exec netns_1 bpftool map update pinned \
+             /sys/fs/bpf/redirect-lab-netns_1-map-ports key 0 0 0 0 value <ifindex of veth2@1>"
+        );
+    }
+
+    #[test]
     fn mac_helpers() {
         assert_eq!(MacDisplay(&DEST_MAC).to_string(), "02:00:00:00:00:00");
         assert_eq!(mac_as_u48(DEST_MAC), 0x0200_0000_0000);
