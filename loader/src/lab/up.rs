@@ -172,6 +172,30 @@ impl UpOptions {
                 with.join(", ")
             )));
         }
+        // --trace and --keep-dest-mac select conditional blocks of the
+        // program; a program without them would silently ignore the flag.
+        for (set, flag, block) in [
+            (self.trace, "--trace", ".ifdef TRACE"),
+            (
+                self.keep_dest_mac,
+                "--keep-dest-mac",
+                ".ifndef KEEP_DEST_MAC",
+            ),
+        ] {
+            if set && self.source == ProgramSource::Default && !m.embedded.contains(block) {
+                return Err(LabError::Input(format!(
+                    "{flag} selects a variant of the program that {} does not have (no `{block}` \
+                     in it); modes with it: {}",
+                    m.source,
+                    mode::MODES
+                        .iter()
+                        .filter(|x| x.embedded.contains(block))
+                        .map(|x| x.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
         if self.xdp_generic && m.hook != Hook::Xdp {
             return Err(LabError::Input(format!(
                 "--xdp-generic needs an XDP mode; {} runs at {}",
