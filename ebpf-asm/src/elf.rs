@@ -11,8 +11,12 @@
 //! - one `R_BPF_64_64` relocation per map reference, against an undefined
 //!   symbol named after the map (the loader resolves it). For a map-value
 //!   reference the offset is the implicit addend, already in the lddw's `imm`
-//!   (BPF objects use REL relocations, without explicit addends).
+//!   (BPF objects use REL relocations, without explicit addends);
+//! - `.BTF` and `.BTF.ext` from [`crate::btf::gen`]: the program's FUNC and
+//!   its line info, pointing at the `.s` file's own lines (file name from
+//!   `AsmOptions::file_name`, else `NAME.s`).
 
+use crate::btf::gen;
 use crate::insn::Insn;
 use crate::program::Program;
 use object::write::{Object, Relocation, StandardSegment, Symbol, SymbolSection};
@@ -74,6 +78,16 @@ pub fn write_object(prog: &Program) -> Result<Vec<u8>, ElfError> {
         section: SymbolSection::Section(lic),
         flags: SymbolFlags::None,
     });
+
+    let file_name = match prog.file_name() {
+        "" => format!("{}.s", prog.name()),
+        f => f.to_string(),
+    };
+    let btf = gen::generate(&gen::Input::from_program(prog, &file_name));
+    for (name, data) in [(".BTF", btf.btf_bytes()), (".BTF.ext", btf.ext_bytes())] {
+        let s = obj.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::Other);
+        obj.set_section_data(s, data, 4);
+    }
 
     let mut map_symbols = HashMap::new();
     for r in prog.relocations() {

@@ -5,51 +5,10 @@
 
 use ebpf_asm::btf::ext::BtfExt;
 use ebpf_asm::btf::{Btf, Kind, TypeData};
-use object::{Object, ObjectSection};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod btf_common;
 
-/// clang-19 `-O2 -g -target bpf -mcpu=CPU` of `src`, returned as ELF bytes.
-fn clang(src: &Path, cpu: &str, defines: &[&str]) -> Vec<u8> {
-    let out = std::env::temp_dir().join(format!(
-        "btf-{}-{}-{}-{}.o",
-        std::process::id(),
-        src.file_stem().unwrap().to_string_lossy(),
-        cpu,
-        defines.join("_")
-    ));
-    let multiarch = Command::new("gcc")
-        .arg("-print-multiarch")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|_| "x86_64-linux-gnu".into());
-    let st = Command::new("clang-19")
-        .args(["-O2", "-g", "-target", "bpf"])
-        .arg(format!("-mcpu={cpu}"))
-        .arg(format!("-I/usr/include/{multiarch}"))
-        .args(defines.iter().map(|d| format!("-D{d}")))
-        .arg("-c")
-        .arg(src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("clang-19 runs (apt-get install clang-19)");
-    assert!(st.success(), "clang-19 failed on {}", src.display());
-    let bytes = std::fs::read(&out).expect("reads the object");
-    let _ = std::fs::remove_file(&out);
-    bytes
-}
-
-fn section<'a>(f: &'a object::File<'a>, name: &str) -> &'a [u8] {
-    f.section_by_name(name)
-        .unwrap_or_else(|| panic!("no {name} section"))
-        .data()
-        .expect("section data")
-}
+use btf_common::{clang, repo, section};
 
 fn objects() -> Vec<(String, Vec<u8>)> {
     let mut v = Vec::new();
@@ -137,4 +96,70 @@ fn vmlinux_reencodes_byte_identically() {
     assert!(btf.types.len() > 10_000);
     assert_eq!(btf.encode(), raw);
     assert_eq!(btf.find(Kind::Struct, "sk_buff").len(), 1);
+}
+
+/// `bpftool btf dump file F` (libbpf's reading of a blob) as text.
+fn bpftool_dump(path: &std::path::Path) -> Option<String> {
+    let o = std::process::Command::new("bpftool")
+        .args(["btf", "dump", "file"])
+        .arg(path)
+        .output()
+        .ok()?;
+    assert!(o.status.success(), "bpftool btf dump {}", path.display());
+    Some(String::from_utf8(o.stdout).expect("UTF-8"))
+}
+
+fn assert_same_dump(what: &str, ours: &str, theirs: &str) {
+    for (i, (a, b)) in ours.lines().zip(theirs.lines()).enumerate() {
+        assert_eq!(a, b, "{what}: line {} differs from bpftool", i + 1);
+    }
+    assert_eq!(ours.lines().count(), theirs.lines().count(), "{what}");
+}
+
+#[test]
+fn our_dump_is_bpftools_on_clang_objects_and_vmlinux() {
+    let dir = std::env::temp_dir();
+    for (what, elf) in objects().into_iter().step_by(2) {
+        let f = object::File::parse(&*elf).expect("ELF");
+        let btf = Btf::parse(section(&f, ".BTF")).expect("BTF");
+        let path = dir.join(format!("btf-dump-{}.o", std::process::id()));
+        std::fs::write(&path, &elf).unwrap();
+        let theirs = bpftool_dump(&path);
+        let _ = std::fs::remove_file(&path);
+        let Some(theirs) = theirs else {
+            eprintln!("no bpftool: skipped");
+            return;
+        };
+        assert_same_dump(&what, &btf.to_string(), &theirs);
+    }
+    let vmlinux = std::path::Path::new("/sys/kernel/btf/vmlinux");
+    if let Ok(raw) = std::fs::read(vmlinux) {
+        let btf = Btf::parse(&raw).expect("vmlinux");
+        let theirs = bpftool_dump(vmlinux).expect("bpftool");
+        assert_same_dump("vmlinux", &btf.to_string(), &theirs);
+    }
+}
+
+#[test]
+fn our_dump_is_bpftools_on_objects_we_write() {
+    let src = std::fs::read_to_string(repo().join("bpf-src/redirect.s")).unwrap();
+    let opts = ebpf_asm::AsmOptions {
+        file_name: "bpf-src/redirect.s".into(),
+        ..Default::default()
+    };
+    let prog = ebpf_asm::assemble(&src, &opts).expect("assembles");
+    let elf = ebpf_asm::elf::write_object(&prog).expect("ELF");
+    let f = object::File::parse(&*elf).expect("ELF");
+    let btf = Btf::parse(section(&f, ".BTF")).expect("our BTF parses");
+    let ext = BtfExt::parse(section(&f, ".BTF.ext")).expect("our .BTF.ext parses");
+    let lines = &ext.line_info.as_ref().unwrap()[0].records;
+    assert_eq!(lines.len(), prog.instructions().unwrap().len());
+    let path = std::env::temp_dir().join(format!("btf-ours-{}.o", std::process::id()));
+    std::fs::write(&path, &elf).unwrap();
+    let theirs = bpftool_dump(&path);
+    let _ = std::fs::remove_file(&path);
+    if let Some(theirs) = theirs {
+        assert_same_dump("redirect.s", &btf.to_string(), &theirs);
+        assert!(theirs.contains("FUNC 'redirect'"));
+    }
 }

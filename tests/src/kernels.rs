@@ -137,6 +137,13 @@ pub fn prepare(series: &str, cache_root: &Path) -> Result<PreparedKernel, Kernel
     let dir = cache_root.join(series);
     fs::create_dir_all(&dir)
         .map_err(|e| KernelError(format!("cannot create {}: {e}", dir.display())))?;
+    // Tests and the runner may prepare the same kernel at once (apt's own
+    // lock would fail the second): one preparer per series at a time.
+    let lock_path = dir.join("lock");
+    let lock = fs::File::create(&lock_path)
+        .map_err(|e| KernelError(format!("{}: {e}", lock_path.display())))?;
+    crate::sys::lock_exclusive(&lock)
+        .map_err(|e| KernelError(format!("flock {}: {e}", lock_path.display())))?;
     let cached = read_ready(&dir);
     let apt = PrivateApt::new(release, cache_root, &apt::host_mirror())?;
     let fresh_lists = !apt.updated();

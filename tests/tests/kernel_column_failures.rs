@@ -130,3 +130,72 @@ fn an_unavailable_kernel_fails_only_its_column() {
     assert_eq!(fails_61, 0, "{json}");
     assert!(json.contains(r#""kernel":"6.1""#), "{json}");
 }
+
+/// A download that fails (the mirror is a closed loopback port, and the
+/// scratch `--cache` holds nothing for 5.10) fails the 5.10 column with
+/// apt's one-line reason; the 6.1 column beside it, cached with a truncated
+/// `veth.ko`, is still booted and fails with its own reason. Nothing here
+/// leaves the machine.
+#[test]
+fn a_failed_download_fails_only_its_column() {
+    let cache = root().join("target/kernels");
+    let k = kernels::prepare("6.1", &cache)
+        .unwrap_or_else(|e| panic!("cannot prepare the 6.1 kernel: {e}"));
+    let scratch = std::env::temp_dir().join(format!("lab-dlfail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let bad = scratch.join("6.1");
+    std::fs::create_dir_all(bad.join("modules")).unwrap();
+    std::fs::copy(&k.vmlinuz, bad.join("vmlinuz")).unwrap();
+    for m in &k.modules {
+        let bytes = std::fs::read(m).unwrap();
+        let keep = if m.ends_with("veth.ko") {
+            bytes.len() / 3
+        } else {
+            bytes.len()
+        };
+        std::fs::write(
+            bad.join("modules").join(m.file_name().unwrap()),
+            &bytes[..keep],
+        )
+        .unwrap();
+    }
+    std::fs::copy(cache.join("6.1/ready"), bad.join("ready")).unwrap();
+    let out = scratch.join("m.md");
+    let st = Command::new(env!("CARGO_BIN_EXE_kernel-matrix"))
+        .args([
+            "--kernels",
+            "5.10,6.1",
+            "--no-host",
+            "--timeout",
+            "90",
+            "--cache",
+        ])
+        .arg(&scratch)
+        .arg("--out")
+        .arg(&out)
+        // Port 9 on loopback: refused at once.
+        .env("LAB_DEBIAN_MIRROR", "http://127.0.0.1:9/debian")
+        .output()
+        .unwrap();
+    let md = std::fs::read_to_string(&out).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert_eq!(st.status.code(), Some(1), "{md}\n{stderr}");
+    let status = |label: &str| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("- {label}: ")))
+            .unwrap_or_else(|| panic!("no {label} status line\n{md}\n{stderr}"))
+            .to_string()
+    };
+    let s510 = status("5.10");
+    assert!(
+        s510.contains("FAILED: kernel not available: apt-get update for bullseye failed")
+            && s510.contains("127.0.0.1"),
+        "{s510}\n{stderr}"
+    );
+    let s61 = status("6.1");
+    assert!(
+        s61.starts_with("- 6.1: 6.1.") && s61.contains("FAILED: module veth.ko failed to load"),
+        "{s61}\n{stderr}"
+    );
+}

@@ -12,6 +12,7 @@
 //! writes back exactly the bytes that were parsed, so a reader and writer can
 //! be tested against clang's objects byte for byte.
 //!
+//! - [`dump`]: BTF as `bpftool btf dump` prints it (Display);
 //! - [`ext`]: `.BTF.ext` (func_info, line_info, CO-RE relocations), the ELF
 //!   section libbpf and clang share (`tools/lib/bpf/libbpf_internal.h`);
 //! - [`gen`]: the BTF our assembler writes for hand-written `.s` objects;
@@ -20,7 +21,10 @@
 //! Only little-endian BTF is read: BPF objects and `/sys/kernel/btf/vmlinux`
 //! on every host this lab runs on are little-endian.
 
+pub mod dump;
 pub mod ext;
+pub mod gen;
+pub mod vmlinux;
 
 use bitflags::bitflags;
 use byteorder::{ByteOrder, LittleEndian, ReadBytesExt, WriteBytesExt};

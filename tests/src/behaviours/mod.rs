@@ -88,7 +88,7 @@ pub static REGISTRY: &[Behaviour] = &[
     },
     Behaviour {
         id: "test-run-short-ipv4",
-        title: "BPF_PROG_TEST_RUN with a 20-byte IPv4 frame (recorded per kernel)",
+        title: "BPF_PROG_TEST_RUN: the shortest IPv4 frame that runs, probed 14-34 bytes (recorded per kernel)",
         min_kernel: "4.12",
         run: test_run::short_ipv4,
     },

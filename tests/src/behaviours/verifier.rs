@@ -55,7 +55,11 @@ pub fn needs_bounds_check() -> Result<Verdict, String> {
             {
                 note = format!("{note}; state {ctx}");
             }
-            Ok(Verdict::pass_with(format!("\"{note}\"")))
+            let mut note = format!("\"{note}\"");
+            if let Some(why) = explanation(&v.log) {
+                note.push_str(&format!(", then \"{why}\""));
+            }
+            Ok(Verdict::pass_with(note))
         }
         Err(loader::Error::Verifier(v)) => Ok(Verdict::Fail(format!(
             "refused, but not for packet access: {}",
@@ -67,8 +71,38 @@ pub fn needs_bounds_check() -> Result<Verdict, String> {
     }
 }
 
+/// The line the verifier prints after "invalid access to packet" to say why
+/// (its wording changed: "R6 offset is outside of the packet" on 5.10 to
+/// 6.18, "R6 min value is outside of the allowed memory range" on 7.2).
+pub fn explanation(log: &str) -> Option<String> {
+    let mut lines = log.lines().map(str::trim);
+    lines.find(|l| l.contains("invalid access to packet"))?;
+    lines
+        .next()
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with("processed")
+                && !l.chars().next().is_some_and(|c| c.is_ascii_digit())
+        })
+        .map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_explanation_is_the_line_after_the_refusal() {
+        let log = "0: R1=ctx() R10=fp0\n12: (71) r3 = *(u8 *)(r2 +23)\n\
+                   invalid access to packet, off=23 size=1, R2(id=0,off=23,r=0)\n\
+                   R2 offset is outside of the packet\nprocessed 13 insns\n";
+        assert_eq!(
+            super::explanation(log).as_deref(),
+            Some("R2 offset is outside of the packet")
+        );
+        let bare = "invalid access to packet, off=23 size=1\nprocessed 13 insns";
+        assert_eq!(super::explanation(bare), None);
+        assert_eq!(super::explanation("12: (71) r3 = *(u8 *)(r2 +23)"), None);
+    }
+
     #[test]
     fn removes_exactly_the_bounds_check() {
         let s = super::without_bounds_check().unwrap();

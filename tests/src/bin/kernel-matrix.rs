@@ -5,7 +5,9 @@
 //! a kernel that could not be fetched, panicked, hung or stopped early.
 //!
 //! Usage: `kernel-matrix [--timeout SECS] [--kernels 5.10,7.2] [--no-host]
-//! [--slots N] [--out FILE] [--logs LABEL=FILE,...]`. With `--logs` nothing
+//! [--slots N] [--out FILE] [--cache DIR] [--logs LABEL=FILE,...]`.
+//! `--cache` moves the kernel cache away from `target/kernels/` (the
+//! robustness test uses a scratch one). With `--logs` nothing
 //! is built or booted: the given saved outputs (a `console.log`, a host run)
 //! are parsed into the matrix, which is how the runner itself is tested.
 //!
@@ -41,9 +43,11 @@ struct Options {
     out: Option<PathBuf>,
     logs: Vec<(String, PathBuf)>,
     slots: usize,
+    /// Where kernels are cached and prepared; `target/kernels` by default.
+    cache: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: kernel-matrix [--timeout SECS] [--kernels 5.10,6.1,6.12,7.2] [--no-host] [--slots N] [--out FILE] [--logs LABEL=FILE,...]";
+const USAGE: &str = "usage: kernel-matrix [--timeout SECS] [--kernels 5.10,6.1,6.12,7.2] [--no-host] [--slots N] [--out FILE] [--cache DIR] [--logs LABEL=FILE,...]";
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
@@ -53,6 +57,7 @@ fn parse_args() -> Result<Options, String> {
         out: None,
         logs: Vec::new(),
         slots: 0,
+        cache: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -84,6 +89,7 @@ fn parse_args() -> Result<Options, String> {
                     .ok_or_else(|| format!("--slots: {v:?} is not a positive number"))?;
             }
             "--out" => o.out = Some(args.next().ok_or("--out needs a file")?.into()),
+            "--cache" => o.cache = Some(args.next().ok_or("--cache needs a directory")?.into()),
             "--logs" => {
                 let v = args.next().ok_or("--logs needs LABEL=FILE,...")?;
                 for item in v.split(',').filter(|s| !s.is_empty()) {
@@ -282,7 +288,10 @@ fn main() {
     }
     let start = Instant::now();
     let root = workspace_root();
-    let cache = root.join("target").join("kernels");
+    let cache = opts
+        .cache
+        .clone()
+        .unwrap_or_else(|| root.join("target").join("kernels"));
     if let Err(e) = std::fs::create_dir_all(&cache) {
         eprintln!(
             "kernel-matrix: cannot create {}: {}",
