@@ -45,7 +45,7 @@ fn bad_modes_are_refused_and_the_running_lab_stays() {
     for (args, expect) in [
         (
             vec!["--mode", "warp"],
-            "unknown mode \"warp\"; the modes are: egress, ingress, peer, neigh, fib, xdp, tcx",
+            "unknown mode \"warp\"; the modes are: egress, ingress, peer, neigh, fib, xdp, devmap, tcx",
         ),
         (
             vec!["--mode", "egress", "--pitfall"],
@@ -146,7 +146,7 @@ fn explain_and_status_follow_the_hook() {
     let pin = loader::lab::plan::tcx_pin_path(&g.lab.names);
     assert!(pin.exists());
     let o = run(&["down", "--prefix", &prefix]);
-    assert!(text(&o).contains("TCX link pin"), "{}", text(&o));
+    assert!(text(&o).contains("pin /sys/fs/bpf/"), "{}", text(&o));
     assert!(!pin.exists());
 }
 
