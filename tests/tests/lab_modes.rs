@@ -98,7 +98,12 @@ fn explain_and_status_follow_the_hook() {
         ),
         (
             "tcx",
-            vec!["bpftool net attach tcx_ingress", "BPF_PROG_TYPE_SCHED_CLS"],
+            vec![
+                "bpftool net attach tcx_ingress",
+                "BPF_PROG_TYPE_SCHED_CLS",
+                "BPF_LINK_CREATE request",
+                "attach_type = BPF_TCX_INGRESS (46)",
+            ],
             vec![
                 "tcx link",
                 "on veth1@2 ingress (attached), pinned at /sys/fs/bpf/",
