@@ -30,7 +30,7 @@ pub struct LabArgs {
 /// The lab's subcommands, flattened into the top-level command.
 #[derive(Subcommand, Debug)]
 pub enum LabCommand {
-    /// Build the lab (rebuilding it if it is up) and attach the redirect program.
+    /// Build the lab (rebuilding it if it is up) and attach the mode's redirect program (--mode).
     Up(UpArgs),
     /// Remove the lab: namespaces, devices, routes. Succeeds on an absent or half-built lab.
     Down(LabArgs),
@@ -87,7 +87,7 @@ pub struct UpArgs {
     /// Leave the destination MAC alone (assembles with KEEP_DEST_MAC): veth2@2 then drops the packet.
     #[arg(long)]
     pub keep_dest_mac: bool,
-    /// Assemble this file instead of bpf-src/redirect.s.
+    /// Assemble this file instead of the mode's bpf-src/*.s (default bpf-src/redirect.s).
     #[arg(long, value_name = "FILE")]
     pub source: Option<String>,
 }

@@ -545,6 +545,20 @@ impl Builder<'_> {
                 ));
             }
             Step::CreateMap { map } => {
+                if explain {
+                    let _ = writeln!(
+                        out,
+                        "   BPF_MAP_CREATE request (union bpf_attr, include/uapi/linux/bpf.h):\n      \
+                         map_type = {} ({})\n      key_size = {}\n      value_size = {}\n      \
+                         max_entries = {}\n      map_name = {:?}",
+                        map.map_type.kernel_name(),
+                        map.map_type.raw(),
+                        map.key_size,
+                        map.value_size,
+                        map.max_entries,
+                        map.name
+                    );
+                }
                 let m = super::maps::create(map)?;
                 let path = plan::map_pin_path(names, map.name);
                 crate::pin::ensure_bpffs()
@@ -606,6 +620,17 @@ impl Builder<'_> {
         out: &mut dyn Write,
     ) -> Result<(), LabError> {
         let idx = self.ifindex(side, dev).map_err(nl(cmd))?;
+        if self.options.explain {
+            let _ = writeln!(
+                out,
+                "   BPF_LINK_CREATE request (union bpf_attr, include/uapi/linux/bpf.h), from a thread \
+                 in {}:\n      prog_fd = <the program>\n      target_ifindex = {idx} ({dev})\n      \
+                 attach_type = {} ({})\n      flags = 0 (append to the chain; BPF_F_BEFORE/AFTER order it)",
+                self.lab.names.label(side),
+                AttachType::TcxIngress.kernel_name(),
+                AttachType::TcxIngress.raw()
+            );
+        }
         let fd = self.program()?.as_fd();
         let attempt = self
             .netns(side)?
