@@ -1,7 +1,7 @@
 # The redirect lab. Every target needs root except build, fmt and clippy.
 #
 #   make up       build, bring the lab up, then listen in netns_2 (like the seed)
-#                 (MODE=peer|neigh|fib|xdp|tcx|ingress for another technique)
+#                 (MODE=peer|neigh|fib|xdp|devmap|tcx|ingress for another technique)
 #   make send     send one datagram from the host side (MESSAGE="..."); make ping, make status
 #   make test     fmt check, clippy, every test, and the kernel matrix
 #   make kernels  the kernel-behaviour suite on Debian 5.10, 6.1, 6.12, 7.2 and this host
@@ -17,7 +17,7 @@ LAB = $(SUDO) $(or $(CARGO_TARGET_DIR),target)/release/redirect-lab
 # --explain (print every layer), --no-program (netns_1 forwards by itself).
 UP_FLAGS ?=
 # MODE: the redirect technique (`redirect-lab up --mode`): egress (default),
-# ingress, peer, neigh, fib, xdp, tcx. PITFALL=1 adds --pitfall.
+# ingress, peer, neigh, fib, xdp, devmap, tcx. PITFALL=1 adds --pitfall.
 MODE ?=
 PITFALL ?=
 UP_MODE = $(if $(MODE),--mode $(MODE)) $(if $(PITFALL),--pitfall)

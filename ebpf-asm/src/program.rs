@@ -153,6 +153,11 @@ impl Program {
         &self.file_name
     }
 
+    /// The whole text the program was assembled from ("" if none).
+    pub fn source_text(&self) -> &str {
+        &self.source
+    }
+
     /// The source line that produced `slot` (either slot of an lddw).
     pub fn source_of(&self, slot: usize) -> Option<SourceLine> {
         let &(line, start, end) = self.lines.get(slot)?;

@@ -163,3 +163,84 @@ fn our_dump_is_bpftools_on_objects_we_write() {
         assert!(theirs.contains("FUNC 'redirect'"));
     }
 }
+
+/// Split BTF (a module's, over vmlinux), made here by cutting this host's
+/// vmlinux in two, since the host has no module BTF: the second part's
+/// strings are its own, at offsets after the base's, as pahole writes them.
+#[test]
+fn split_btf_over_a_base_reads_like_the_whole() {
+    let Ok(raw) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+        eprintln!("no vmlinux BTF: skipped");
+        return;
+    };
+    let full = Btf::parse(&raw).expect("vmlinux");
+    let cut = full.types.len() * 3 / 4;
+    let mut base = full.clone();
+    base.types.truncate(cut);
+    let base_len = base.strings.len() as u32;
+    // The split part: the remaining types, every name moved into a string
+    // section of its own (offsets from base_len).
+    let mut split = Btf {
+        flags: 0,
+        types: Vec::new(),
+        strings: vec![0],
+    };
+    let mut names = std::collections::HashMap::new();
+    let mut move_name = |split: &mut Btf, off: u32| -> u32 {
+        let name = full.str_at(off).unwrap_or("").to_string();
+        if name.is_empty() {
+            return 0;
+        }
+        *names.entry(name.clone()).or_insert_with(|| {
+            let at = base_len + split.strings.len() as u32;
+            split.strings.extend_from_slice(name.as_bytes());
+            split.strings.push(0);
+            at
+        })
+    };
+    for t in &full.types[cut..] {
+        let mut t = t.clone();
+        t.name_off = move_name(&mut split, t.name_off);
+        match &mut t.data {
+            TypeData::Struct { members, .. } | TypeData::Union { members, .. } => {
+                for m in members {
+                    m.name_off = move_name(&mut split, m.name_off);
+                }
+            }
+            TypeData::Enum { values, .. } | TypeData::Enum64 { values, .. } => {
+                for v in values {
+                    v.name_off = move_name(&mut split, v.name_off);
+                }
+            }
+            TypeData::FuncProto { params, .. } => {
+                for p in params {
+                    p.name_off = move_name(&mut split, p.name_off);
+                }
+            }
+            _ => {}
+        }
+        split.types.push(t);
+    }
+    let base_bytes = base.encode();
+    let split_bytes = split.encode();
+    let parsed = Btf::parse_split(&split_bytes, &base).expect("split parses");
+    assert_eq!(parsed.encode(), split_bytes);
+    // Standalone, its names point outside its own strings.
+    assert!(Btf::parse(&split_bytes).is_err());
+    let merged = Btf::merge(&base, &parsed);
+    assert_eq!(merged.types.len(), full.types.len());
+    for (i, (a, b)) in merged.types.iter().zip(&full.types).enumerate().step_by(97) {
+        assert_eq!(
+            merged.dump_type(i as u32 + 1, a),
+            full.dump_type(i as u32 + 1, b)
+        );
+    }
+    use ebpf_asm::btf::vmlinux::Vmlinux;
+    let vm = Vmlinux::parse_with_module(&base_bytes, &split_bytes).expect("index");
+    let whole = Vmlinux::new(full.clone());
+    assert_eq!(vm.skb_functions(), whole.skb_functions());
+    assert_eq!(
+        vm.member("sk_buff.pkt_type").unwrap(),
+        whole.member("sk_buff.pkt_type").unwrap()
+    );
+}

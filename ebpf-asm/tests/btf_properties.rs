@@ -370,3 +370,84 @@ fn btf_ext_reader_never_panics_and_reencodes_what_it_accepts() {
     assert!(accepted > N / 50, "only {accepted} inputs parsed");
     assert!(accepted < N - N / 50, "{accepted} inputs parsed");
 }
+
+/// The generator on random inputs: its output always reads back, equal, and
+/// its func_info and line_info are sorted by insn_off in each section, as
+/// the kernel requires.
+#[test]
+fn generated_btf_always_reads_back() {
+    use ebpf_asm::btf::gen::{generate, DataSection, DataVar, Function, Input, InsnLine, MapDecl};
+    let mut rng = Rng::with_seed(0x9e4);
+    let sections = ["tc", "xdp", "tp_btf/kfree_skb", ".text", "classifier/x"];
+    let name = |rng: &mut Rng| -> String {
+        let n = rng.usize(0..8);
+        (0..n)
+            .map(|_| [b'a', b'Z', b'_', b'.', b'1', b'/'][rng.usize(..6)] as char)
+            .collect()
+    };
+    for _ in 0..20_000 {
+        let mut input = Input {
+            file_name: name(&mut rng),
+            ..Input::default()
+        };
+        for _ in 0..rng.usize(0..4) {
+            let offset = rng.u32(0..64) * 8;
+            input.functions.push(Function {
+                name: name(&mut rng),
+                section: sections[rng.usize(..sections.len())].into(),
+                offset,
+                global: rng.bool(),
+                lines: (0..rng.u32(0..6))
+                    .map(|i| InsnLine {
+                        insn_off: offset + i * 8,
+                        line: rng.u32(..),
+                        col: rng.u32(..),
+                        text: name(&mut rng),
+                    })
+                    .collect(),
+            });
+        }
+        for i in 0..rng.u32(0..3) {
+            input.maps.push(MapDecl {
+                name: name(&mut rng),
+                map_type: rng.u32(0..40),
+                key_size: rng.u32(0..3) * 4,
+                value_size: rng.u32(0..3) * 8,
+                max_entries: rng.u32(..),
+                map_flags: rng.u32(0..2),
+                offset: i * 40,
+            });
+        }
+        if rng.bool() {
+            input.data_sections.push(DataSection {
+                name: ".rodata".into(),
+                size: 64,
+                vars: (0..rng.u32(0..3))
+                    .map(|i| DataVar {
+                        name: name(&mut rng),
+                        offset: i * 8,
+                        size: rng.u32(0..9),
+                        global: rng.bool(),
+                    })
+                    .collect(),
+            });
+        }
+        let out = generate(&input);
+        let btf = Btf::parse(&out.btf_bytes()).expect("generated BTF parses");
+        assert_eq!(btf, out.btf);
+        let ext = BtfExt::parse(&out.ext_bytes()).expect("generated .BTF.ext parses");
+        assert_eq!(ext, out.ext);
+        for sec in ext.func_info.iter().flatten() {
+            assert!(sec
+                .records
+                .windows(2)
+                .all(|w| w[0].insn_off <= w[1].insn_off));
+        }
+        for sec in ext.line_info.iter().flatten() {
+            assert!(sec
+                .records
+                .windows(2)
+                .all(|w| w[0].insn_off < w[1].insn_off));
+        }
+    }
+}

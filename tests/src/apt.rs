@@ -163,6 +163,11 @@ impl PrivateApt {
         Ok(PrivateApt { release, dir })
     }
 
+    /// This release's private apt directory, `<cache>/apt/<codename>/`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The `-o` options that point apt at this private state.
     pub fn options(&self) -> Vec<String> {
         let d = |p: &str| self.dir.join(p).display().to_string();

@@ -110,8 +110,10 @@ fn newest_abi(apt: &PrivateApt, series: &str, force_update: bool) -> Result<Stri
         progress(
             series,
             format_args!(
-                "apt-get update for {} ({}), private lists under target/kernels/apt/",
-                apt.release.codename, apt.release.debian
+                "apt-get update for {} ({}), private lists in {}",
+                apt.release.codename,
+                apt.release.debian,
+                apt.dir().join("lists").display()
             ),
         );
         apt.update()?;
@@ -173,8 +175,13 @@ pub fn prepare(series: &str, cache_root: &Path) -> Result<PreparedKernel, Kernel
         // removed: update once and try the newest ABI again.
         Err(e) if !fresh_lists => {
             progress(series, format_args!("{e}; refreshing the package lists"));
-            let abi = newest_abi(&apt, series, true)?;
-            fetch(&apt, series, &abi, &dir)
+            // The first failure stays in the reason: when the refresh fails
+            // too (no network), it is the one that says what went wrong.
+            newest_abi(&apt, series, true)
+                .and_then(|abi| fetch(&apt, series, &abi, &dir))
+                .map_err(|again| {
+                    KernelError(format!("{e}; after refreshing the package lists: {again}"))
+                })
         }
         Err(e) => Err(e),
     }

@@ -76,7 +76,7 @@ fn every_benchmark_runs_at_a_tiny_size_and_fills_its_rows() {
         "{md}"
     );
     // The same metrics for (a) and the six techniques of `up --mode`.
-    for mode in ["(peer)", "(neigh)", "(fib)", "(xdp)", "(tcx)"] {
+    for mode in ["(peer)", "(neigh)", "(fib)", "(xdp)", "(devmap)", "(tcx)"] {
         assert!(
             rows.iter()
                 .filter(|r| r[0] == "6. redirect modes" && r[1].contains(mode))

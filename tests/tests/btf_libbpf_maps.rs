@@ -18,9 +18,7 @@ use object::{
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `BPF_MAP_TYPE_ARRAY`, `BPF_MAP_TYPE_RINGBUF` (include/uapi/linux/bpf.h).
-const BPF_MAP_TYPE_ARRAY: u32 = 2;
-const BPF_MAP_TYPE_RINGBUF: u32 = 27;
+use loader::MapType;
 
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
@@ -68,7 +66,7 @@ fn object_with_maps() -> Vec<u8> {
     let maps = vec![
         MapDecl {
             name: "counters".into(),
-            map_type: BPF_MAP_TYPE_ARRAY,
+            map_type: MapType::Array.raw(),
             key_size: 4,
             value_size: 8,
             max_entries: 4,
@@ -77,7 +75,7 @@ fn object_with_maps() -> Vec<u8> {
         },
         MapDecl {
             name: "events".into(),
-            map_type: BPF_MAP_TYPE_RINGBUF,
+            map_type: MapType::RingBuf.raw(),
             key_size: 0,
             value_size: 0,
             max_entries: 4096,

@@ -1,11 +1,15 @@
 //! One broken kernel fails its own column, with a one-line reason, and the
 //! other columns still run. Complements `kernel_vm_failures.rs` (panic,
-//! hang) and the unit tests of `lab_tests::kernels` (a failed download, a
-//! truncated package): here a module that `finit_module(2)` refuses, booted
-//! for real, and a kernel that cannot be fetched at all, beside the real 6.1
-//! column, through the `kernel-matrix` binary itself.
+//! hang) and the unit tests of `lab_tests::kernels` (a failed or short
+//! download in `fetch_deb`): here, through the `kernel-matrix` binary itself,
+//! a module that `finit_module(2)` refuses, booted for real; a series that
+//! cannot be fetched at all beside the real 6.1 column; a download that
+//! fails (a mirror on a closed loopback port) beside a booted 6.1; and a
+//! truncated package, served by a loopback proxy to the real apt.
 //!
-//! Needs root, QEMU and the network (or a cached 6.1 kernel); CI has all.
+//! Needs root, QEMU and the network once (or the 5.10 and 6.1 kernels
+//! cached in `target/kernels/`); CI has all. The failure cases send nothing
+//! off the machine.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -197,5 +201,135 @@ fn a_failed_download_fails_only_its_column() {
     assert!(
         s61.starts_with("- 6.1: 6.1.") && s61.contains("FAILED: module veth.ko failed to load"),
         "{s61}\n{stderr}"
+    );
+}
+
+/// A truncated package: a loopback HTTP proxy (`http_proxy`, so nothing
+/// leaves the machine) answers every `.deb` request with the first 64 KiB of
+/// the real 5.10 package and everything else with 404. apt refuses the short
+/// file against the signed index's size and hash, and the 5.10 column fails
+/// with that one-line reason (the lists are the real signed bullseye lists,
+/// copied into a scratch `--cache`).
+#[test]
+fn a_truncated_package_fails_its_column_with_the_reason() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let cache = root().join("target/kernels");
+    kernels::prepare("5.10", &cache)
+        .unwrap_or_else(|e| panic!("cannot prepare the 5.10 kernel: {e}"));
+    let deb = std::fs::read_dir(cache.join("5.10/debs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .expect("the 5.10 .deb stays in target/kernels/5.10/debs");
+    let body: Vec<u8> = std::fs::read(&deb).unwrap()[..64 * 1024].to_vec();
+
+    let scratch = std::env::temp_dir().join(format!("lab-trunc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let (from, to) = (cache.join("apt/bullseye"), scratch.join("apt/bullseye"));
+    std::fs::create_dir_all(to.join("lists")).unwrap();
+    for f in ["sources.list", "updated"] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    }
+    for e in std::fs::read_dir(from.join("lists")).unwrap().flatten() {
+        if e.path().is_file() && e.file_name() != "lock" {
+            std::fs::copy(e.path(), to.join("lists").join(e.file_name())).unwrap();
+        }
+    }
+    // The lists are the real mirror's: name the same mirror, so they are used.
+    let sources = std::fs::read_to_string(to.join("sources.list")).unwrap();
+    let mirror = lab_tests::apt::mirror_in(&sources).expect("a mirror in sources.list");
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let debs_served = Arc::new(AtomicUsize::new(0));
+    let proxy = {
+        let (stop, served) = (stop.clone(), debs_served.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut c) = conn else { continue };
+                let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match c.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let line = String::from_utf8_lossy(&req)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                let reply = if line.contains(".deb ") {
+                    served.fetch_add(1, Ordering::SeqCst);
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.debian.binary-package\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(&body);
+                    r
+                } else {
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_vec()
+                };
+                let _ = c.write_all(&reply);
+            }
+        })
+    };
+
+    let out = scratch.join("m.md");
+    let st = Command::new(env!("CARGO_BIN_EXE_kernel-matrix"))
+        .args([
+            "--kernels",
+            "5.10",
+            "--no-host",
+            "--timeout",
+            "60",
+            "--cache",
+        ])
+        .arg(&scratch)
+        .arg("--out")
+        .arg(&out)
+        .env("LAB_DEBIAN_MIRROR", &mirror)
+        .env("http_proxy", format!("http://127.0.0.1:{port}"))
+        // Nothing may bypass the proxy.
+        .env_remove("HTTP_PROXY")
+        .env_remove("no_proxy")
+        .env_remove("NO_PROXY")
+        .output()
+        .unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let _ = TcpStream::connect(("127.0.0.1", port));
+    let _ = proxy.join();
+    let md = std::fs::read_to_string(&out).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert_eq!(st.status.code(), Some(1), "{md}\n{stderr}");
+    assert!(
+        debs_served.load(Ordering::SeqCst) > 0,
+        "apt never asked the proxy for a .deb\n{stderr}"
+    );
+    let line = md
+        .lines()
+        .find(|l| l.starts_with("- 5.10: "))
+        .unwrap_or_else(|| panic!("no 5.10 status line\n{md}\n{stderr}"));
+    eprintln!("{line}");
+    assert!(line.contains("FAILED: kernel not available"), "{line}");
+    assert!(
+        ["unexpected size", "Hash Sum mismatch", "truncated"]
+            .iter()
+            .any(|w| line.contains(w)),
+        "the reason must say the package was short: {line}\n{stderr}"
     );
 }

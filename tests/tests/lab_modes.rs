@@ -45,7 +45,7 @@ fn bad_modes_are_refused_and_the_running_lab_stays() {
     for (args, expect) in [
         (
             vec!["--mode", "warp"],
-            "unknown mode \"warp\"; the modes are: egress, ingress, peer, neigh, fib, xdp, tcx",
+            "unknown mode \"warp\"; the modes are: egress, ingress, peer, neigh, fib, xdp, devmap, tcx",
         ),
         (
             vec!["--mode", "egress", "--pitfall"],
@@ -98,7 +98,12 @@ fn explain_and_status_follow_the_hook() {
         ),
         (
             "tcx",
-            vec!["bpftool net attach tcx_ingress", "BPF_PROG_TYPE_SCHED_CLS"],
+            vec![
+                "bpftool net attach tcx_ingress",
+                "BPF_PROG_TYPE_SCHED_CLS",
+                "BPF_LINK_CREATE request",
+                "attach_type = BPF_TCX_INGRESS (46)",
+            ],
             vec![
                 "tcx link",
                 "on veth1@2 ingress (attached), pinned at /sys/fs/bpf/",
@@ -146,7 +151,7 @@ fn explain_and_status_follow_the_hook() {
     let pin = loader::lab::plan::tcx_pin_path(&g.lab.names);
     assert!(pin.exists());
     let o = run(&["down", "--prefix", &prefix]);
-    assert!(text(&o).contains("TCX link pin"), "{}", text(&o));
+    assert!(text(&o).contains("pin /sys/fs/bpf/"), "{}", text(&o));
     assert!(!pin.exists());
 }
 
@@ -218,4 +223,52 @@ fn a_helper_the_kernel_lacks_is_named_and_the_lab_stays() {
     assert!(err.contains("unknown#9999"), "{err}");
     assert!(err.contains("no-such-helper.s:2"), "{err}");
     assert_eq!(attached_ids(&g.lab), before);
+}
+
+#[test]
+fn map_set_retargets_devmap_and_refuses_bad_input() {
+    require_root();
+    let g = LabGuard::up("mmap", &UpOptions::default());
+    let prefix = g.lab.names.prefix.clone().expect("prefix");
+    // The egress lab has no map.
+    let o = run(&["map", "set", "--prefix", &prefix, "ports", "0", "veth2@1"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("map ports is not pinned") && text(&o).contains("--mode devmap"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["up", "--prefix", &prefix, "--mode", "devmap"]);
+    assert!(o.status.success(), "{}", text(&o));
+    for (args, expect) in [
+        (
+            vec!["nope", "0", "veth2@1"],
+            "no lab map \"nope\"; the modes' maps are: ports (devmap)",
+        ),
+        (
+            vec!["ports", "9", "veth2@1"],
+            "key 9 is out of range: map ports has 4 entries (0..3)",
+        ),
+        (vec!["ports", "0", "eth7"], "no device \"eth7\" in"),
+    ] {
+        let mut a = vec!["map", "set", "--prefix", &prefix];
+        a.extend(args.iter().copied());
+        let o = run(&a);
+        assert!(!o.status.success(), "{a:?}");
+        assert!(text(&o).contains(expect), "{a:?}: {}", text(&o));
+    }
+    let status = || text(&run(&["status", "--prefix", &prefix]));
+    assert!(status().contains("(veth2@1)"), "{}", status());
+    let o = run(&["map", "set", "--prefix", &prefix, "ports", "1", "veth1@2"]);
+    assert!(
+        text(&o).contains("ports[1] = ifindex") && text(&o).contains("the program is unchanged"),
+        "{}",
+        text(&o)
+    );
+    let st = status();
+    assert!(
+        st.contains("map ports[0] = ifindex") && st.contains("map ports[1] = ifindex"),
+        "{st}"
+    );
+    assert!(st.contains("(veth1@2)"), "{st}");
 }

@@ -57,10 +57,11 @@ impl LineInfo {
     pub fn col(&self) -> u32 {
         self.line_col & 0x3ff
     }
-    /// Pack a line and column; a column beyond 10 bits is clamped, as
-    /// there is no room for it.
+    /// Pack a line and column. Each is clamped to its field (22 and 10
+    /// bits), so a line past 4,194,303 or a column past 1,023 reads as the
+    /// largest value instead of wrapping to a wrong one.
     pub fn line_col(line: u32, col: u32) -> u32 {
-        line << 10 | col.min(0x3ff)
+        line.min(0x3f_ffff) << 10 | col.min(0x3ff)
     }
 }
 
@@ -328,6 +329,75 @@ impl BtfExt {
     }
 }
 
+/// The records `BPF_PROG_LOAD` takes for one program: `insn_off` counted in
+/// instructions (the ELF counts bytes), shifted by where the section's
+/// first instruction lands in the loaded program.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgInfo {
+    pub func_info: Vec<FuncInfo>,
+    pub line_info: Vec<LineInfo>,
+}
+
+impl ProgInfo {
+    /// `func_info` as the array of `struct bpf_func_info` the attr points to
+    /// (`func_info_rec_size` = [`FUNC_INFO_SIZE`]).
+    pub fn func_info_bytes(&self) -> Vec<u8> {
+        records_bytes(&self.func_info)
+    }
+    /// `line_info` as the array of `struct bpf_line_info`
+    /// (`line_info_rec_size` = [`LINE_INFO_SIZE`]).
+    pub fn line_info_bytes(&self) -> Vec<u8> {
+        records_bytes(&self.line_info)
+    }
+}
+
+fn records_bytes<T: Record>(recs: &[T]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(recs.len() * T::SIZE as usize);
+    for r in recs {
+        for f in &r.fields()[..T::SIZE as usize / 4] {
+            out.write_u32::<LittleEndian>(*f).unwrap();
+        }
+    }
+    out
+}
+
+/// `BPF_PROG_LOAD` counts instructions of 8 bytes (`struct bpf_insn`).
+const INSN_SIZE: u32 = 8;
+
+impl BtfExt {
+    /// The records of the ELF section named `section` (names are looked up
+    /// in `strings`, the `.BTF` string section), converted for the kernel,
+    /// with `insn_base` instructions added (0 for the main program; a
+    /// subprogram section appended after N instructions gets N).
+    pub fn prog_info(&self, btf: &super::Btf, section: &str, insn_base: u32) -> ProgInfo {
+        let pick = |sec_name_off: u32| btf.str_at(sec_name_off) == Some(section);
+        let mut out = ProgInfo::default();
+        for s in self
+            .func_info
+            .iter()
+            .flatten()
+            .filter(|s| pick(s.sec_name_off))
+        {
+            out.func_info.extend(s.records.iter().map(|r| FuncInfo {
+                insn_off: r.insn_off / INSN_SIZE + insn_base,
+                ..*r
+            }));
+        }
+        for s in self
+            .line_info
+            .iter()
+            .flatten()
+            .filter(|s| pick(s.sec_name_off))
+        {
+            out.line_info.extend(s.records.iter().map(|r| LineInfo {
+                insn_off: r.insn_off / INSN_SIZE + insn_base,
+                ..*r
+            }));
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,8 +429,21 @@ mod tests {
         let p = BtfExt::parse(&b).expect("parses");
         assert_eq!(p, e);
         assert_eq!(p.encode(), b);
+        assert_eq!(LineInfo::line_col(1 << 23, 5) >> 10, 0x3f_ffff);
         let l = p.line_info.as_ref().unwrap()[0].records[0];
         assert_eq!((l.line(), l.col()), (12, 5));
         assert!(BtfExt::parse(&b[..b.len() - 2]).is_err());
+
+        let mut btf = super::super::Btf::new();
+        assert_eq!(btf.add_string("tc"), 1);
+        let mut e = e;
+        e.func_info.as_mut().unwrap()[0].sec_name_off = 1;
+        e.line_info.as_mut().unwrap()[0].sec_name_off = 1;
+        let p = e.prog_info(&btf, "tc", 10);
+        assert_eq!(p.func_info[0].insn_off, 10);
+        assert_eq!(p.line_info[0].insn_off, 11);
+        assert_eq!(p.line_info_bytes().len(), 16);
+        assert_eq!(&p.func_info_bytes()[..8], &[10, 0, 0, 0, 3, 0, 0, 0]);
+        assert!(e.prog_info(&btf, "xdp", 0).func_info.is_empty());
     }
 }

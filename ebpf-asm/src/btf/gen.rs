@@ -3,8 +3,10 @@
 //!
 //! - a FUNC and a FUNC_PROTO per function, `int NAME(CTX *ctx)`, the context
 //!   typed as the kernel expects for the program type (`struct __sk_buff *`
-//!   for `tc`, `struct xdp_md *` for `xdp`; see [`ctx_for_section`]), so the
-//!   verifier recognises the argument as the context;
+//!   for `tc`, `struct xdp_md *` for `xdp`, else `unsigned long long *`;
+//!   see [`ctx_for_section`]), so the verifier's log has no
+//!   "arg#0 reference type('UNKNOWN ')" line. Only a program is BTF-global;
+//!   subprograms are static, checked in their caller's context;
 //! - `func_info` (`struct bpf_func_info`, bpf.h) per function and
 //!   `line_info` (`struct bpf_line_info`) per instruction, pointing at the
 //!   `.s` file's own lines: the file name, the line's text and
@@ -24,7 +26,7 @@ use super::{
     Btf, IntEncoding, Member, Param, Type, TypeData, VarSecinfo, BTF_FUNC_GLOBAL, BTF_FUNC_STATIC,
     BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_STATIC,
 };
-use crate::insn::Insn;
+use crate::insn::{CallKind, Insn, Instruction};
 use crate::program::Program;
 use std::collections::{BTreeMap, HashMap};
 
@@ -46,7 +48,8 @@ pub struct Function {
     pub section: String,
     /// Byte offset of its first instruction within the section.
     pub offset: u32,
-    /// Global (`.globl`, a program) or static (a subprogram).
+    /// The symbol is global (`.globl`). Only a global function at offset 0
+    /// of a program section gets BTF-global linkage (see [`generate`]).
     pub global: bool,
     /// One entry per instruction (not per slot: an lddw's second slot has
     /// none), in order.
@@ -123,8 +126,8 @@ pub struct DataVar {
 /// The context struct a program type's first argument points to, by the
 /// ELF section name libbpf uses for it (`tools/lib/bpf/libbpf.c`,
 /// `section_defs`), with the struct's size from `include/uapi/linux/bpf.h`.
-/// `None`: the context is typed `void *` (tracing programs, whose context
-/// is an array of u64, or a section we do not know).
+/// `None`: the context is typed `unsigned long long *` (tracing programs,
+/// whose context is their arguments as u64s, and sections we do not know).
 pub fn ctx_for_section(section: &str) -> Option<(&'static str, u32)> {
     let first = section.split('/').next().unwrap_or("");
     match first {
@@ -238,7 +241,21 @@ impl Gen {
 
     fn ctx_ptr(&mut self, section: &str) -> u32 {
         let Some((name, size)) = ctx_for_section(section) else {
-            return self.add("", false, TypeData::Ptr { ty: 0 });
+            // `unsigned long long *ctx`, as libbpf's BPF_PROG() declares a
+            // tracing program's context (its arguments as u64s). With
+            // `void *` the verifier logs "arg#0 reference type('UNKNOWN ')
+            // size cannot be determined" for every load.
+            if let Some(&p) = self.ctx.get("u64") {
+                return p;
+            }
+            let u64_ty = self.add(
+                "unsigned long long",
+                false,
+                TypeData::Int { size: 8, data: 64 },
+            );
+            let p = self.add("", false, TypeData::Ptr { ty: u64_ty });
+            self.ctx.insert("u64", p);
+            return p;
         };
         if let Some(&p) = self.ctx.get(name) {
             return p;
@@ -311,12 +328,21 @@ pub fn generate(input: &Input) -> Output {
                 }],
             },
         );
-        let linkage = if f.global {
+        // Only a program (a global function at the start of its section)
+        // is BTF-global. The verifier checks a BTF-global subprogram on its
+        // own, against argument types a `.s` file does not declare; a static
+        // one it checks in its caller's context, as the author of
+        // hand-written assembly expects.
+        let linkage = if f.global && f.offset == 0 && f.section != ".text" {
             BTF_FUNC_GLOBAL
         } else {
             BTF_FUNC_STATIC
         };
-        let func = g.add(&f.name, false, TypeData::Func { proto, linkage });
+        let func = g.add(
+            &c_identifier(&f.name),
+            false,
+            TypeData::Func { proto, linkage },
+        );
         per_section.entry(&f.section).or_default().push((f, func));
     }
 
@@ -380,7 +406,10 @@ pub fn generate(input: &Input) -> Output {
         let mut sorted: Vec<&DataVar> = d.vars.iter().collect();
         sorted.sort_by_key(|v| v.offset);
         for v in sorted {
-            if v.size == 0 {
+            // Assembler-local labels (`.L.str`) are no C names, and the
+            // kernel refuses a VAR whose name is not an identifier; clang
+            // writes no VAR for them either.
+            if v.size == 0 || c_identifier(&v.name) != v.name {
                 continue;
             }
             let elem = g.const_char();
@@ -461,37 +490,108 @@ pub fn generate(input: &Input) -> Output {
 }
 
 impl Input {
-    /// The input for a one-program [`Program`]: its function at offset 0 of
-    /// its section, a line per instruction from its source map (none when
-    /// it was built from Rust, not text), and its map references as
-    /// nothing more (a one-program object declares no maps).
+    /// The input for a one-section [`Program`]: its function at offset 0,
+    /// plus one static function per bpf-to-bpf call target in the section
+    /// (the kernel wants a func_info for every subprogram it finds), named
+    /// by the label on the line before the target when there is one; a
+    /// line per instruction from its source map (none when it was built from
+    /// Rust, not text). A one-section program declares no maps.
     pub fn from_program(prog: &Program, file_name: &str) -> Input {
-        let mut lines = Vec::new();
-        if let Ok(insns) = prog.instructions() {
-            for (slot, _) in insns {
-                if let Some(src) = prog.source_of(slot) {
-                    lines.push(InsnLine {
-                        insn_off: (slot * Insn::SIZE) as u32,
-                        line: src.line,
-                        col: first_column(&src.text),
-                        text: src.text,
-                    });
+        let insns = prog.instructions().unwrap_or_default();
+        let slots = prog.insns().len();
+        let mut starts = vec![0usize];
+        for (slot, insn) in &insns {
+            if let Instruction::Call(CallKind::Local(imm)) = insn {
+                let target = *slot as i64 + 1 + *imm as i64;
+                if target > 0 && (target as usize) < slots {
+                    starts.push(target as usize);
                 }
             }
         }
+        starts.sort_unstable();
+        starts.dedup();
+        // Split the text into lines once, and only when a label is wanted.
+        let text_lines: Vec<&str> = if starts.len() > 1 {
+            prog.source_text().lines().collect()
+        } else {
+            Vec::new()
+        };
+        let mut functions: Vec<Function> = starts
+            .iter()
+            .map(|&start| Function {
+                name: if start == 0 {
+                    prog.name().to_string()
+                } else {
+                    subprogram_name(prog, &text_lines, start)
+                },
+                section: prog.section().to_string(),
+                offset: (start * Insn::SIZE) as u32,
+                global: start == 0,
+                lines: Vec::new(),
+            })
+            .collect();
+        for (slot, _) in insns {
+            let Some(src) = prog.source_of(slot) else {
+                continue;
+            };
+            // The function holding this slot: the last start at or before it.
+            let f = starts.partition_point(|&s| s <= slot).saturating_sub(1);
+            functions[f].lines.push(InsnLine {
+                insn_off: (slot * Insn::SIZE) as u32,
+                line: src.line,
+                col: first_column(&src.text),
+                text: src.text,
+            });
+        }
         Input {
             file_name: file_name.to_string(),
-            functions: vec![Function {
-                name: prog.name().to_string(),
-                section: prog.section().to_string(),
-                offset: 0,
-                global: true,
-                lines,
-            }],
+            functions,
             maps: Vec::new(),
             data_sections: Vec::new(),
         }
     }
+}
+
+/// A subprogram's name: the label (`name:`) on the nearest non-blank line
+/// above its first instruction, else `PROG_subprog_SLOT`.
+fn subprogram_name(prog: &Program, lines: &[&str], slot: usize) -> String {
+    let fallback = || format!("{}_subprog_{slot}", prog.name());
+    let Some(src) = prog.source_of(slot) else {
+        return fallback();
+    };
+    let mut n = src.line as usize;
+    while n >= 2 {
+        n -= 1;
+        let l = lines.get(n - 1).map(|l| l.trim()).unwrap_or("");
+        if l.is_empty() || l.starts_with(';') || l.starts_with('#') || l.starts_with("//") {
+            continue;
+        }
+        return match l.strip_suffix(':') {
+            Some(label) if !label.is_empty() => label.to_string(),
+            _ => fallback(),
+        };
+    }
+    fallback()
+}
+
+/// A C identifier the kernel accepts as a FUNC or STRUCT name
+/// (`btf_name_valid_identifier`): `[A-Za-z_][A-Za-z0-9_]*`. Other
+/// characters become `_` (`.Lsub` is `_Lsub`).
+pub fn c_identifier(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, '_');
+    }
+    s
 }
 
 /// The 1-based column of the first non-blank character of `line`.
@@ -539,12 +639,20 @@ mod tests {
             data_sections: vec![DataSection {
                 name: ".rodata".into(),
                 size: 6,
-                vars: vec![DataVar {
-                    name: "msg".into(),
-                    offset: 0,
-                    size: 6,
-                    global: false,
-                }],
+                vars: vec![
+                    DataVar {
+                        name: "msg".into(),
+                        offset: 0,
+                        size: 6,
+                        global: false,
+                    },
+                    DataVar {
+                        name: ".L.str".into(),
+                        offset: 0,
+                        size: 6,
+                        global: false,
+                    },
+                ],
             }],
         }
     }
@@ -571,6 +679,33 @@ mod tests {
         };
         assert_eq!((*size, vars.len(), vars[0].size), (32, 1, 32));
         assert_eq!(btf.find(Kind::Var, "msg").len(), 1);
+        assert!(btf.find(Kind::Var, ".L.str").is_empty());
         assert_eq!(btf.find(Kind::Datasec, ".rodata").len(), 1);
+    }
+
+    #[test]
+    fn subprograms_get_their_own_func_info() {
+        let src = ".section tc\n.name main_prog\n    r6 = r1\n    call pc+2\n    r0 = 0\n    exit\n\nsub_fn:\n    r0 = 1\n    exit\n";
+        let opts = crate::AsmOptions {
+            file_name: "sub.s".into(),
+            ..Default::default()
+        };
+        let prog = crate::assemble(src, &opts).expect("assembles");
+        let input = Input::from_program(&prog, "sub.s");
+        let names: Vec<(&str, u32, bool)> = input
+            .functions
+            .iter()
+            .map(|f| (f.name.as_str(), f.offset, f.global))
+            .collect();
+        assert_eq!(names, [("main_prog", 0, true), ("sub_fn", 32, false)]);
+        assert_eq!(input.functions[1].lines[0].line, 9);
+        let out = generate(&input);
+        let fi = &out.ext.func_info.as_ref().unwrap()[0].records;
+        assert_eq!(fi.iter().map(|r| r.insn_off).collect::<Vec<_>>(), [0, 32]);
+        let li = &out.ext.line_info.as_ref().unwrap()[0].records;
+        assert_eq!(li.len(), 6);
+        assert_eq!(out.btf.find(Kind::Func, "sub_fn").len(), 1);
+        assert_eq!(c_identifier(".Lsub"), "_Lsub");
+        assert_eq!(c_identifier("1x"), "_1x");
     }
 }

@@ -15,6 +15,7 @@
 //! - [`dump`]: BTF as `bpftool btf dump` prints it (Display);
 //! - [`ext`]: `.BTF.ext` (func_info, line_info, CO-RE relocations), the ELF
 //!   section libbpf and clang share (`tools/lib/bpf/libbpf_internal.h`);
+//! - [`fixup`]: DATASEC sizes and offsets from the ELF, as libbpf does before loading;
 //! - [`gen`]: the BTF our assembler writes for hand-written `.s` objects;
 //! - [`vmlinux`]: an index over the kernel's own BTF for the path tracer.
 //!
@@ -23,6 +24,7 @@
 
 pub mod dump;
 pub mod ext;
+pub mod fixup;
 pub mod gen;
 pub mod vmlinux;
 
@@ -438,6 +440,30 @@ impl Btf {
     /// then strings without gaps, unknown kinds or info bits, truncated
     /// records, names outside the string section.
     pub fn parse(bytes: &[u8]) -> Result<Btf, BtfError> {
+        Btf::parse_with_base(bytes, None)
+    }
+
+    /// Parse split BTF, a kernel module's (`/sys/kernel/btf/MODULE`), over
+    /// its base (vmlinux): its type ids continue after the base's last, and
+    /// its name offsets count from the start of the base's strings
+    /// (`Documentation/bpf/btf.rst`, "split BTF"). The result holds the
+    /// split part alone, so it re-encodes to the same bytes; look names and
+    /// types up in [`Btf::merge`] of the two.
+    pub fn parse_split(bytes: &[u8], base: &Btf) -> Result<Btf, BtfError> {
+        Btf::parse_with_base(bytes, Some(base))
+    }
+
+    /// One flat view of base and split BTF: the base's types then the
+    /// split's (ids as the kernel numbers them), the base's strings then the
+    /// split's (so split name offsets point at their names).
+    pub fn merge(base: &Btf, split: &Btf) -> Btf {
+        let mut m = base.clone();
+        m.types.extend(split.types.iter().cloned());
+        m.strings.extend_from_slice(&split.strings);
+        m
+    }
+
+    fn parse_with_base(bytes: &[u8], base: Option<&Btf>) -> Result<Btf, BtfError> {
         let h = parse_header(bytes)?;
         let start = h.hdr_len as usize;
         let types_at = start + h.type_off as usize;
@@ -464,13 +490,17 @@ impl Btf {
             );
         }
         let strings = bytes[strs_at..strs_end].to_vec();
-        if !strings.is_empty() && (strings[0] != 0 || strings[strings.len() - 1] != 0) {
+        // The kernel's btf_parse_str_sec: only a base's strings must start
+        // with the empty name; every string section ends with a NUL.
+        let first_ok = base.is_some() || strings.first().map_or(true, |&b| b == 0);
+        if !first_ok || strings.last().is_some_and(|&b| b != 0) {
             return err(strs_at, "string section must start and end with a NUL byte");
         }
+        let first_id = base.map_or(0, |b| b.types.len());
         let mut types = Vec::new();
         let mut r = Reader::new(&bytes[types_at..types_end], types_at);
         while r.remaining() > 0 {
-            let t = parse_type(&mut r, types.len() + 1)?;
+            let t = parse_type(&mut r, first_id + types.len() + 1)?;
             types.push(t);
         }
         let btf = Btf {
@@ -478,11 +508,13 @@ impl Btf {
             types,
             strings,
         };
-        btf.check_names(types_at)?;
+        btf.check_names(types_at, base.map_or(0, |b| b.strings.len()), first_id)?;
         Ok(btf)
     }
 
-    fn check_names(&self, at: usize) -> Result<(), BtfError> {
+    /// Every name offset must fall in the strings: the base's, then ours.
+    fn check_names(&self, at: usize, base_str_len: usize, first_id: usize) -> Result<(), BtfError> {
+        let total = base_str_len + self.strings.len();
         for (i, t) in self.types.iter().enumerate() {
             let mut offs = vec![t.name_off];
             match &t.data {
@@ -498,14 +530,14 @@ impl Btf {
                 _ => {}
             }
             for o in offs {
-                if o != 0 && o as usize >= self.strings.len() {
+                if o != 0 && o as usize >= total {
                     return err(
                         at,
                         format!(
                             "type [{}] names string offset {} beyond the {}-byte string section",
-                            i + 1,
+                            first_id + i + 1,
                             o,
-                            self.strings.len()
+                            total
                         ),
                     );
                 }

@@ -87,6 +87,52 @@ impl Field {
     pub fn byte_offset(&self) -> u32 {
         self.bit_offset / 8
     }
+
+    /// How a program reads this member: a load of `size` bytes at
+    /// `offset`, then `>> shift` and `& mask` for a bitfield. The load is the
+    /// smallest that covers the bits, starting at the byte holding the first
+    /// one (little-endian: bit n of a struct is bit n % 8 of byte n / 8).
+    /// The verifier accepts such a byte load of a bitfield through a BTF
+    /// pointer (`btf_struct_walk` in kernel/bpf/btf.c).
+    pub fn access(&self) -> Access {
+        if self.bitfield_size == 0 {
+            return Access {
+                offset: self.byte_offset(),
+                size: self.size,
+                shift: 0,
+                mask: None,
+            };
+        }
+        let shift = self.bit_offset % 8;
+        let need = shift + self.bitfield_size;
+        let size = [1, 2, 4, 8]
+            .into_iter()
+            .find(|s| s * 8 >= need)
+            .unwrap_or(8);
+        let mask = if self.bitfield_size >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.bitfield_size) - 1
+        };
+        Access {
+            offset: self.byte_offset(),
+            size,
+            shift,
+            mask: Some(mask),
+        }
+    }
+}
+
+/// A member read as instructions: `rX = *(uSIZE *)(base + offset)`, then
+/// for a bitfield `rX >>= shift; rX &= mask`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    pub offset: u32,
+    /// Bytes to load: 1, 2, 4 or 8 for scalars and pointers.
+    pub size: u32,
+    pub shift: u32,
+    /// `None` for a plain member.
+    pub mask: Option<u64>,
 }
 
 /// The index. Build it once per BTF blob; lookups are by name.
@@ -101,6 +147,15 @@ impl Vmlinux {
     /// `/sys/kernel/btf/vmlinux`).
     pub fn parse(bytes: &[u8]) -> Result<Vmlinux, BtfError> {
         Ok(Vmlinux::new(Btf::parse(bytes)?))
+    }
+
+    /// Index vmlinux and a module's split BTF together
+    /// (`/sys/kernel/btf/vmlinux` and `/sys/kernel/btf/MODULE`): the
+    /// module's functions get the ids the kernel gives them.
+    pub fn parse_with_module(vmlinux: &[u8], module: &[u8]) -> Result<Vmlinux, BtfError> {
+        let base = Btf::parse(vmlinux)?;
+        let split = Btf::parse_split(module, &base)?;
+        Ok(Vmlinux::new(Btf::merge(&base, &split)))
     }
 
     pub fn new(btf: Btf) -> Vmlinux {
@@ -437,5 +492,38 @@ fn enum_val(t: &Type, v: u64) -> i64 {
         (Kind::Enum, true) => v as u32 as i32 as i64,
         (Kind::Enum, false) => v as u32 as i64,
         _ => v as i64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bitfield_access() {
+        // pkt_type:3 at bit 1024 + 5 (byte 128, bits 5..8).
+        let f = Field {
+            bit_offset: 128 * 8 + 5,
+            bitfield_size: 3,
+            type_id: 1,
+            size: 1,
+        };
+        let a = f.access();
+        assert_eq!((a.offset, a.size, a.shift, a.mask), (128, 1, 5, Some(7)));
+        // Straddling a byte boundary needs a 2-byte load.
+        let f = Field {
+            bit_offset: 6,
+            bitfield_size: 4,
+            ..f
+        };
+        assert_eq!(f.access().size, 2);
+        let plain = Field {
+            bit_offset: 16 * 8,
+            bitfield_size: 0,
+            type_id: 1,
+            size: 8,
+        };
+        assert_eq!(plain.access().mask, None);
+        assert_eq!((plain.access().offset, plain.access().size), (16, 8));
     }
 }

@@ -58,16 +58,20 @@ impl Lab {
             }
         }
 
-        // `up --mode tcx` pinned its link on bpffs; the pin would outlive
-        // the device (as a detached link), so it goes first.
-        let pin = super::plan::tcx_pin_path(&self.names);
-        if pin.exists() {
-            crate::pin::unpin(&pin).map_err(|e| {
-                LabError::Failed(format!("removing the TCX link pin {}: {e}", pin.display()))
-            })?;
-            report
-                .removed
-                .push(format!("TCX link pin {}", pin.display()));
+        // `up --mode tcx` pins its link and `--mode devmap` its map; a pin
+        // would outlive the lab (a detached link, an orphan map), so every
+        // pin of this lab goes first.
+        let prefix = super::plan::pin_prefix(&self.names);
+        if let Ok(dir) = std::fs::read_dir(super::plan::PIN_DIR) {
+            for entry in dir.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let pin = entry.path();
+                    crate::pin::unpin(&pin).map_err(|e| {
+                        LabError::Failed(format!("removing the pin {}: {e}", pin.display()))
+                    })?;
+                    report.removed.push(format!("pin {}", pin.display()));
+                }
+            }
         }
 
         // netns_1 first: its veths take their peers in the other two along.

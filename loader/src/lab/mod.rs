@@ -21,6 +21,7 @@
 //! host side is a namespace of its own (`P_host`, `P_netns_1`, `P_netns_2`).
 
 pub mod down;
+pub mod maps;
 pub mod mode;
 pub mod path;
 pub mod ping;

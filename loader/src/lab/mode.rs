@@ -19,7 +19,23 @@ use std::fmt;
 
 use super::plan::{Side, Sysctl, VETH1_2, VETH2_1, VETH2_2};
 use crate::retval::BPF_F_INGRESS;
-use crate::types::ProgType;
+use crate::types::{MapType, ProgType};
+
+/// A map a mode's program references by name (`r1 = NAME ll`), created and
+/// pinned by `up` (see [`super::plan::map_pin_path`]), and filled with
+/// ifindexes of netns_1's devices.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LabMap {
+    /// The symbol in the program, the kernel's map name, and the name
+    /// `redirect-lab map set NAME ...` takes.
+    pub name: &'static str,
+    pub map_type: MapType,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    /// What `up` puts in it: (key, device in netns_1 whose ifindex is the value).
+    pub initial: &'static [(u32, &'static str)],
+}
 
 /// Where a mode's program runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,6 +170,8 @@ pub struct Mode {
     /// the codes' names. `up` then runs one test packet through the program
     /// (`BPF_PROG_TEST_RUN`) and reports the code by name.
     pub test_codes: Option<&'static [(u32, &'static str)]>,
+    /// Maps the program uses.
+    pub maps: &'static [LabMap],
 }
 
 /// `BPF_FIB_LKUP_RET_*`, include/uapi/linux/bpf.h.
@@ -189,6 +207,7 @@ pub static MODES: &[Mode] = &[
         extras: &[],
         pitfall: None,
         test_codes: None,
+        maps: &[],
     },
     Mode {
         name: "ingress",
@@ -203,6 +222,7 @@ pub static MODES: &[Mode] = &[
         extras: &[],
         pitfall: None,
         test_codes: None,
+        maps: &[],
     },
     Mode {
         name: "peer",
@@ -223,6 +243,7 @@ pub static MODES: &[Mode] = &[
             target: Some(SAME_NS_A),
         }),
         test_codes: None,
+        maps: &[],
     },
     Mode {
         name: "neigh",
@@ -243,6 +264,7 @@ pub static MODES: &[Mode] = &[
             target: None,
         }),
         test_codes: None,
+        maps: &[],
     },
     Mode {
         name: "fib",
@@ -263,6 +285,7 @@ pub static MODES: &[Mode] = &[
             target: None,
         }),
         test_codes: Some(FIB_RET_CODES),
+        maps: &[],
     },
     Mode {
         name: "xdp",
@@ -282,6 +305,29 @@ pub static MODES: &[Mode] = &[
             target: None,
         }),
         test_codes: None,
+        maps: &[],
+    },
+    Mode {
+        name: "devmap",
+        source: "bpf-src/devmap.s",
+        embedded: include_str!("../../../bpf-src/devmap.s"),
+        hook: Hook::Xdp,
+        redirect_flags: 0,
+        helper: "bpf_redirect_map",
+        since: "4.14",
+        summary: "XDP on veth1@2 with bpf_redirect_map(&ports, 0, 0) on a DEVMAP: the target \
+                  is data (`redirect-lab map set ports 0 DEV`), not code",
+        extras: &[ExtraRef::TxChecksumOffOnSender, ExtraRef::XdpPassOnPeer],
+        pitfall: None,
+        test_codes: None,
+        maps: &[LabMap {
+            name: "ports",
+            map_type: MapType::Devmap,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 4,
+            initial: &[(0, VETH2_1)],
+        }],
     },
     Mode {
         name: "tcx",
@@ -296,6 +342,7 @@ pub static MODES: &[Mode] = &[
         extras: &[],
         pitfall: None,
         test_codes: None,
+        maps: &[],
     },
 ];
 
@@ -404,6 +451,7 @@ mod tests {
         let e = find("bogus").unwrap_err();
         assert!(e.contains("unknown mode \"bogus\""), "{e}");
         assert!(e.contains("egress, ingress, peer"), "{e}");
+        assert!(find("devmap").unwrap().embedded.contains("r1 = ports ll"));
         assert_eq!(default_mode().name, "egress");
     }
 

@@ -239,6 +239,15 @@ pub enum Step {
     },
     /// A step of the mode (see [`mode::Extra`]).
     Extra(Extra),
+    /// `bpftool map create PIN type T key K value V entries N name NAME`.
+    CreateMap { map: &'static mode::LabMap },
+    /// `bpftool map update pinned PIN key KEY value <ifindex of DEV>`, from
+    /// inside netns_1: a devmap resolves the ifindex in the caller's netns.
+    FillMap {
+        map: &'static mode::LabMap,
+        key: u32,
+        dev: &'static str,
+    },
 }
 
 impl Step {
@@ -272,6 +281,9 @@ impl Step {
                  it as Udp InCsumErrors",
             ),
             Step::Extra(_) => Some("this mode's pitfall, asked for with --pitfall"),
+            Step::CreateMap { .. } | Step::FillMap { .. } => {
+                Some("the program's map, pinned so `redirect-lab map set` can retarget it")
+            }
             Step::AddNetns { side: Side::Host } => {
                 Some("an isolated stand-in for the host namespace")
             }
@@ -350,14 +362,40 @@ impl Step {
                 if *generic { "xdpgeneric" } else { "xdpdrv" }
             ),
             Step::Extra(e) => e.command(names),
+            Step::CreateMap { map } => format!(
+                "bpftool map create {} type {} key {} value {} entries {} name {}",
+                map_pin_path(names, map.name).display(),
+                map.map_type.short_name(),
+                map.key_size,
+                map.value_size,
+                map.max_entries,
+                map.name
+            ),
+            Step::FillMap { map, key, dev } => format!(
+                "{}bpftool map update pinned {} key {key} 0 0 0 value <ifindex of {dev}>",
+                exec(Side::Netns1),
+                map_pin_path(names, map.name).display()
+            ),
         }
     }
+}
+
+/// The bpffs directory the lab pins in, and the file name prefix of its
+/// pins: `down` removes every file that starts with it.
+pub const PIN_DIR: &str = "/sys/fs/bpf";
+pub fn pin_prefix(names: &LabNames) -> String {
+    format!("redirect-lab-{}-", names.netns_1)
 }
 
 /// Where `up --mode tcx` pins its link, so it outlives the process; `down`
 /// removes it.
 pub fn tcx_pin_path(names: &LabNames) -> std::path::PathBuf {
-    std::path::PathBuf::from(format!("/sys/fs/bpf/redirect-lab-{}-tcx", names.netns_1))
+    std::path::Path::new(PIN_DIR).join(format!("{}tcx", pin_prefix(names)))
+}
+
+/// Where `up` pins a mode's map, which `redirect-lab map set` opens.
+pub fn map_pin_path(names: &LabNames, map: &str) -> std::path::PathBuf {
+    std::path::Path::new(PIN_DIR).join(format!("{}map-{map}", pin_prefix(names)))
 }
 
 /// What `up` should build beyond the topology.
@@ -499,6 +537,16 @@ pub fn steps(names: &LabNames, options: PlanOptions) -> Vec<Step> {
         side: Netns1,
         dev: m.target(options.pitfall),
     });
+    for map in m.maps {
+        steps.push(Step::CreateMap { map });
+        for (key, dev) in map.initial {
+            steps.push(Step::FillMap {
+                map,
+                key: *key,
+                dev,
+            });
+        }
+    }
     steps.push(Step::LoadProgram { source: m.source });
     match m.hook {
         Hook::TcIngress => steps.extend([
@@ -598,7 +646,10 @@ mod tests {
                 | Step::AttachFilter { side, .. }
                 | Step::AttachTcx { side, .. }
                 | Step::AttachXdp { side, .. } => *side == Side::Host,
-                Step::LoadProgram { .. } | Step::Extra(_) => false,
+                Step::LoadProgram { .. }
+                | Step::Extra(_)
+                | Step::CreateMap { .. }
+                | Step::FillMap { .. } => false,
             })
             .map(|s| s.command(&LabNames::seed()))
             .collect();
@@ -658,6 +709,64 @@ mod tests {
         assert!(!s.iter().any(|s| matches!(s, Step::LoadProgram { .. })));
         assert!(!s.iter().any(|s| matches!(s, Step::AttachFilter { .. })));
         assert!(s.iter().any(|s| matches!(s, Step::SetMac { .. })));
+    }
+
+    #[test]
+    fn each_mode_plans_its_hook_and_its_steps() {
+        let names = LabNames::seed();
+        let plan = |name: &str, pitfall: bool| {
+            steps(
+                &names,
+                PlanOptions {
+                    mode: mode::find(name).unwrap(),
+                    pitfall,
+                    ..Default::default()
+                },
+            )
+        };
+        let last = |s: &[Step]| s.last().cloned().unwrap();
+        assert!(matches!(last(&plan("tcx", false)), Step::AttachTcx { .. }));
+        assert!(matches!(
+            last(&plan("xdp", false)),
+            Step::AttachXdp { generic: false, .. }
+        ));
+        assert!(matches!(
+            last(&plan("peer", false)),
+            Step::AttachFilter { .. }
+        ));
+        let xdp = plan("xdp", false);
+        assert!(xdp.contains(&Step::Extra(Extra::XdpPassOnPeer)));
+        assert!(!plan("xdp", true).contains(&Step::Extra(Extra::XdpPassOnPeer)));
+        let has_target_addr = |s: &[Step]| {
+            s.iter()
+                .any(|s| matches!(s, Step::AddAddr { dev: VETH2_1, .. }))
+        };
+        assert!(has_target_addr(&plan("neigh", false)));
+        assert!(!has_target_addr(&plan("neigh", true)));
+        let peer = plan("peer", true);
+        assert!(peer.contains(&Step::ResolveIfindex {
+            side: Side::Netns1,
+            dev: mode::SAME_NS_A
+        }));
+        let devmap = plan("devmap", false);
+        let pos = |want: fn(&Step) -> bool| devmap.iter().position(want).unwrap();
+        assert!(
+            pos(|s| matches!(s, Step::ResolveIfindex { .. }))
+                < pos(|s| matches!(s, Step::CreateMap { .. }))
+        );
+        assert!(
+            pos(|s| matches!(s, Step::FillMap { .. }))
+                < pos(|s| matches!(s, Step::LoadProgram { .. }))
+        );
+        assert_eq!(
+            devmap
+                .iter()
+                .find(|s| matches!(s, Step::FillMap { .. }))
+                .unwrap()
+                .command(&names),
+            "ip netns exec netns_1 bpftool map update pinned \
+             /sys/fs/bpf/redirect-lab-netns_1-map-ports key 0 0 0 0 value <ifindex of veth2@1>"
+        );
     }
 
     #[test]

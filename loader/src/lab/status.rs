@@ -62,6 +62,8 @@ pub struct LabStatus {
     /// netns_1's neighbour entries on veth2@1 (`/proc/net/arp`): where
     /// `--mode neigh` and `--mode fib` got veth2@2's MAC from.
     pub neighbours: Vec<(String, String)>,
+    /// The entries of the lab's pinned maps (`--mode devmap`'s `ports`).
+    pub maps: Vec<super::maps::MapEntry>,
     /// netns_2's view of the datagrams that arrived: `Udp: InDatagrams`
     /// (delivered to a socket), `Udp: NoPorts` (no socket on the port) and
     /// `Icmp: OutDestUnreachs` (the errors it sent back for those).
@@ -120,6 +122,7 @@ impl Lab {
             xdp: Vec::new(),
             tcx: None,
             neighbours: Vec::new(),
+            maps: self.map_entries(),
             netns_1_forwarded: self.ip_counter(Side::Netns1, "ForwDatagrams").ok(),
             netns_2_udp: self.read_proc(Side::Netns2, "snmp").ok().and_then(|t| {
                 Some(Netns2Udp {
@@ -338,6 +341,16 @@ impl fmt::Display for LabStatus {
                 p.as_ref()
                     .map(|p| format!(" name {} tag {}", p.name, p.tag_hex()))
                     .unwrap_or_default()
+            )?;
+        }
+        for e in &self.maps {
+            writeln!(
+                f,
+                "map {}[{}] = ifindex {} ({})",
+                e.map,
+                e.key,
+                e.ifindex,
+                e.dev.as_deref().unwrap_or("no such device in netns_1")
             )?;
         }
         for (ip, mac) in &self.neighbours {

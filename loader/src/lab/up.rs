@@ -172,6 +172,30 @@ impl UpOptions {
                 with.join(", ")
             )));
         }
+        // --trace and --keep-dest-mac select conditional blocks of the
+        // program; a program without them would silently ignore the flag.
+        for (set, flag, block) in [
+            (self.trace, "--trace", ".ifdef TRACE"),
+            (
+                self.keep_dest_mac,
+                "--keep-dest-mac",
+                ".ifndef KEEP_DEST_MAC",
+            ),
+        ] {
+            if set && self.source == ProgramSource::Default && !m.embedded.contains(block) {
+                return Err(LabError::Input(format!(
+                    "{flag} selects a variant of the program that {} does not have (no `{block}` \
+                     in it); modes with it: {}",
+                    m.source,
+                    mode::MODES
+                        .iter()
+                        .filter(|x| x.embedded.contains(block))
+                        .map(|x| x.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
         if self.xdp_generic && m.hook != Hook::Xdp {
             return Err(LabError::Input(format!(
                 "--xdp-generic needs an XDP mode; {} runs at {}",
@@ -266,6 +290,8 @@ struct Builder<'a> {
     source: Option<(String, String)>,
     report: UpReport,
     program: Option<Program>,
+    /// The mode's maps, created by `Step::CreateMap`, by name.
+    maps: Vec<(&'static str, crate::map::Map)>,
     netns: HashMap<Side, Netns>,
     handles: HashMap<Side, Handle>,
     /// Ifindexes already looked up (or returned by `RTM_NEWLINK`), so each
@@ -451,7 +477,9 @@ impl Builder<'_> {
                         "internal: the program is loaded before its target is known".into(),
                     )
                 })?;
-                let (prog, slots) = load_program(origin, text, ifindex, self.options, out)?;
+                let maps: Vec<(&str, BorrowedFd<'_>)> =
+                    self.maps.iter().map(|(n, m)| (*n, m.as_fd())).collect();
+                let (prog, slots) = load_program(origin, text, ifindex, self.options, &maps, out)?;
                 let info = prog.info().map_err(|e| {
                     LabError::Failed(format!("BPF_OBJ_GET_INFO_BY_FD on the new program: {e}"))
                 })?;
@@ -516,6 +544,58 @@ impl Builder<'_> {
                     plan::VETH2_2
                 ));
             }
+            Step::CreateMap { map } => {
+                if explain {
+                    let _ = writeln!(
+                        out,
+                        "   BPF_MAP_CREATE request (union bpf_attr, include/uapi/linux/bpf.h):\n      \
+                         map_type = {} ({})\n      key_size = {}\n      value_size = {}\n      \
+                         max_entries = {}\n      map_name = {:?}",
+                        map.map_type.kernel_name(),
+                        map.map_type.raw(),
+                        map.key_size,
+                        map.value_size,
+                        map.max_entries,
+                        map.name
+                    );
+                }
+                let m = super::maps::create(map)?;
+                let path = plan::map_pin_path(names, map.name);
+                crate::pin::ensure_bpffs()
+                    .and_then(|()| {
+                        let _ = crate::pin::unpin(&path);
+                        m.pin(&path)
+                    })
+                    .map_err(|e| LabError::Failed(format!("`{cmd}`: {e}")))?;
+                self.report.notes.push(format!(
+                    "map {} ({}) pinned at {}; retarget with `redirect-lab map set{} {} KEY DEV`",
+                    map.name,
+                    map.map_type.kernel_name(),
+                    path.display(),
+                    names.prefix_arg(),
+                    map.name
+                ));
+                self.maps.push((map.name, m));
+            }
+            Step::FillMap { map, key, dev } => {
+                let idx = self.ifindex(Side::Netns1, dev).map_err(nl(cmd))?;
+                let m = self
+                    .maps
+                    .iter()
+                    .find(|(n, _)| *n == map.name)
+                    .map(|(_, m)| m)
+                    .ok_or_else(|| {
+                        LabError::Failed("internal: map filled before created".into())
+                    })?;
+                let (k, v) = (key.to_ne_bytes(), (idx as u32).to_ne_bytes());
+                self.netns(Side::Netns1)?
+                    .run(|| m.update(&k, &v, 0))
+                    .map_err(nl(cmd))?
+                    .map_err(|e| LabError::Failed(format!("`{cmd}`: {e}")))?;
+                if explain {
+                    let _ = writeln!(out, "   {}[{key}] = {idx} ({dev})", map.name);
+                }
+            }
             Step::Extra(Extra::SameNetnsPair { name, peer }) => {
                 let h = self.handle(Side::Netns1)?;
                 let a = h.link_add_veth(name, peer, None).map_err(nl(cmd))?;
@@ -540,6 +620,17 @@ impl Builder<'_> {
         out: &mut dyn Write,
     ) -> Result<(), LabError> {
         let idx = self.ifindex(side, dev).map_err(nl(cmd))?;
+        if self.options.explain {
+            let _ = writeln!(
+                out,
+                "   BPF_LINK_CREATE request (union bpf_attr, include/uapi/linux/bpf.h), from a thread \
+                 in {}:\n      prog_fd = <the program>\n      target_ifindex = {idx} ({dev})\n      \
+                 attach_type = {} ({})\n      flags = 0 (append to the chain; BPF_F_BEFORE/AFTER order it)",
+                self.lab.names.label(side),
+                AttachType::TcxIngress.kernel_name(),
+                AttachType::TcxIngress.raw()
+            );
+        }
         let fd = self.program()?.as_fd();
         let attempt = self
             .netns(side)?
@@ -648,6 +739,7 @@ impl Lab {
                 notes: Vec::new(),
             },
             program: None,
+            maps: Vec::new(),
             netns: HashMap::new(),
             handles: HashMap::new(),
             ifindexes: HashMap::new(),
@@ -876,10 +968,12 @@ fn assemble(
 /// reported while a running lab is still intact.
 fn probe(m: &Mode, origin: &str, text: &str, options: &UpOptions) -> Result<(), LabError> {
     let assembled = assemble(origin, text, &defines(1, options))?;
+    let scratch = super::maps::scratch(m)?;
+    let fds: Vec<(&str, BorrowedFd<'_>)> = scratch.iter().map(|(n, m)| (*n, m.as_fd())).collect();
     let how = AsmLoad {
         prog_type: m.hook.prog_type(),
         file_name: origin,
-        maps: &[],
+        maps: &fds,
         verbose: false,
     };
     match Program::load_asm(&assembled, &how) {
@@ -907,6 +1001,7 @@ fn load_program(
     text: &str,
     target_ifindex: i32,
     options: &UpOptions,
+    maps: &[(&str, BorrowedFd<'_>)],
     out: &mut dyn Write,
 ) -> Result<(Program, usize), LabError> {
     let defines = defines(target_ifindex, options);
@@ -940,7 +1035,7 @@ fn load_program(
     let how = AsmLoad {
         prog_type,
         file_name: origin,
-        maps: &[],
+        maps,
         verbose: options.explain,
     };
     let prog = Program::load_asm(&assembled, &how)

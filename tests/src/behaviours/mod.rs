@@ -165,6 +165,18 @@ pub static REGISTRY: &[Behaviour] = &[
         run: mode_delivery::xdp,
     },
     Behaviour {
+        id: "mode-devmap-delivers",
+        title: "up --mode devmap (bpf_redirect_map on a DEVMAP): UDP + TCP echo, stack skipped",
+        min_kernel: "4.14",
+        run: mode_delivery::devmap,
+    },
+    Behaviour {
+        id: "mode-devmap-retarget",
+        title: "map set ports 0 DEV retargets the running devmap lab, same program",
+        min_kernel: "4.14",
+        run: mode_delivery::devmap_retarget,
+    },
+    Behaviour {
         id: "mode-tcx-delivers",
         title: "up --mode tcx (BPF_TCX_INGRESS link; netlink fallback is n/a): UDP + TCP echo",
         min_kernel: "6.6",

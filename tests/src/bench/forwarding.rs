@@ -33,13 +33,17 @@ const REFERENCE: &str = "(a)";
 /// Benchmark 6: every `up --mode` technique against plain forwarding, in
 /// the same run and on the same metrics as benchmark 1.
 const MODES_BENCH: &str = "6. redirect modes";
-const TECHNIQUES: [(&str, LabMode); 7] = [
+const TECHNIQUES: [(&str, LabMode); 8] = [
     ("(a) netns_1 forwarding", LabMode::NoProgram),
     ("(egress) bpf_redirect", LabMode::Technique("egress")),
     ("(peer) bpf_redirect_peer", LabMode::Technique("peer")),
     ("(neigh) bpf_redirect_neigh", LabMode::Technique("neigh")),
     ("(fib) bpf_fib_lookup", LabMode::Technique("fib")),
     ("(xdp) native XDP redirect", LabMode::Technique("xdp")),
+    (
+        "(devmap) XDP bpf_redirect_map",
+        LabMode::Technique("devmap"),
+    ),
     ("(tcx) bpf_redirect on TCX", LabMode::Technique("tcx")),
 ];
 
