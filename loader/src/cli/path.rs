@@ -88,13 +88,7 @@ fn path(a: PathArgs) -> Result<(), LabError> {
     // The datagram crosses three namespaces within microseconds; give
     // softirq processing on a busy machine ample time.
     std::thread::sleep(Duration::from_millis(300));
-    // The kernel side filters by the lab's destination; other labs on the
-    // machine (other prefixes) share it, so keep only our namespaces.
-    let events: Vec<_> = tracer
-        .drain()?
-        .into_iter()
-        .filter(|e| places.side(e).is_some())
-        .collect();
+    let events = places.keep(tracer.drain()?);
     let lost = tracer.lost()?;
     let (daddr, dport) = path::destination();
     if !a.json {

@@ -400,6 +400,23 @@ impl Places {
     pub fn device(&self, e: &Event) -> Option<&'static str> {
         self.devices.get(&(e.netns, e.ifindex)).copied()
     }
+
+    /// The events of this lab. The kernel side filters by the lab's
+    /// destination, which other labs on the machine (other prefixes)
+    /// share, so only events in our namespaces are kept; and an event with
+    /// no device (netns 0: UDP reuses `skb->dev` as `dev_scratch` once the
+    /// skb is queued to a socket) when the same skb was seen in ours.
+    pub fn keep(&self, events: Vec<Event>) -> Vec<Event> {
+        let ours: std::collections::HashSet<u64> = events
+            .iter()
+            .filter(|e| self.side(e).is_some())
+            .map(|e| e.skb)
+            .collect();
+        events
+            .into_iter()
+            .filter(|e| self.side(e).is_some() || (e.netns == 0 && ours.contains(&e.skb)))
+            .collect()
+    }
 }
 
 /// The step in plain words, in the seed's narrative.
