@@ -54,7 +54,8 @@ fn label(side: Option<Side>) -> &'static str {
         Some(Side::Host) => "host",
         Some(Side::Netns1) => "netns_1",
         Some(Side::Netns2) => "netns_2",
-        None => "other",
+        // Only device-less events of a lab skb are kept (see Places::keep).
+        None => "-",
     }
 }
 
@@ -147,7 +148,7 @@ fn path(a: PathArgs) -> Result<(), LabError> {
                 kind,
                 hook,
                 label(side),
-                dev.unwrap_or("?"),
+                dev.unwrap_or("-"),
                 e.len,
                 path::pkt_type_name(e.pkt_type),
                 note

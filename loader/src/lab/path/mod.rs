@@ -452,6 +452,10 @@ pub fn annotate(
         ),
         "netif_receive_skb" => format!("received on {dev} in {ns}"),
         "skb_copy_datagram_iovec" => format!("delivered to the UDP socket in {ns}"),
+        // Queued to a UDP socket, skb->dev becomes dev_scratch: no device.
+        "consume_skb" if side.is_none() => {
+            "freed after the socket read it (consume_skb, not a drop)".to_string()
+        }
         "consume_skb" => format!("freed after use in {ns} (consume_skb, not a drop)"),
         "kfree_skb" => match reason {
             Some(r) => format!("dropped: {r}"),
@@ -527,6 +531,11 @@ mod tests {
             Some("OTHERHOST"),
         );
         assert_eq!(s, "dropped: OTHERHOST");
+        let s = annotate("consume_skb", None, None, 0, None);
+        assert_eq!(
+            s,
+            "freed after the socket read it (consume_skb, not a drop)"
+        );
         let s = annotate("skb_copy_datagram_iovec", Some(Side::Netns2), None, 0, None);
         assert_eq!(s, "delivered to the UDP socket in netns_2");
         assert!(annotate(
