@@ -184,15 +184,13 @@ fn a_lab_that_is_not_up_is_refused_and_nothing_is_left() {
     let (_, log, ok) = path(g.lab.names.prefix.as_deref().unwrap(), &["--functions"]);
     assert!(ok, "{log}");
     assert!(log.contains("attached "), "{log}");
-    let progs: Vec<String> = loader::Program::list()
-        .unwrap()
-        .into_iter()
-        .map(|p| p.name)
-        .filter(|n| n == "path_skb")
-        .collect();
-    // Other tests of this binary may be running a tracer right now: retry
-    // until they are done too, for a bounded time.
-    let clean = eventually(std::time::Duration::from_secs(10), || {
+    assert!(nothing_left(), "path left programs or maps behind");
+}
+
+/// No program named path_skb and no path_* map exists (bounded wait: other
+/// tests of this binary may be tracing right now).
+fn nothing_left() -> bool {
+    eventually(std::time::Duration::from_secs(10), || {
         let progs = loader::Program::list()
             .unwrap()
             .into_iter()
@@ -205,6 +203,53 @@ fn a_lab_that_is_not_up_is_refused_and_nothing_is_left() {
             .filter(|m| m.name == "path_events" || m.name == "path_lost")
             .count();
         progs == 0 && maps == 0
-    });
-    assert!(clean, "path left programs or maps behind: {progs:?}");
+    })
+}
+
+#[test]
+fn follow_prints_the_users_traffic_and_ctrl_c_detaches() {
+    use std::io::{BufRead, BufReader, Read};
+    let g = LabGuard::up("ptc", &UpOptions::default());
+    let prefix = g.lab.names.prefix.clone().unwrap();
+    let mut child = Command::new(redirect_lab_binary())
+        .args(["path", "--prefix", &prefix, "--follow", "--seconds", "20"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn path --follow");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut head = String::new();
+    // It says "following" once every program is attached.
+    while err.read_line(&mut line).unwrap() > 0 {
+        head.push_str(&line);
+        if line.starts_with("following") {
+            break;
+        }
+        line.clear();
+    }
+    assert!(head.contains("following"), "{head}");
+    g.lab.send(b"followed", None).expect("send");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Ctrl-C, as the terminal sends it: SIGINT to our own child.
+    let k = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(k.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "Ctrl-C ends it by the signal");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        out.lines()
+            .any(|l| l.contains("net_dev_queue") && l.contains("netns_1") && l.contains("veth2@1")),
+        "the sent datagram was followed:\n{out}"
+    );
+    assert!(nothing_left(), "Ctrl-C left programs or maps behind");
 }

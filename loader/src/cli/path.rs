@@ -6,12 +6,13 @@
 //! the events of the lab's 5-tuple, and detaches: every program, link and
 //! map is a closed fd when the command returns.
 
+use std::collections::HashSet;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use loader::lab::path::{self, Places, Tracer, CURATED_FUNCTIONS};
+use loader::lab::path::{self, Event, Places, Tracer, CURATED_FUNCTIONS};
 use loader::lab::plan::Side;
 use loader::lab::privilege::{self, LAB_CAPS};
 use loader::lab::{Lab, LabError};
@@ -29,6 +30,13 @@ pub struct PathArgs {
     /// One JSON object per event instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Send nothing: print the lab's packets as they come (the user's own
+    /// traffic, e.g. `redirect-lab send`), until Ctrl-C or --seconds.
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow: stop after this many seconds.
+    #[arg(long, value_name = "S", requires = "follow")]
+    pub seconds: Option<f64>,
     /// The datagram's payload.
     #[arg(long, default_value = "path")]
     pub payload: String,
@@ -85,77 +93,112 @@ fn path(a: PathArgs) -> Result<(), LabError> {
     for (hook, why) in &tracer.skipped {
         eprintln!("  skipped {hook}: {why}");
     }
-    lab.send(a.payload.as_bytes(), None)?;
-    // The datagram crosses three namespaces within microseconds; give
-    // softirq processing on a busy machine ample time.
-    std::thread::sleep(Duration::from_millis(300));
-    let events = places.keep(tracer.drain()?);
-    let lost = tracer.lost()?;
-    let (daddr, dport) = path::destination();
-    if !a.json {
-        outln!(
-            "{} events for UDP to {daddr}:{dport}{}",
-            events.len(),
-            if lost > 0 {
-                format!(" ({lost} lost: the events map was full)")
-            } else {
-                String::new()
-            }
-        );
-    }
-    let t0 = events.first().map(|e| e.ts_ns).unwrap_or(0);
-    for e in &events {
-        let side = places.side(e);
-        let dev = places.device(e);
-        let hook = tracer.hook_name(e);
-        let reason = tracer.reason_name(e);
-        let note = path::annotate(hook, side, dev, e.pkt_type, reason);
-        let kind = if tracer.is_function(e) {
-            "fentry"
-        } else {
-            "tp_btf"
+    let mut printer = Printer {
+        json: a.json,
+        t0: None,
+        seen: HashSet::new(),
+    };
+    if a.follow {
+        let limit = match a.seconds {
+            Some(s) => Some(Duration::try_from_secs_f64(s).map_err(|_| {
+                LabError::Input(format!("--seconds {s}: give a number of seconds >= 0"))
+            })?),
+            None => None,
         };
-        if a.json {
-            outln!(
-                "{{\"t_ns\":{},\"skb\":\"{:#x}\",\"kind\":\"{kind}\",\"hook\":{},\"netns\":{},\
-                 \"netns_inode\":{},\"device\":{},\"ifindex\":{},\"len\":{},\"pkt_type\":{},\
-                 \"protocol\":{},\"mark\":{},\"reason\":{},\"saddr\":\"{}\",\"daddr\":\"{}\",\
-                 \"sport\":{},\"dport\":{},\"cpu\":{},\"note\":{}}}",
-                e.ts_ns - t0,
-                e.skb,
-                json_str(hook),
-                json_str(label(side)),
-                e.netns,
-                dev.map(json_str).unwrap_or_else(|| "null".into()),
-                e.ifindex,
-                e.len,
-                json_str(path::pkt_type_name(e.pkt_type)),
-                e.protocol,
-                e.mark,
-                reason.map(json_str).unwrap_or_else(|| "null".into()),
-                e.saddr,
-                e.daddr,
-                e.sport,
-                e.dport,
-                e.cpu,
-                json_str(&note)
-            );
-        } else {
-            outln!(
-                "{:>9.3}us {:#018x} {:<6} {:<24} {:<8} {:<8} len={:<5} pkt_type={:<9} {}",
-                (e.ts_ns - t0) as f64 / 1000.0,
-                e.skb,
-                kind,
-                hook,
-                label(side),
-                dev.unwrap_or("-"),
-                e.len,
-                path::pkt_type_name(e.pkt_type),
-                note
-            );
+        let start = Instant::now();
+        eprintln!("following the lab's UDP to 10.0.2.11:7777; Ctrl-C stops (and detaches)");
+        // Nothing is pinned: however this process ends, Ctrl-C included,
+        // its fds close and the kernel frees every program, link and map.
+        while limit.is_none_or(|l| start.elapsed() < l) {
+            std::thread::sleep(Duration::from_millis(200));
+            let events = places.keep_seen(tracer.drain()?, &mut printer.seen);
+            printer.print(&tracer, &places, &events);
         }
+    } else {
+        lab.send(a.payload.as_bytes(), None)?;
+        // The datagram crosses three namespaces within microseconds, and
+        // the listener reads it soon after; give a busy machine ample time.
+        std::thread::sleep(Duration::from_millis(300));
+        let events = places.keep_seen(tracer.drain()?, &mut printer.seen);
+        if !a.json {
+            let (daddr, dport) = path::destination();
+            outln!("{} events for UDP to {daddr}:{dport}", events.len());
+        }
+        printer.print(&tracer, &places, &events);
+    }
+    let lost = tracer.lost()?;
+    if lost > 0 {
+        eprintln!("warning: {lost} events lost (the events map was full)");
     }
     // Dropping the tracer closes every link, program and map.
     drop(tracer);
     Ok(())
+}
+
+/// Prints events, one line (or JSON object) each, timed from the first.
+struct Printer {
+    json: bool,
+    t0: Option<u64>,
+    /// The lab's skbs seen so far (see `Places::keep_seen`).
+    seen: HashSet<u64>,
+}
+
+impl Printer {
+    fn print(&mut self, tracer: &Tracer, places: &Places, events: &[Event]) {
+        let Some(first) = events.first() else {
+            return;
+        };
+        let t0 = *self.t0.get_or_insert(first.ts_ns);
+        for e in events {
+            let side = places.side(e);
+            let dev = places.device(e);
+            let hook = tracer.hook_name(e);
+            let reason = tracer.reason_name(e);
+            let note = path::annotate(hook, side, dev, e.pkt_type, reason);
+            let kind = if tracer.is_function(e) {
+                "fentry"
+            } else {
+                "tp_btf"
+            };
+            if self.json {
+                outln!(
+                    "{{\"t_ns\":{},\"skb\":\"{:#x}\",\"kind\":\"{kind}\",\"hook\":{},\"netns\":{},\
+                     \"netns_inode\":{},\"device\":{},\"ifindex\":{},\"len\":{},\"pkt_type\":{},\
+                     \"protocol\":{},\"mark\":{},\"reason\":{},\"saddr\":\"{}\",\"daddr\":\"{}\",\
+                     \"sport\":{},\"dport\":{},\"cpu\":{},\"note\":{}}}",
+                    e.ts_ns.saturating_sub(t0),
+                    e.skb,
+                    json_str(hook),
+                    json_str(label(side)),
+                    e.netns,
+                    dev.map(json_str).unwrap_or_else(|| "null".into()),
+                    e.ifindex,
+                    e.len,
+                    json_str(path::pkt_type_name(e.pkt_type)),
+                    e.protocol,
+                    e.mark,
+                    reason.map(json_str).unwrap_or_else(|| "null".into()),
+                    e.saddr,
+                    e.daddr,
+                    e.sport,
+                    e.dport,
+                    e.cpu,
+                    json_str(&note)
+                );
+            } else {
+                outln!(
+                    "{:>9.3}us {:#018x} {:<6} {:<24} {:<8} {:<8} len={:<5} pkt_type={:<9} {}",
+                    (e.ts_ns.saturating_sub(t0)) as f64 / 1000.0,
+                    e.skb,
+                    kind,
+                    hook,
+                    label(side),
+                    dev.unwrap_or("-"),
+                    e.len,
+                    path::pkt_type_name(e.pkt_type),
+                    note
+                );
+            }
+        }
+    }
 }

@@ -407,14 +407,25 @@ impl Places {
     /// no device (netns 0: UDP reuses `skb->dev` as `dev_scratch` once the
     /// skb is queued to a socket) when the same skb was seen in ours.
     pub fn keep(&self, events: Vec<Event>) -> Vec<Event> {
-        let ours: std::collections::HashSet<u64> = events
-            .iter()
-            .filter(|e| self.side(e).is_some())
-            .map(|e| e.skb)
-            .collect();
+        self.keep_seen(events, &mut std::collections::HashSet::new())
+    }
+
+    /// [`Places::keep`] across several drains: `seen` remembers the lab's
+    /// skbs of earlier ones (a socket's read comes long after its receive).
+    pub fn keep_seen(
+        &self,
+        events: Vec<Event>,
+        seen: &mut std::collections::HashSet<u64>,
+    ) -> Vec<Event> {
+        seen.extend(
+            events
+                .iter()
+                .filter(|e| self.side(e).is_some())
+                .map(|e| e.skb),
+        );
         events
             .into_iter()
-            .filter(|e| self.side(e).is_some() || (e.netns == 0 && ours.contains(&e.skb)))
+            .filter(|e| self.side(e).is_some() || (e.netns == 0 && seen.contains(&e.skb)))
             .collect()
     }
 }
