@@ -109,7 +109,7 @@ fn path(a: PathArgs) -> Result<(), LabError> {
         eprintln!("following the lab's UDP to 10.0.2.11:7777; Ctrl-C stops (and detaches)");
         // Nothing is pinned: however this process ends, Ctrl-C included,
         // its fds close and the kernel frees every program, link and map.
-        while limit.is_none_or(|l| start.elapsed() < l) {
+        while limit.map_or(true, |l| start.elapsed() < l) {
             std::thread::sleep(Duration::from_millis(200));
             let events = places.keep_seen(tracer.drain()?, &mut printer.seen);
             printer.print(&tracer, &places, &events);
