@@ -121,8 +121,37 @@ fn ingress_is_received_again_on_veth2_1_and_dropped_otherhost() {
             ..Default::default()
         },
     );
-    let (evs, log, ok) = path(g.lab.names.prefix.as_deref().unwrap(), &[]);
+    let svg = std::env::temp_dir().join(format!("lab_path_{}.svg", std::process::id()));
+    let svg_arg = svg.to_str().unwrap().to_string();
+    let (evs, log, ok) = path(g.lab.names.prefix.as_deref().unwrap(), &["--svg", &svg_arg]);
     assert!(ok, "{log}");
+    // The picture: well-formed XML by an outside parser (Python's
+    // xml.dom.minidom), the lab's devices, and the drop on it.
+    let text = std::fs::read_to_string(&svg).expect("the --svg file");
+    let _ = std::fs::remove_file(&svg);
+    let parsed = Command::new("python3")
+        .args(["-c", "import sys, xml.dom.minidom as m; d = m.parseString(sys.stdin.read()); print(d.documentElement.tagName)"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(text.as_bytes())?;
+            c.wait_with_output()
+        });
+    match parsed {
+        Ok(o) => assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "svg", "{text}"),
+        Err(e) => eprintln!("python3 not available ({e}); the XML check is skipped"),
+    }
+    for want in [
+        "veth1@2",
+        "veth2@1",
+        "netns_2",
+        "<polyline",
+        "netif_rx veth2@1",
+    ] {
+        assert!(text.contains(want), "{want} not in the SVG:\n{text}");
+    }
     let at = in_order(
         &evs,
         &[

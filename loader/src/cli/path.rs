@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use loader::lab::path::{self, Event, Places, Tracer, CURATED_FUNCTIONS};
+use loader::lab::path::{self, svg, Event, Places, Tracer, CURATED_FUNCTIONS};
 use loader::lab::plan::Side;
 use loader::lab::privilege::{self, LAB_CAPS};
 use loader::lab::{Lab, LabError};
@@ -34,6 +34,10 @@ pub struct PathArgs {
     /// traffic, e.g. `redirect-lab send`), until Ctrl-C or --seconds.
     #[arg(long)]
     pub follow: bool,
+    /// Also draw the lab with the path on it, as SVG, into FILE (written
+    /// when the run ends; with --follow, give --seconds).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<std::path::PathBuf>,
     /// With --follow: stop after this many seconds.
     #[arg(long, value_name = "S", requires = "follow")]
     pub seconds: Option<f64>,
@@ -97,6 +101,7 @@ fn path(a: PathArgs) -> Result<(), LabError> {
         json: a.json,
         t0: None,
         seen: HashSet::new(),
+        steps: Vec::new(),
     };
     if a.follow {
         let limit = match a.seconds {
@@ -126,6 +131,20 @@ fn path(a: PathArgs) -> Result<(), LabError> {
         }
         printer.print(&tracer, &places, &events);
     }
+    if let Some(file) = &a.svg {
+        let title = format!(
+            "redirect-lab path{}: UDP to 10.0.2.11:7777",
+            lab.names.prefix_arg()
+        );
+        std::fs::write(file, svg::draw(&title, &printer.steps)).map_err(|e| {
+            LabError::Failed(format!(
+                "writing {}: {}",
+                file.display(),
+                loader::error::io_text(&e)
+            ))
+        })?;
+        eprintln!("wrote {}", file.display());
+    }
     let lost = tracer.lost()?;
     if lost > 0 {
         eprintln!("warning: {lost} events lost (the events map was full)");
@@ -141,6 +160,8 @@ struct Printer {
     t0: Option<u64>,
     /// The lab's skbs seen so far (see `Places::keep_seen`).
     seen: HashSet<u64>,
+    /// Everything printed, for --svg.
+    steps: Vec<svg::Step>,
 }
 
 impl Printer {
@@ -155,6 +176,13 @@ impl Printer {
             let hook = tracer.hook_name(e);
             let reason = tracer.reason_name(e);
             let note = path::annotate(hook, side, dev, e.pkt_type, reason);
+            self.steps.push(svg::Step {
+                side,
+                device: dev,
+                hook: hook.to_string(),
+                note: note.clone(),
+                dropped: hook == "kfree_skb",
+            });
             let kind = if tracer.is_function(e) {
                 "fentry"
             } else {

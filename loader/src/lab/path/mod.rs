@@ -14,6 +14,7 @@
 //! words. Dropping the [`Tracer`] closes every link, program and map.
 
 pub mod event;
+pub mod svg;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
