@@ -210,7 +210,25 @@ fn a_lab_that_is_not_up_is_refused_and_nothing_is_left() {
 
     // After a successful run, no program, map or link of ours remains.
     let g = LabGuard::up("ptd", &UpOptions::default());
-    let (_, log, ok) = path(g.lab.names.prefix.as_deref().unwrap(), &["--functions"]);
+    let p = g.lab.names.prefix.as_deref().unwrap();
+    let (_, log, ok) = path(p, &["--function", "no_such_function_here"]);
+    assert!(!ok, "{log}");
+    assert!(log.contains("no FUNC named no_such_function_here"), "{log}");
+    let (_, log, ok) = path(
+        p,
+        &[
+            "--function",
+            "ip_route_input_noref",
+            "--function",
+            "ktime_get",
+        ],
+    );
+    assert!(!ok, "{log}");
+    assert!(
+        log.contains("--function ktime_get: it takes no struct sk_buff *"),
+        "{log}"
+    );
+    let (_, log, ok) = path(p, &["--functions"]);
     assert!(ok, "{log}");
     assert!(log.contains("attached "), "{log}");
     assert!(nothing_left(), "path left programs or maps behind");

@@ -25,8 +25,16 @@ pub struct PathArgs {
     #[arg(long, value_name = "P")]
     pub prefix: Option<String>,
     /// Add the function layer (fentry on a curated set of skb functions).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all")]
     pub functions: bool,
+    /// Add fentry on every function the vmlinux BTF scan finds taking a
+    /// struct sk_buff * (about 1,500 on the matrix's kernels).
+    #[arg(long)]
+    pub all: bool,
+    /// Add fentry on this kernel function (repeatable); it must exist in
+    /// vmlinux BTF and take a struct sk_buff *.
+    #[arg(long = "function", value_name = "NAME")]
+    pub function: Vec<String>,
     /// One JSON object per event instead of text.
     #[arg(long)]
     pub json: bool,
@@ -77,11 +85,33 @@ fn path(a: PathArgs) -> Result<(), LabError> {
     lab.require_up()?;
     let btf = loader::tracing::vmlinux().map_err(|e| LabError::Failed(e.to_string()))?;
     let places = Places::of(&lab)?;
-    let functions: Vec<String> = if a.functions {
+    // A function named by the user must exist: a typo is an error, not a
+    // silently empty layer.
+    for f in &a.function {
+        let (_, args) = btf.function(f).map_err(|e| {
+            LabError::Input(format!(
+                "--function {f}: {e} (see `bpftool btf dump file {}`)",
+                loader::tracing::VMLINUX_BTF
+            ))
+        })?;
+        if !args.iter().any(|x| x.c_type.contains("struct sk_buff *")) {
+            return Err(LabError::Input(format!(
+                "--function {f}: it takes no struct sk_buff * ({})",
+                args.iter()
+                    .map(|x| x.c_type.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    let mut functions: Vec<String> = if a.all {
+        btf.skb_functions().into_iter().map(|f| f.name).collect()
+    } else if a.functions {
         CURATED_FUNCTIONS.iter().map(|s| s.to_string()).collect()
     } else {
         Vec::new()
     };
+    functions.extend(a.function.iter().cloned());
     let tracer = Tracer::attach(&btf, &functions)?;
     let fentries = tracer.hooks.iter().filter(|h| h.function).count();
     eprintln!(
@@ -94,8 +124,20 @@ fn path(a: PathArgs) -> Result<(), LabError> {
     if let Some(w) = &tracer.function_layer_refused {
         eprintln!("warning: {w}");
     }
-    for (hook, why) in &tracer.skipped {
-        eprintln!("  skipped {hook}: {why}");
+    if tracer.skipped.len() <= 20 {
+        for (hook, why) in &tracer.skipped {
+            eprintln!("  skipped {hook}: {why}");
+        }
+    } else {
+        // --all: hundreds of skips; count them by reason, with an example.
+        let mut by: std::collections::BTreeMap<String, (usize, &str)> = Default::default();
+        for (hook, why) in &tracer.skipped {
+            let key: String = why.replace(hook.as_str(), "FN").chars().take(100).collect();
+            by.entry(key).or_insert((0, hook)).0 += 1;
+        }
+        for (why, (n, example)) in by {
+            eprintln!("  skipped {n} (e.g. {example}): {why}");
+        }
     }
     let mut printer = Printer {
         json: a.json,
