@@ -64,11 +64,13 @@ fn trace(
     let events: Vec<Event> = places.keep(tracer.drain().map_err(|e| e.to_string())?);
     let first = events
         .iter()
-        .find(|e| places.device(e) == Some("veth1@2"))
+        .find(|e| e.skb != 0 && places.device(e) == Some("veth1@2"))
         .map(|e| e.skb);
+    // That skb's events, and the route lookups (fib_table_lookup carries
+    // no skb: its event has skb 0 and is placed by its timestamp).
     let steps = events
         .iter()
-        .filter(|e| Some(e.skb) == first)
+        .filter(|e| Some(e.skb) == first || (e.skb == 0 && first.is_some()))
         .map(|e| Step {
             hook: tracer.hook_name(e).to_string(),
             side: places.side(e),
@@ -117,11 +119,12 @@ fn in_order(steps: &[Step], want: &[(&str, Side, Option<&str>)]) -> Result<Vec<u
     Ok(out)
 }
 
-/// egress: received on veth1@2 in netns_1, queued on veth2@1, received on
-/// veth2@2 in netns_2, and the socket got it; never OTHERHOST, no drop.
+/// egress: received on veth1@2 in netns_1, queued on veth2@1 with no
+/// fib_table_lookup in netns_1 in between, received on veth2@2 in netns_2,
+/// and the socket got it; never OTHERHOST, no drop.
 pub fn egress() -> Result<Verdict, String> {
     let (steps, delivered, _) = trace("pte", Setup::Program(0), &[])?;
-    if let Err(e) = in_order(
+    let at = match in_order(
         &steps,
         &[
             ("netif_receive_skb", Side::Netns1, Some("veth1@2")),
@@ -129,7 +132,16 @@ pub fn egress() -> Result<Verdict, String> {
             ("netif_receive_skb", Side::Netns2, Some("veth2@2")),
         ],
     ) {
-        return Ok(Verdict::Fail(e));
+        Ok(at) => at,
+        Err(e) => return Ok(Verdict::Fail(e)),
+    };
+    if let Some(i) = find(&steps, at[0], "fib_table_lookup", Side::Netns1, None) {
+        if i < at[1] {
+            return Ok(Verdict::Fail(format!(
+                "netns_1's stack looked up a route between veth1@2 and veth2@1: {}",
+                show(&steps)
+            )));
+        }
     }
     if !delivered {
         return Ok(Verdict::Fail("netns_2's socket got nothing".into()));
@@ -195,13 +207,30 @@ pub fn ingress() -> Result<Verdict, String> {
 }
 
 /// --no-program: netns_1's own stack forwards, so the packet is received on
-/// veth1@2, queued on veth2@1 and received on veth2@2.
+/// veth1@2, netns_1 looks up a route (fib_table_lookup, where the kernel
+/// has the tracepoint), it is queued on veth2@1 and received on veth2@2.
 pub fn no_program() -> Result<Verdict, String> {
     let (steps, delivered, _) = trace("ptn", Setup::NoProgram, &[])?;
+    let btf = loader::tracing::vmlinux().map_err(|e| e.to_string())?;
+    let fib = btf.tracepoint("fib_table_lookup").is_ok();
+    let lookup = ("fib_table_lookup", Side::Netns1, Some("veth1@2"));
+    let mut want = vec![("netif_receive_skb", Side::Netns1, Some("veth1@2"))];
+    if fib {
+        want.push(lookup);
+    }
     if let Err(e) = in_order(
         &steps,
         &[
-            ("netif_receive_skb", Side::Netns1, Some("veth1@2")),
+            want.as_slice(),
+            &[("net_dev_queue", Side::Netns1, Some("veth2@1"))],
+        ]
+        .concat(),
+    ) {
+        return Ok(Verdict::Fail(e));
+    }
+    if let Err(e) = in_order(
+        &steps,
+        &[
             ("net_dev_queue", Side::Netns1, Some("veth2@1")),
             ("netif_receive_skb", Side::Netns2, Some("veth2@2")),
         ],

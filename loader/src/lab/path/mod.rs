@@ -29,9 +29,12 @@ use crate::lab::{Lab, LabError};
 use crate::{Link, Map, MapSpec, MapType, Program};
 pub use event::{pkt_type_name, Event, EVENT_SIZE};
 
-/// The template, assembled once per hook.
+/// The template for hooks carrying an skb, assembled once per hook.
 pub const SKB_TEMPLATE: &str = include_str!("../../../../bpf-src/path/skb.s");
 const TEMPLATE_FILE: &str = "bpf-src/path/skb.s";
+/// The template for `fib_table_lookup`, which carries a flow, not an skb.
+pub const FIB_TEMPLATE: &str = include_str!("../../../../bpf-src/path/fib.s");
+const FIB_FILE: &str = "bpf-src/path/fib.s";
 
 /// The base layer: raw tracepoints that carry an skb, in the order a packet
 /// meets them. Each must exist as `btf_trace_NAME`; a missing one is
@@ -142,6 +145,51 @@ fn member_defines(btf: &Vmlinux) -> Result<Vec<(String, i64)>, LabError> {
     ])
 }
 
+/// The `-D` constants of `bpf-src/path/fib.s`, or why the hook is skipped.
+fn fib_defines(btf: &Vmlinux) -> Result<Vec<(String, i64)>, String> {
+    let tp = btf
+        .tracepoint("fib_table_lookup")
+        .map_err(|e| e.to_string())?;
+    let pos = |want: &str| {
+        tp.args
+            .iter()
+            .position(|a| a.c_type.contains(want))
+            .map(|i| 8 * i as i64)
+            .ok_or_else(|| format!("fib_table_lookup has no {want} argument"))
+    };
+    let flp = pos("struct flowi4 *")?;
+    let nhc = pos("struct fib_nh_common *")?;
+    let err = 8 * (tp.args.len() as i64 - 1);
+    let off = |path: &str| -> Result<i64, String> {
+        btf.member(path)
+            .map(|f| i64::from(f.byte_offset()))
+            .map_err(|e| e.to_string())
+    };
+    Ok(vec![
+        ("FLP_ARG_OFF".into(), flp),
+        ("NHC_ARG_OFF".into(), nhc),
+        ("ERR_ARG_OFF".into(), err),
+        ("FL_IIF".into(), off("flowi4.__fl_common.flowic_iif")?),
+        ("FL_MARK".into(), off("flowi4.__fl_common.flowic_mark")?),
+        ("FL_PROTO".into(), off("flowi4.__fl_common.flowic_proto")?),
+        ("FL_SADDR".into(), off("flowi4.saddr")?),
+        ("FL_DADDR".into(), off("flowi4.daddr")?),
+        ("FL_DPORT".into(), off("flowi4.uli.ports.dport")?),
+        ("FL_SPORT".into(), off("flowi4.uli.ports.sport")?),
+        ("NHC_DEV".into(), off("fib_nh_common.nhc_dev")?),
+        ("DEV_NET".into(), off("net_device.nd_net.net")?),
+        ("NET_INUM".into(), off("net.ns.inum")?),
+        (
+            "SADDR".into(),
+            i64::from(u32::from_le_bytes(plan::HOST_ADDR.octets())),
+        ),
+        (
+            "DADDR".into(),
+            i64::from(u32::from_le_bytes(plan::DEST_ADDR.octets())),
+        ),
+    ])
+}
+
 impl Tracer {
     /// Loads and attaches the base layer, and with `functions` the given
     /// fentry functions. A refused function layer is reported in
@@ -216,6 +264,20 @@ impl Tracer {
             t.add(&hook, &common, skb_arg, reason)
                 .map_err(|e| fail(&hook.section(), e))?;
         }
+        match fib_defines(btf) {
+            Ok(d) => {
+                let hook = Hook::RawTp {
+                    name: "fib_table_lookup".into(),
+                    btf_id: btf
+                        .tracepoint("fib_table_lookup")
+                        .map(|tp| tp.btf_id)
+                        .unwrap_or(0),
+                };
+                t.add_template(&hook, FIB_TEMPLATE, FIB_FILE, d)
+                    .map_err(|e| fail(&hook.section(), e))?;
+            }
+            Err(why) => t.skipped.push(("tp_btf/fib_table_lookup".into(), why)),
+        }
         for f in functions {
             if t.function_layer_refused.is_some() {
                 t.skipped.push((
@@ -264,17 +326,28 @@ impl Tracer {
         skb_arg: usize,
         reason: Option<usize>,
     ) -> Result<(), crate::Error> {
-        let index = self.hooks.len() as i64;
         let mut defines = common.to_vec();
-        defines.push(("HOOK".into(), index));
         defines.push(("SKB_ARG_OFF".into(), 8 * skb_arg as i64));
         if let Some(r) = reason {
             defines.push(("REASON_ARG_OFF".into(), 8 * r as i64));
         }
+        self.add_template(hook, SKB_TEMPLATE, TEMPLATE_FILE, defines)
+    }
+
+    /// Assembles `source` with `defines` plus HOOK, loads it for `hook`
+    /// and attaches it.
+    fn add_template(
+        &mut self,
+        hook: &Hook,
+        source: &str,
+        file: &str,
+        mut defines: Vec<(String, i64)>,
+    ) -> Result<(), crate::Error> {
+        defines.push(("HOOK".into(), self.hooks.len() as i64));
         let prog = ebpf_asm::assemble(
-            SKB_TEMPLATE,
+            source,
             &ebpf_asm::AsmOptions {
-                file_name: TEMPLATE_FILE.into(),
+                file_name: file.into(),
                 defines,
             },
         )
@@ -288,13 +361,13 @@ impl Tracer {
                 }
                 (s, _) => {
                     return Err(crate::Error::Input(format!(
-                        "{TEMPLATE_FILE}: unexpected map reference {s:?}"
+                        "{file}: unexpected map reference {s:?}"
                     )))
                 }
             };
             crate::asm::patch_map_ref(&mut bytes, r.slot, fd, off)?;
         }
-        let map = crate::asm::source_map(&prog, TEMPLATE_FILE);
+        let map = crate::asm::source_map(&prog, file);
         let (name, function) = match hook {
             Hook::RawTp { name, .. } => (name.clone(), false),
             Hook::Fentry { name, .. } => (name.clone(), true),
@@ -464,6 +537,7 @@ pub fn annotate(
         ),
         "netif_receive_skb" => format!("received on {dev} in {ns}"),
         "skb_copy_datagram_iovec" => format!("delivered to the UDP socket in {ns}"),
+        "fib_table_lookup" => format!("{ns}'s IP stack looked up a route (packet from {dev})"),
         // Queued to a UDP socket, skb->dev becomes dev_scratch: no device.
         "consume_skb" if side.is_none() => {
             "freed after the socket read it (consume_skb, not a drop)".to_string()
