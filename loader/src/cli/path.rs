@@ -235,7 +235,7 @@ impl Printer {
                     "{{\"t_ns\":{},\"skb\":\"{:#x}\",\"kind\":\"{kind}\",\"hook\":{},\"netns\":{},\
                      \"netns_inode\":{},\"device\":{},\"ifindex\":{},\"len\":{},\"pkt_type\":{},\
                      \"protocol\":{},\"mark\":{},\"reason\":{},\"saddr\":\"{}\",\"daddr\":\"{}\",\
-                     \"sport\":{},\"dport\":{},\"cpu\":{},\"note\":{}}}",
+                     \"sport\":{},\"dport\":{},\"ip_proto\":{},\"cpu\":{},\"note\":{}}}",
                     e.ts_ns.saturating_sub(t0),
                     e.skb,
                     json_str(hook),
@@ -252,6 +252,7 @@ impl Printer {
                     e.daddr,
                     e.sport,
                     e.dport,
+                    e.ip_proto,
                     e.cpu,
                     json_str(&note)
                 );
