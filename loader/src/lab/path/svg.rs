@@ -1,6 +1,6 @@
 //! `path --svg`: the lab's topology (the seed's diagram) with the traced
 //! path drawn on it, written as SVG by hand (no library: the format is a
-//! few elements of XML, https://www.w3.org/TR/SVG11/).
+//! few elements of XML, <https://www.w3.org/TR/SVG11/>).
 //!
 //! Three namespace boxes side by side, the four veth devices on their
 //! edges, the veth pairs as links; the packet's path is a polyline through
