@@ -2,7 +2,8 @@
 //! kernel objects it becomes, and nothing about the lab.
 //!
 //! It follows `include/uapi/linux/bpf.h` for every `union bpf_attr` layout.
-//! [`sys`] is the only module here with `unsafe` code.
+//! [`sys`] and [`ringbuf`] (its shared-memory reader) are the only modules
+//! here with `unsafe` code.
 //!
 //! - [`sys`]: the `bpf(2)` commands, one `#[repr(C)]` attr each;
 //! - [`prog`]: `BPF_PROG_LOAD` with the verifier log, `BPF_PROG_TEST_RUN`,
@@ -13,6 +14,7 @@
 //! - [`verifier`]: reading the verifier log, mapping it to source lines;
 //! - [`xlated`]: the program as the kernel runs it, listed like bpftool;
 //! - [`map`]: maps and their elements;
+//! - [`ringbuf`]: ring buffer maps and their mmap()ed reader;
 //! - [`link`]: `BPF_LINK_CREATE` (TCX, XDP) and link info;
 //! - [`retval`]: what TC and XDP return values mean;
 //! - [`pin`]: bpffs pins;
@@ -30,6 +32,7 @@ pub mod map;
 pub mod pin;
 pub mod prog;
 pub mod retval;
+pub mod ringbuf;
 pub mod sys;
 pub mod types;
 pub mod verifier;
