@@ -18,8 +18,8 @@ pub mod bpf;
 pub mod lab;
 
 pub use bpf::{
-    asm, defines, elf, error, file, link, map, pin, prog, retval, ringbuf, sys, types, verifier,
-    xlated,
+    asm, btf, defines, elf, error, file, link, map, pin, prog, retval, ringbuf, sys, types,
+    verifier, xlated,
 };
 
 pub use asm::AsmLoad;

@@ -9,6 +9,7 @@
 //! - [`prog`]: `BPF_PROG_LOAD` with the verifier log, `BPF_PROG_TEST_RUN`,
 //!   program info and listing;
 //! - [`asm`]: loading `ebpf-asm` programs (map patching, source maps);
+//! - [`btf`]: `BPF_BTF_LOAD`, and the func/line info `BPF_PROG_LOAD` takes;
 //! - [`elf`]: loading clang-built ELF objects (global data as array maps);
 //! - [`mod@file`]: load a `.s` or `.o` file, whichever it is;
 //! - [`verifier`]: reading the verifier log, mapping it to source lines;
@@ -23,6 +24,7 @@
 //! - [`error`]: errors that name the command, the errno and what to do.
 
 pub mod asm;
+pub mod btf;
 pub mod defines;
 pub mod elf;
 pub mod error;

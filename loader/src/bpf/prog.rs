@@ -43,6 +43,8 @@ pub struct LoadOptions<'a> {
     pub verbose: bool,
     /// Instruction slot -> source line, to annotate verifier logs.
     pub source_map: Option<&'a SourceMap>,
+    /// The program's BTF: `prog_btf_fd`, `func_info`, `line_info`.
+    pub btf: Option<&'a crate::btf::ProgBtf>,
 }
 
 impl<'a> LoadOptions<'a> {
@@ -55,6 +57,7 @@ impl<'a> LoadOptions<'a> {
             name,
             verbose: false,
             source_map: None,
+            btf: None,
         }
     }
 }
@@ -212,6 +215,15 @@ fn try_load(
         expected_attach_type: opts.expected_attach_type.map(AttachType::raw).unwrap_or(0),
         ..Default::default()
     };
+    if let Some(b) = opts.btf {
+        attr.prog_btf_fd = b.btf.as_fd().as_raw_fd() as u32;
+        attr.func_info_rec_size = crate::btf::ProgBtf::FUNC_INFO_REC_SIZE;
+        attr.func_info = b.func_info.as_ptr() as u64;
+        attr.func_info_cnt = b.func_info_cnt();
+        attr.line_info_rec_size = crate::btf::ProgBtf::LINE_INFO_REC_SIZE;
+        attr.line_info = b.line_info.as_ptr() as u64;
+        attr.line_info_cnt = b.line_info_cnt();
+    }
     if log_level != 0 {
         attr.log_level = log_level;
         attr.log_size = log.len() as u32;
