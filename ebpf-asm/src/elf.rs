@@ -11,18 +11,34 @@
 //! - one `R_BPF_64_64` relocation per map reference, against an undefined
 //!   symbol named after the map (the loader resolves it). For a map-value
 //!   reference the offset is the implicit addend, already in the lddw's `imm`
-//!   (BPF objects use REL relocations, without explicit addends).
+//!   (BPF objects use REL relocations, without explicit addends);
+//! - `.BTF` and `.BTF.ext` from [`crate::btf::gen`]: the program's FUNC and
+//!   its line info, pointing at the `.s` file's own lines (file name from
+//!   `AsmOptions::file_name`, else `NAME.s`).
 
-use crate::object::Object;
+use crate::btf::gen;
+use crate::object::{Object, Section, SectionKind};
 use crate::program::Program;
 
 /// Why an object could not be written (or read): see [`crate::object::ElfError`].
 pub use crate::object::ElfError;
 
 /// The ELF object bytes for `prog`, through the object model
-/// ([`Object::from_program`], [`Object::to_elf`]).
+/// ([`Object::from_program`], then `.BTF`/`.BTF.ext`, then [`Object::to_elf`]).
 pub fn write_object(prog: &Program) -> Result<Vec<u8>, ElfError> {
-    Object::from_program(prog).to_elf()
+    let mut obj = Object::from_program(prog);
+    let file_name = match prog.file_name() {
+        "" => format!("{}.s", prog.name()),
+        f => f.to_string(),
+    };
+    let btf = gen::generate(&gen::Input::from_program(prog, &file_name));
+    for (name, data) in [(".BTF", btf.btf_bytes()), (".BTF.ext", btf.ext_bytes())] {
+        let mut s = Section::new(name, SectionKind::Other);
+        s.push_bytes(&data);
+        s.align = 4;
+        obj.add_section(s);
+    }
+    obj.to_elf()
 }
 
 #[cfg(test)]

@@ -8,12 +8,14 @@
 //! - [`insn`]: the raw slot [`Insn`] and the typed [`Instruction`];
 //! - [`mod@encode`]: exact encode/decode between the two;
 //! - [`helpers`]: kernel helper names and ids;
+//! - [`btf`]: BTF and `.BTF.ext`, read and written (`include/uapi/linux/btf.h`);
 //! - [`builder`]: build programs from Rust with typed registers and labels;
 //! - [`text`]: the text assembler ([`assemble`]);
 //! - [`disasm`]: bytes back to text, kernel or LLVM syntax;
 //! - [`mod@object`]: the object model (sections, symbols, relocations, maps), read from and written to ELF;
 //! - [`elf`]: writes one [`Program`] as an ELF object, through [`object::Object`].
 
+pub mod btf;
 pub mod builder;
 pub mod disasm;
 pub mod elf;

@@ -62,6 +62,9 @@ pub struct Program {
     pub(crate) lines: Vec<(u32, u32, u32)>,
     /// `-D` names the text never mentioned (see [`Program::unused_defines`]).
     pub(crate) unused_defines: Vec<String>,
+    /// The file the text came from (`AsmOptions::file_name`), which BTF
+    /// line info names; empty when not built from text.
+    pub(crate) file_name: String,
 }
 
 /// Default ELF section: a TC classifier, as `tc ... bpf da obj FILE sec tc` expects.
@@ -81,6 +84,7 @@ impl Program {
             source: String::new(),
             lines: Vec::new(),
             unused_defines: Vec::new(),
+            file_name: String::new(),
         }
     }
 
@@ -142,6 +146,16 @@ impl Program {
     }
     pub fn set_name(&mut self, s: &str) {
         self.name = s.to_string();
+    }
+
+    /// The source file's name, as given to the assembler ("" if none).
+    pub fn file_name(&self) -> &str {
+        &self.file_name
+    }
+
+    /// The whole text the program was assembled from ("" if none).
+    pub fn source_text(&self) -> &str {
+        &self.source
     }
 
     /// The source line that produced `slot` (either slot of an lddw).

@@ -43,6 +43,7 @@ pub use error::{Error, Result};
 pub use handle::{Handle, Reply, Request};
 pub use link::{Link, LinkStats};
 pub use netns::{run_in, sysctl_write, Netns, NetnsGuard};
+pub use sys::ethtool_set_tx_csum;
 pub use tc::{BpfFilter, BpfFilterSpec, FilterId, Qdisc, TcHook};
 pub use xdp::XdpInfo;
 

@@ -1,5 +1,6 @@
 //! The only `unsafe` code in this crate: thin wrappers over `setns(2)`,
-//! `unshare(2)`, `mount(2)`, `umount2(2)`, `setsockopt(2)` and `geteuid(2)`.
+//! `unshare(2)`, `mount(2)`, `umount2(2)`, `setsockopt(2)`, `geteuid(2)`, and
+//! the `SIOCETHTOOL` ioctl (include/uapi/linux/ethtool.h).
 //!
 //! Each wrapper turns the C return convention (-1 and `errno`) into an
 //! `io::Result`. Constants come from `<sched.h>` (`CLONE_NEWNET`) and
@@ -139,4 +140,49 @@ pub fn borrow_socket(s: &neli::socket::NlSocket) -> BorrowedFd<'_> {
     // SAFETY: `NlSocket` owns the fd and closes it only on drop; the returned
     // BorrowedFd borrows `s`, so it cannot outlive the open fd.
     unsafe { BorrowedFd::borrow_raw(s.as_raw_fd()) }
+}
+
+/// `SIOCETHTOOL` (include/uapi/linux/sockios.h).
+const SIOCETHTOOL: libc::c_ulong = 0x8946;
+/// `ETHTOOL_STXCSUM`: set TX checksum offload (include/uapi/linux/ethtool.h).
+pub const ETHTOOL_STXCSUM: u32 = 0x17;
+
+/// `struct ethtool_value` (include/uapi/linux/ethtool.h).
+#[repr(C)]
+struct EthtoolValue {
+    cmd: u32,
+    data: u32,
+}
+
+/// `ethtool -K DEV tx on|off` through the `SIOCETHTOOL` ioctl on a datagram
+/// socket, in the calling thread's network namespace: the one device
+/// setting rtnetlink has no attribute for.
+pub fn ethtool_set_tx_csum(dev: &str, on: bool) -> io::Result<()> {
+    let name = dev.as_bytes();
+    if name.len() >= libc::IFNAMSIZ {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("device name {dev:?} is longer than IFNAMSIZ - 1"),
+        ));
+    }
+    // SAFETY: socket() takes no pointers; the fd is owned below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd was just returned by socket() and is owned by nobody else.
+    let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let mut value = EthtoolValue {
+        cmd: ETHTOOL_STXCSUM,
+        data: u32::from(on),
+    };
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr.ifr_name.iter_mut().zip(name) {
+        *d = *s as libc::c_char;
+    }
+    ifr.ifr_ifru.ifru_data = (&mut value as *mut EthtoolValue).cast();
+    // SAFETY: SIOCETHTOOL reads the ifreq and the ethtool_value it points
+    // to; both live on this stack frame for the whole call.
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), SIOCETHTOOL as _, &mut ifr) })
 }

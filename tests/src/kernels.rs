@@ -1,15 +1,20 @@
-//! Fetches Debian's cloud kernels with apt and prepares what a VM boot needs:
+//! Fetches Debian's cloud kernels and prepares what a VM boot needs:
 //! `vmlinuz` and the few modules the behaviour suite uses, decompressed, in
 //! the order `finit_module` must load them.
 //!
-//! It follows the layout of a Debian `linux-image-*` package (`boot/vmlinuz-*`,
-//! `lib/modules/<release>/kernel/...`, `modules.builtin`). The package ships
-//! no `modules.dep` (`depmod(8)` writes it at install time), so a module's
-//! dependencies are read from its own `.modinfo` section, the `depends=`
-//! entry that `modpost` stores, and loaded before it.
+//! Packages come through a private apt state per Debian release
+//! ([`crate::apt`]), so the host's apt configuration is never touched. The
+//! package layout is probed, not assumed from the version: an `-unsigned` or
+//! signed `linux-image-*`, or sid's split `linux-binary-*`/`linux-modules-*`/
+//! `linux-base-*`; `vmlinuz` under `boot/` or `usr/lib/modules/REL/`;
+//! modules as `.ko`, `.ko.xz` or `.ko.zst`, or built in (`modules.builtin`).
+//! The packages ship no `modules.dep` (`depmod(8)` writes it at install
+//! time), so a module's dependencies are read from its own `.modinfo`
+//! section, the `depends=` entry that `modpost` stores, and loaded first.
 //!
 //! Everything is cached under `target/kernels/<series>/`; a prepared kernel is
-//! marked by a `ready` file naming its package, so a second run costs one
+//! marked by a `ready` file naming its ABI, and every `.deb` is checked
+//! against the signed index's SHA256, so a second run costs one
 //! `apt-cache search` and no download.
 
 use std::collections::{BTreeMap, HashSet};
@@ -18,21 +23,20 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::apt::{self, PackageInfo, PrivateApt};
+
 /// The modules the behaviour suite needs on a kernel that does not build them
 /// in (Debian's cloud flavour ships them as modules): veth pairs, the clsact
 /// qdisc (`sch_ingress.ko` provides both ingress and clsact) and the cls_bpf
 /// classifier.
 pub const SUITE_MODULES: &[&str] = &["veth", "sch_ingress", "cls_bpf"];
 
-/// A kernel series to test, such as "6.1": the newest Debian package
-/// `linux-image-<series>.*-cloud-amd64-unsigned` is used.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Series(pub String);
-
 /// A kernel ready to boot.
 #[derive(Clone, Debug)]
 pub struct PreparedKernel {
     pub series: String,
+    /// The kernel's ABI name as Debian spells it in package names, e.g.
+    /// `6.1.0-57-cloud-amd64` or `7.2.13+deb14-cloud-amd64`.
     pub package: String,
     /// The kernel release (`uname -r`), e.g. `6.1.0-56-cloud-amd64`.
     pub release: String,
@@ -52,20 +56,37 @@ impl fmt::Display for KernelError {
 
 impl std::error::Error for KernelError {}
 
+impl From<String> for KernelError {
+    fn from(s: String) -> Self {
+        KernelError(s)
+    }
+}
+
 fn err<T>(msg: impl Into<String>) -> Result<T, KernelError> {
     Err(KernelError(msg.into()))
 }
 
-/// Package names for a series, e.g. "6.1" matches `linux-image-6.1.0-56-...`
-/// but not `linux-image-6.10...` or `linux-image-6.12...`.
-pub fn matching_packages(series: &str, apt_cache_output: &str) -> Vec<String> {
-    let prefix = format!("linux-image-{series}.");
-    apt_cache_output
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|name| name.starts_with(&prefix) && name.ends_with("-cloud-amd64-unsigned"))
+/// One progress line on stderr, prefixed like every runner message.
+fn progress(series: &str, msg: impl fmt::Display) {
+    eprintln!("kernel-matrix: {series}: {msg}");
+}
+
+/// The kernel ABIs of a series among package names: `linux-image-ABI` and
+/// `linux-image-ABI-unsigned` both give ABI, which must start with
+/// "`series`." (so "6.1" matches `6.1.0-56` but not `6.12.117+deb13`) and be
+/// the cloud flavour.
+pub fn abis_of(series: &str, names: &[String]) -> Vec<String> {
+    let prefix = format!("{series}.");
+    let mut abis: Vec<String> = names
+        .iter()
+        .filter_map(|n| n.strip_prefix("linux-image-"))
+        .map(|n| n.strip_suffix("-unsigned").unwrap_or(n))
+        .filter(|abi| abi.starts_with(&prefix) && abi.ends_with("-cloud-amd64"))
         .map(str::to_string)
-        .collect()
+        .collect();
+    abis.sort();
+    abis.dedup();
+    abis
 }
 
 /// Splits a package name into numeric runs so that `6.1.0-56` sorts after
@@ -82,75 +103,88 @@ pub fn newest(packages: &[String]) -> Option<&String> {
     packages.iter().max_by_key(|p| version_key(p))
 }
 
-/// Finds the newest package for `series`: `apt-cache search`, and if nothing
-/// matches, one `apt-get update` and a second search.
-pub fn find_package(series: &str) -> Result<Option<String>, KernelError> {
-    let pattern = format!(
-        "^linux-image-{}\\..*-cloud-amd64-unsigned$",
-        series.replace('.', "\\.")
-    );
-    let search = || -> Result<Vec<String>, KernelError> {
-        let out = Command::new("apt-cache")
-            .args(["search", "--names-only", &pattern])
-            .output()
-            .map_err(|e| KernelError(format!("cannot run apt-cache: {e}")))?;
-        Ok(matching_packages(
+/// The newest ABI of `series` in the private apt's lists (fetched the first
+/// time; a second run reads the lists already there and downloads nothing).
+fn newest_abi(apt: &PrivateApt, series: &str, force_update: bool) -> Result<String, KernelError> {
+    if force_update || !apt.updated() {
+        progress(
             series,
-            &String::from_utf8_lossy(&out.stdout),
-        ))
-    };
-    let mut found = search()?;
-    if found.is_empty() {
-        eprintln!("kernel-matrix: no {series} cloud kernel known to apt; running apt-get update");
-        let st = Command::new("apt-get")
-            .args(["update", "-qq"])
-            .status()
-            .map_err(|e| KernelError(format!("cannot run apt-get update: {e}")))?;
-        if !st.success() {
-            eprintln!("kernel-matrix: apt-get update failed ({st})");
-        }
-        found = search()?;
+            format_args!(
+                "apt-get update for {} ({}), private lists in {}",
+                apt.release.codename,
+                apt.release.debian,
+                apt.dir().join("lists").display()
+            ),
+        );
+        apt.update()?;
     }
-    Ok(newest(&found).cloned())
+    let names = apt.search(&format!("^linux-image-{}\\.", series.replace('.', "\\.")))?;
+    newest(&abis_of(series, &names)).cloned().ok_or_else(|| {
+        KernelError(format!(
+            "no linux-image-{series}.*-cloud-amd64 package in {} ({})",
+            apt.release.codename, apt.release.debian
+        ))
+    })
 }
 
 /// Makes sure the newest kernel of `series` is downloaded and prepared under
-/// `cache_root/<series>/`. With no network or apt, a kernel prepared earlier
-/// is used.
+/// `cache_root/<series>/`. Without network, a kernel prepared earlier is used.
 pub fn prepare(series: &str, cache_root: &Path) -> Result<PreparedKernel, KernelError> {
+    let release = apt::release(series).ok_or_else(|| {
+        KernelError(format!(
+            "unknown kernel series {series:?}: the matrix knows {}",
+            apt::default_series().join(", ")
+        ))
+    })?;
     let dir = cache_root.join(series);
     fs::create_dir_all(&dir)
         .map_err(|e| KernelError(format!("cannot create {}: {e}", dir.display())))?;
+    // Tests and the runner may prepare the same kernel at once (apt's own
+    // lock would fail the second): one preparer per series at a time.
+    let lock_path = dir.join("lock");
+    let lock = fs::File::create(&lock_path)
+        .map_err(|e| KernelError(format!("{}: {e}", lock_path.display())))?;
+    crate::sys::lock_exclusive(&lock)
+        .map_err(|e| KernelError(format!("flock {}: {e}", lock_path.display())))?;
     let cached = read_ready(&dir);
-    let package = match find_package(series) {
-        Ok(Some(p)) => p,
-        Ok(None) | Err(_) => match &cached {
+    let apt = PrivateApt::new(release, cache_root, &apt::host_mirror())?;
+    let fresh_lists = !apt.updated();
+    let abi = match newest_abi(&apt, series, false) {
+        Ok(a) => a,
+        Err(e) => match cached {
             Some(k) => {
-                eprintln!(
-                    "kernel-matrix: apt found no {series} kernel; using cached {}",
-                    k.package
-                );
-                return Ok(k.clone());
+                progress(series, format_args!("{e}; using cached {}", k.package));
+                return Ok(k);
             }
-            None => {
-                return err(format!(
-                    "no package linux-image-{series}.*-cloud-amd64-unsigned found by apt-cache \
-                     (is deb.debian.org bookworm in /etc/apt/sources.list?) and none cached in {}",
-                    dir.display()
-                ))
-            }
+            None => return Err(e),
         },
     };
     if let Some(k) = cached {
-        if k.package == package {
+        if k.package == abi {
+            progress(series, format_args!("{abi}: cached, ready"));
             return Ok(k);
         }
-        eprintln!(
-            "kernel-matrix: {series}: {} is newer than cached {}",
-            package, k.package
+        progress(
+            series,
+            format_args!("{abi} is newer than cached {}", k.package),
         );
     }
-    download_and_extract(series, &package, &dir)
+    match fetch(&apt, series, &abi, &dir) {
+        Ok(k) => Ok(k),
+        // Lists from an earlier run may name a package the mirror has since
+        // removed: update once and try the newest ABI again.
+        Err(e) if !fresh_lists => {
+            progress(series, format_args!("{e}; refreshing the package lists"));
+            // The first failure stays in the reason: when the refresh fails
+            // too (no network), it is the one that says what went wrong.
+            newest_abi(&apt, series, true)
+                .and_then(|abi| fetch(&apt, series, &abi, &dir))
+                .map_err(|again| {
+                    KernelError(format!("{e}; after refreshing the package lists: {again}"))
+                })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn read_ready(dir: &Path) -> Option<PreparedKernel> {
@@ -187,42 +221,134 @@ fn run(cmd: &mut Command, what: &str) -> Result<(), KernelError> {
     Ok(())
 }
 
-fn download_and_extract(
+/// True for the packages a split kernel is made of (sid: `linux-binary-`,
+/// `linux-modules-`, `linux-base-`), of this ABI only.
+fn is_kernel_part(name: &str, abi: &str) -> bool {
+    ["linux-binary-", "linux-modules-", "linux-base-"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        && name.ends_with(abi)
+}
+
+/// Downloads the packages of one ABI and prepares it. The layout is found
+/// by probing the packages, never from the version number: the `-unsigned`
+/// image first, then the signed one (bullseye-security's pool may lack the
+/// unsigned file); an image that is only a meta package pulls in the parts
+/// its `Depends` names (sid's `linux-binary-`/`-modules-`/`-base-`).
+fn fetch(
+    apt: &PrivateApt,
     series: &str,
-    package: &str,
+    abi: &str,
     dir: &Path,
 ) -> Result<PreparedKernel, KernelError> {
     let debs = dir.join("debs");
     fs::create_dir_all(&debs).map_err(|e| KernelError(format!("{}: {e}", debs.display())))?;
-    let deb = find_deb(&debs, package);
-    let deb = match deb {
-        Some(d) => d,
-        None => {
-            eprintln!("kernel-matrix: downloading {package} (about 35 MB)");
-            run(
-                Command::new("apt-get")
-                    .args(["download", "-q", package])
-                    .current_dir(&debs),
-                &format!("apt-get download {package}"),
-            )?;
-            find_deb(&debs, package).ok_or_else(|| {
-                KernelError(format!(
-                    "apt-get download left no {package}_*.deb in {}",
-                    debs.display()
-                ))
-            })?
+    let mut why = Vec::new();
+    for image in [
+        format!("linux-image-{abi}-unsigned"),
+        format!("linux-image-{abi}"),
+    ] {
+        let info = match apt.show(&image) {
+            Ok(i) => i,
+            Err(_) => continue,
+        };
+        let mut set = vec![info.clone()];
+        for dep in info.depends.iter().filter(|d| is_kernel_part(d, abi)) {
+            set.push(apt.show(dep)?);
         }
-    };
-    let tree = dir.join("extract");
-    let _ = fs::remove_dir_all(&tree);
-    run(
-        Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree),
-        &format!("dpkg-deb -x {}", deb.display()),
-    )?;
-    let result = prepare_from_tree(series, package, &tree, dir);
-    // The extracted tree is ~150 MB; the .deb stays as the cache.
-    let _ = fs::remove_dir_all(&tree);
-    result
+        let files: Result<Vec<PathBuf>, String> = set
+            .iter()
+            .map(|p| {
+                fetch_deb(p, &debs, |pkg, to| {
+                    progress(series, format_args!("downloading {pkg} ({})", mib(p.size)));
+                    apt.download(pkg, to)
+                })
+            })
+            .collect();
+        match files {
+            Ok(files) => return unpack(series, abi, &files, dir),
+            Err(e) => {
+                progress(series, format_args!("{e}; trying the next package layout"));
+                why.push(e);
+            }
+        }
+    }
+    if why.is_empty() {
+        why.push(format!(
+            "apt knows neither linux-image-{abi}-unsigned nor linux-image-{abi}"
+        ));
+    }
+    err(why.join("; "))
+}
+
+fn mib(bytes: u64) -> String {
+    if bytes < 1_000_000 {
+        format!("{:.1} kB", bytes as f64 / 1e3)
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    }
+}
+
+/// The SHA256 of a file, as `sha256sum` prints it.
+fn sha256_of(path: &Path) -> Result<String, String> {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .map_err(|e| format!("cannot run sha256sum: {e}"))?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
+        .ok_or_else(|| format!("sha256sum {}: no output", path.display()))
+}
+
+/// A package's `.deb` in `debs`, checked against the index's SHA256: a good
+/// cached file is used as is ("cached"), anything else is downloaded with
+/// `download` and checked again. A truncated or corrupt file is an error
+/// that names the package, and is removed so the next run starts clean.
+pub fn fetch_deb(
+    info: &PackageInfo,
+    debs: &Path,
+    download: impl Fn(&str, &Path) -> Result<(), String>,
+) -> Result<PathBuf, String> {
+    let find = || find_deb(debs, &info.package);
+    if let Some(path) = find() {
+        if sha256_of(&path)? == info.sha256 {
+            eprintln!(
+                "kernel-matrix: cached {} ({})",
+                info.package,
+                mib(info.size)
+            );
+            return Ok(path);
+        }
+        let _ = fs::remove_file(&path);
+    }
+    let start = std::time::Instant::now();
+    download(&info.package, debs)?;
+    let path = find().ok_or_else(|| {
+        format!(
+            "download of {} left no {}_*.deb in {}",
+            info.package,
+            info.package,
+            debs.display()
+        )
+    })?;
+    let got = sha256_of(&path)?;
+    if got != info.sha256 {
+        let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let _ = fs::remove_file(&path);
+        return Err(format!(
+            "{}: downloaded file is truncated or corrupt ({len} of {} bytes, SHA256 {got} is not the index's {})",
+            info.package, info.size, info.sha256
+        ));
+    }
+    eprintln!(
+        "kernel-matrix: done {} ({}) in {:.1}s",
+        info.package,
+        mib(info.size),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(path)
 }
 
 fn find_deb(debs: &Path, package: &str) -> Option<PathBuf> {
@@ -238,35 +364,86 @@ fn find_deb(debs: &Path, package: &str) -> Option<PathBuf> {
         })
 }
 
+/// Extracts every package of a kernel into one tree, prepares it, and
+/// removes the tree (about 150 MB; the `.deb` files stay as the cache).
+fn unpack(
+    series: &str,
+    abi: &str,
+    debs: &[PathBuf],
+    dir: &Path,
+) -> Result<PreparedKernel, KernelError> {
+    let tree = dir.join("extract");
+    let _ = fs::remove_dir_all(&tree);
+    for deb in debs {
+        progress(
+            series,
+            format_args!(
+                "unpacking {}",
+                deb.file_name().unwrap_or_default().to_string_lossy()
+            ),
+        );
+        run(
+            Command::new("dpkg-deb").arg("-x").arg(deb).arg(&tree),
+            &format!("dpkg-deb -x {}", deb.display()),
+        )?;
+    }
+    let result = prepare_from_tree(series, abi, &tree, dir);
+    let _ = fs::remove_dir_all(&tree);
+    result
+}
+
+/// Where a kernel's files are in an unpacked package tree. Debian has moved
+/// them: `boot/vmlinuz-REL` and `lib/modules/REL/` (bookworm and older),
+/// `usr/lib/modules/REL/vmlinuz` with the modules beside it (sid's split
+/// packages). Both are probed.
+pub fn find_layout(tree: &Path) -> Result<(PathBuf, String, PathBuf), KernelError> {
+    let boot = tree.join("boot");
+    if let Ok(entries) = fs::read_dir(&boot) {
+        for p in entries.flatten().map(|e| e.path()) {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if let Some(rel) = name.strip_prefix("vmlinuz-") {
+                let rel = rel.to_string();
+                let moddir = ["lib/modules", "usr/lib/modules"]
+                    .iter()
+                    .map(|m| tree.join(m).join(&rel))
+                    .find(|d| d.is_dir())
+                    .unwrap_or_else(|| tree.join("lib/modules").join(&rel));
+                return Ok((p, rel, moddir));
+            }
+        }
+    }
+    for base in ["usr/lib/modules", "lib/modules"] {
+        if let Ok(entries) = fs::read_dir(tree.join(base)) {
+            for d in entries.flatten().map(|e| e.path()) {
+                if d.join("vmlinuz").is_file() {
+                    let rel = d
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned();
+                    return Ok((d.join("vmlinuz"), rel, d));
+                }
+            }
+        }
+    }
+    err("no boot/vmlinuz-* and no {usr/,}lib/modules/*/vmlinuz in the packages")
+}
+
 fn prepare_from_tree(
     series: &str,
     package: &str,
     tree: &Path,
     dir: &Path,
 ) -> Result<PreparedKernel, KernelError> {
-    let boot = tree.join("boot");
-    let vmlinuz_src = fs::read_dir(&boot)
-        .map_err(|e| KernelError(format!("{}: {e}", boot.display())))?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("vmlinuz-"))
-        })
-        .ok_or_else(|| KernelError(format!("{package}: no boot/vmlinuz-* in the package")))?;
-    let release = vmlinuz_src
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix("vmlinuz-"))
-        .unwrap_or_default()
-        .to_string();
-    let moddir = tree.join("lib/modules").join(&release);
+    let (vmlinuz_src, release, moddir) =
+        find_layout(tree).map_err(|e| KernelError(format!("{package}: {e}")))?;
     // The package ships no modules.dep (depmod writes it at install time), so
     // dependencies come from each module's own `.modinfo` "depends=" entry.
     let builtin = fs::read_to_string(moddir.join("modules.builtin")).unwrap_or_default();
     let mut files = BTreeMap::new();
-    index_modules(&moddir.join("kernel"), &mut files)?;
+    if moddir.join("kernel").is_dir() {
+        index_modules(&moddir.join("kernel"), &mut files)?;
+    }
     let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let order = load_order(&builtin, SUITE_MODULES, |name| {
         let path = files.get(name).ok_or_else(|| {
@@ -298,6 +475,17 @@ fn prepare_from_tree(
         .map_err(|e| KernelError(format!("{}: {e}", vmlinuz_src.display())))?;
     let ready = format!("{series}\n{package}\n{release}\n{}", names.join("\n"));
     fs::write(dir.join("ready"), ready).map_err(|e| KernelError(format!("ready file: {e}")))?;
+    progress(
+        series,
+        format_args!(
+            "{release} ready: modules {}",
+            if names.is_empty() {
+                "all built in".to_string()
+            } else {
+                names.join(", ")
+            }
+        ),
+    );
     read_ready(dir)
         .ok_or_else(|| KernelError(format!("{}: prepared kernel is incomplete", dir.display())))
 }
@@ -434,23 +622,114 @@ mod tests {
 
     #[test]
     fn picks_the_newest_of_a_series_only() {
-        let out = "linux-image-6.1.0-9-cloud-amd64-unsigned - Linux 6.1\n\
-                   linux-image-6.1.0-56-cloud-amd64-unsigned - Linux 6.1\n\
-                   linux-image-6.12.99+deb12-cloud-amd64-unsigned - Linux 6.12\n\
-                   linux-image-6.12.117+deb12-cloud-amd64-unsigned - Linux 6.12\n\
-                   linux-image-6.12.117+deb12-cloud-amd64-dbg - debug\n";
-        let p61 = matching_packages("6.1", out);
-        assert_eq!(p61.len(), 2, "6.1 must not match 6.12: {p61:?}");
+        let names: Vec<String> = [
+            "linux-image-6.1.0-9-cloud-amd64-unsigned",
+            "linux-image-6.1.0-56-cloud-amd64-unsigned",
+            "linux-image-6.1.0-56-cloud-amd64",
+            "linux-image-6.1.0-0.deb11.52-cloud-amd64",
+            "linux-image-6.12.99+deb13-cloud-amd64-unsigned",
+            "linux-image-6.12.117+deb13-cloud-amd64",
+            "linux-image-6.12.117+deb13-cloud-amd64-dbg",
+            "linux-image-6.1-cloud-amd64",
+            "linux-image-7.2.13+deb14-cloud-amd64",
+        ]
+        .map(String::from)
+        .to_vec();
+        let a61 = abis_of("6.1", &names);
         assert_eq!(
-            newest(&p61).unwrap(),
-            "linux-image-6.1.0-56-cloud-amd64-unsigned"
+            a61.len(),
+            3,
+            "6.1 must not match 6.12 or the meta package: {a61:?}"
         );
-        let p612 = matching_packages("6.12", out);
+        assert_eq!(newest(&a61).unwrap(), "6.1.0-56-cloud-amd64");
         assert_eq!(
-            newest(&p612).unwrap(),
-            "linux-image-6.12.117+deb12-cloud-amd64-unsigned"
+            newest(&abis_of("6.12", &names)).unwrap(),
+            "6.12.117+deb13-cloud-amd64"
         );
-        assert!(matching_packages("6.6", out).is_empty());
+        assert_eq!(abis_of("7.2", &names), ["7.2.13+deb14-cloud-amd64"]);
+        assert!(abis_of("6.6", &names).is_empty());
+    }
+
+    #[test]
+    fn split_kernel_parts_are_recognised_by_abi() {
+        let abi = "7.2.13+deb14-cloud-amd64";
+        assert!(is_kernel_part("linux-binary-7.2.13+deb14-cloud-amd64", abi));
+        assert!(is_kernel_part("linux-base-7.2.13+deb14-cloud-amd64", abi));
+        assert!(!is_kernel_part("linux-base", abi));
+        assert!(!is_kernel_part("initramfs-tools", abi));
+        assert!(!is_kernel_part(
+            "linux-modules-7.2.12+deb14-cloud-amd64",
+            abi
+        ));
+    }
+
+    /// Both package layouts are found: bookworm's `boot/` and sid's
+    /// `usr/lib/modules/REL/vmlinuz`.
+    #[test]
+    fn finds_vmlinuz_in_both_layouts() {
+        let root = std::env::temp_dir().join(format!("lab-layout-{}", std::process::id()));
+        let old = root.join("old");
+        fs::create_dir_all(old.join("boot")).unwrap();
+        fs::create_dir_all(old.join("lib/modules/5.10.0-46-cloud-amd64/kernel")).unwrap();
+        fs::write(old.join("boot/vmlinuz-5.10.0-46-cloud-amd64"), b"k").unwrap();
+        let (v, rel, m) = find_layout(&old).unwrap();
+        assert_eq!(rel, "5.10.0-46-cloud-amd64");
+        assert!(v.ends_with("boot/vmlinuz-5.10.0-46-cloud-amd64"));
+        assert!(m.ends_with("lib/modules/5.10.0-46-cloud-amd64"));
+        let new = root.join("new/usr/lib/modules/7.2.13+deb14-cloud-amd64");
+        fs::create_dir_all(&new).unwrap();
+        fs::write(new.join("vmlinuz"), b"k").unwrap();
+        let (v, rel, m) = find_layout(&root.join("new")).unwrap();
+        assert_eq!(rel, "7.2.13+deb14-cloud-amd64");
+        assert_eq!(v, new.join("vmlinuz"));
+        assert_eq!(m, new);
+        assert!(find_layout(&root.join("none")).is_err());
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    /// A failed download and a truncated package each give one line naming
+    /// the package; a good cached file is used without downloading.
+    #[test]
+    fn downloads_are_checked_against_the_index() {
+        let debs = std::env::temp_dir().join(format!("lab-debs-{}", std::process::id()));
+        fs::create_dir_all(&debs).unwrap();
+        let body = b"a whole package".to_vec();
+        let good = debs.join("probe");
+        fs::write(&good, &body).unwrap();
+        let info = PackageInfo {
+            package: "linux-image-9.9-cloud-amd64".into(),
+            version: "9.9-1".into(),
+            size: body.len() as u64,
+            sha256: sha256_of(&good).unwrap(),
+            depends: vec![],
+        };
+        fs::remove_file(&good).unwrap();
+        let deb = debs.join("linux-image-9.9-cloud-amd64_9.9-1_amd64.deb");
+
+        let e = fetch_deb(&info, &debs, |_, _| {
+            Err("apt-get download x: E: 404  Not Found".into())
+        })
+        .unwrap_err();
+        assert!(e.contains("404") && !e.contains('\n'), "{e}");
+
+        let e = fetch_deb(&info, &debs, |_, _| {
+            fs::write(&deb, &body[..5]).map_err(|e| e.to_string())
+        })
+        .unwrap_err();
+        assert!(e.contains("truncated") && e.contains(&info.package), "{e}");
+        assert!(!deb.exists(), "a bad download must not stay in the cache");
+
+        let p = fetch_deb(&info, &debs, |_, _| {
+            fs::write(&deb, &body).map_err(|e| e.to_string())
+        })
+        .unwrap();
+        assert_eq!(p, deb);
+        let again = fetch_deb(&info, &debs, |_, _| {
+            panic!("a good cached file needs no download")
+        })
+        .unwrap();
+        assert_eq!(again, deb);
+        let _ = fs::remove_dir_all(&debs);
     }
 
     fn graph<'a>(

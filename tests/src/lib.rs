@@ -6,6 +6,7 @@
 //! [`report`] lines) -> [`vm`] (boots a kernel from [`kernels`] with a
 //! [`cpio`] initramfs) -> [`report`] (parses the lines back) -> [`matrix`].
 
+pub mod apt;
 pub mod behaviours;
 pub mod bench;
 pub mod cpio;

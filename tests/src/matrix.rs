@@ -1,6 +1,7 @@
 //! The kernel matrix: one row per behaviour, one column per kernel, written
-//! as a Markdown table (`target/kernel-matrix.md`) and judged red if any cell
-//! failed.
+//! as a Markdown table (`target/kernel-matrix.md`) and as JSON
+//! (`target/kernel-matrix.json`, for CI and other tools), and judged red if
+//! any cell failed.
 
 use crate::report::{RunResult, RunStatus, Verdict};
 
@@ -112,6 +113,74 @@ impl Matrix {
             self.failures()
         ));
         s
+    }
+}
+
+/// A JSON string literal (RFC 8259 section 7: quote, backslash and control
+/// characters escaped).
+pub fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl Matrix {
+    /// The matrix as JSON: `{"green": bool, "kernels": [{"label", "release",
+    /// "run", "run_error"}], "cells": [{"kernel", "release", "behaviour",
+    /// "verdict", "note"}]}`, one cell per behaviour and kernel. `verdict`
+    /// is "pass", "fail" or "n/a"; `note` is the reason or the kernel's
+    /// recorded difference, or null.
+    pub fn to_json(&self) -> String {
+        let opt = |s: Option<&str>| s.map(json_string).unwrap_or_else(|| "null".into());
+        let kernels: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                let (run, why) = match &c.run.status {
+                    RunStatus::Complete => ("complete", None),
+                    RunStatus::Failed(w) => ("failed", Some(w.as_str())),
+                };
+                format!(
+                    "{{\"label\":{},\"release\":{},\"run\":\"{run}\",\"run_error\":{}}}",
+                    json_string(&c.label),
+                    opt(c.release.as_deref()),
+                    opt(why)
+                )
+            })
+            .collect();
+        let mut cells = Vec::new();
+        for c in &self.columns {
+            for r in &self.rows {
+                let (verdict, note) = match c.run.cell(&r.id) {
+                    Verdict::Pass(n) => ("pass", n),
+                    Verdict::Fail(n) => ("fail", Some(n)),
+                    Verdict::NotApplicable(n) => ("n/a", Some(n)),
+                };
+                cells.push(format!(
+                    "{{\"kernel\":{},\"release\":{},\"behaviour\":{},\"verdict\":\"{verdict}\",\"note\":{}}}",
+                    json_string(&c.label),
+                    opt(c.release.as_deref()),
+                    json_string(&r.id),
+                    opt(note.as_deref())
+                ));
+            }
+        }
+        format!(
+            "{{\"green\":{},\"kernels\":[{}],\"cells\":[\n{}\n]}}\n",
+            !self.is_red(),
+            kernels.join(","),
+            cells.join(",\n")
+        )
     }
 }
 
@@ -241,5 +310,32 @@ mod tests {
         assert!(md.contains("fail (a/b)"));
         assert!(md.contains("fail (no result reported)"));
         assert_eq!(m.failures(), 2);
+    }
+    #[test]
+    fn json_has_one_cell_per_behaviour_and_kernel() {
+        let m = Matrix {
+            rows: rows(),
+            columns: vec![
+                Column {
+                    label: "5.10".into(),
+                    release: Some("5.10.0-46-cloud-amd64".into()),
+                    run: run(&[
+                        ("redirect", Verdict::pass_with("said \"ok\"\\n")),
+                        ("tcx", Verdict::NotApplicable("no TCX".into())),
+                    ]),
+                },
+                col("7.2", RunResult::failed("kernel not available: 404")),
+            ],
+        };
+        let j = m.to_json();
+        assert!(j.starts_with("{\"green\":false,"), "{j}");
+        assert_eq!(j.matches("\"behaviour\":").count(), 4, "{j}");
+        assert!(j.contains(r#"{"kernel":"5.10","release":"5.10.0-46-cloud-amd64","behaviour":"redirect","verdict":"pass","note":"said \"ok\"\\n"}"#), "{j}");
+        assert!(
+            j.contains(r#""behaviour":"tcx","verdict":"n/a","note":"no TCX""#),
+            "{j}"
+        );
+        assert!(j.contains(r#"{"label":"7.2","release":null,"run":"failed","run_error":"kernel not available: 404"}"#), "{j}");
+        assert_eq!(json_string("a\u{1}b"), "\"a\\u0001b\"");
     }
 }

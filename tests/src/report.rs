@@ -123,6 +123,10 @@ impl RunResult {
     }
 }
 
+/// The prefix of lab-init's module lines (`LABINIT module veth.ko loaded`,
+/// `LABINIT module veth.ko FAILED to load: Exec format error`).
+pub const MODULE_FAILED_PREFIX: &str = "LABINIT module ";
+
 /// Parses a run's output. `timed_out` says the runner had to kill it.
 pub fn parse_run(output: &str, timed_out: bool) -> RunResult {
     let mut verdicts = BTreeMap::new();
@@ -130,9 +134,25 @@ pub fn parse_run(output: &str, timed_out: bool) -> RunResult {
     let mut end: Option<Option<usize>> = None;
     let mut duplicate = None;
     let mut malformed = None;
+    let mut module_failed = None;
     for raw in output.lines() {
         // The serial console may glue a kernel message before our text.
         let line = raw.trim_end_matches('\r');
+        // lab-init's line for a module finit_module(2) refused; the suite
+        // does not run then, so this is the column's one-line reason.
+        if let Some(pos) = line.find(MODULE_FAILED_PREFIX) {
+            let rest = &line[pos + MODULE_FAILED_PREFIX.len()..];
+            if let Some((name, why)) = rest.split_once(" FAILED to load: ") {
+                module_failed.get_or_insert_with(|| {
+                    format!(
+                        "module {} failed to load: {}",
+                        name.trim(),
+                        one_line(why.trim())
+                    )
+                });
+            }
+            continue;
+        }
         if let Some(pos) = line.find(END_PREFIX) {
             end = Some(line[pos + END_PREFIX.len()..].trim().parse().ok());
             continue;
@@ -170,6 +190,8 @@ pub fn parse_run(output: &str, timed_out: bool) -> RunResult {
     }
     let status = if output.contains("Kernel panic") {
         RunStatus::Failed("kernel panic".into())
+    } else if let Some(m) = module_failed {
+        RunStatus::Failed(m)
     } else if timed_out {
         RunStatus::Failed("timed out".into())
     } else if let Some(m) = malformed {
@@ -192,6 +214,22 @@ pub fn parse_run(output: &str, timed_out: bool) -> RunResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_module_that_fails_to_load_fails_the_run_with_its_reason() {
+        let out = "LABINIT module veth.ko loaded\n\
+                   LABINIT module cls_bpf.ko FAILED to load: Exec format error (os error 8)\n\
+                   LABINIT suite skipped\n";
+        let run = parse_run(out, false);
+        assert_eq!(
+            run.status,
+            RunStatus::Failed(
+                "module cls_bpf.ko failed to load: Exec format error (os error 8)".into()
+            )
+        );
+        let ok = format!("LABINIT module veth.ko loaded\n{}", end_line(0));
+        assert_eq!(parse_run(&ok, false).status, RunStatus::Complete);
+    }
 
     #[test]
     fn lines_round_trip() {

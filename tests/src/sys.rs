@@ -64,6 +64,25 @@ pub fn finit_module(file: &File) -> io::Result<()> {
     }
 }
 
+/// Takes an exclusive `flock(2)` on `file`, waiting for it; the lock goes
+/// with the file's open description, so it is released when `file` is
+/// dropped, also by a panicking test. Two openings of the same path conflict,
+/// between processes and between threads alike.
+pub fn lock_exclusive(file: &File) -> io::Result<()> {
+    loop {
+        // SAFETY: flock takes a descriptor we own (borrowed from `file` for
+        // the call) and a flag; it touches no memory of ours.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 /// Flushes file systems and powers the machine off. With QEMU's `-no-reboot`
 /// this ends the QEMU process. Returns only on failure.
 pub fn power_off() -> io::Error {

@@ -114,7 +114,7 @@ fn down_removes_a_half_built_lab() {
 }
 
 #[test]
-fn up_refuses_a_bad_program_and_keeps_nothing_half_attached() {
+fn up_refuses_a_bad_program_and_leaves_the_running_lab_alone() {
     require_root();
     let prefix = unique_prefix("bad");
     let lab = Lab::new(Some(&prefix)).expect("prefix");
@@ -122,8 +122,13 @@ fn up_refuses_a_bad_program_and_keeps_nothing_half_attached() {
         lab: lab.clone(),
         report: None,
     };
+    // A lab that is up, with its program.
+    let mut out = Vec::new();
+    lab.up(&UpOptions::default(), &mut out).expect("first up");
+    let before = lab.status().expect("status").filters[0].filter.id;
     // A packet read without the bounds check: the verifier refuses it, and
-    // the error shows its reason and our source line.
+    // the error shows its reason and our source line. `up` loads the
+    // program before it tears anything down, so the running lab stays.
     let source = loader::lab::up::ProgramSource::Text {
         name: "unchecked.s".into(),
         text:
@@ -143,9 +148,10 @@ fn up_refuses_a_bad_program_and_keeps_nothing_half_attached() {
         .to_string();
     assert!(err.contains("invalid access to packet"), "{err}");
     assert!(err.contains("unchecked.s:3"), "{err}");
-    assert!(err.contains("redirect-lab down --prefix"), "{err}");
-    let st = lab.status().expect("the topology is there");
-    assert!(st.filters.is_empty(), "no filter attached: {st}");
+    assert!(err.contains("the running lab was left alone"), "{err}");
+    let st = lab.status().expect("the lab is still up");
+    assert_eq!(st.filters.len(), 1, "{st}");
+    assert_eq!(st.filters[0].filter.id, before, "the same program: {st}");
 }
 
 #[test]

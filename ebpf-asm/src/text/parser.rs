@@ -239,6 +239,7 @@ impl<'a> Assembler<'a> {
         p.relocations = std::mem::take(&mut self.relocs);
         p.source = src.to_string();
         p.lines = std::mem::take(&mut self.lines);
+        p.file_name = self.file.to_string();
         let mentioned = self.mentioned.borrow();
         p.unused_defines = self
             .define_names

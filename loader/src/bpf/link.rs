@@ -13,6 +13,12 @@ use crate::prog::{next_ids, obj_info};
 use crate::sys::{self, cmd, BpfLinkInfo, GetIdAttr, LinkCreateAttr};
 use crate::types::{AttachType, LinkType};
 
+/// `BPF_F_BEFORE`: attach before the relative program (or, with none, at
+/// the head of the chain). include/uapi/linux/bpf.h, Linux 6.6.
+pub const BPF_F_BEFORE: u32 = 1 << 3;
+/// `BPF_F_AFTER`: attach after the relative program (or at the tail).
+pub const BPF_F_AFTER: u32 = 1 << 4;
+
 /// A bpf_link. Dropping the last fd (with no pin) detaches the program.
 #[derive(Debug)]
 pub struct Link {

@@ -30,7 +30,7 @@ pub struct LabArgs {
 /// The lab's subcommands, flattened into the top-level command.
 #[derive(Subcommand, Debug)]
 pub enum LabCommand {
-    /// Build the lab (rebuilding it if it is up) and attach the redirect program.
+    /// Build the lab (rebuilding it if it is up) and attach the mode's redirect program (--mode).
     Up(UpArgs),
     /// Remove the lab: namespaces, devices, routes. Succeeds on an absent or half-built lab.
     Down(LabArgs),
@@ -42,6 +42,9 @@ pub enum LabCommand {
     Ping(PingArgs),
     /// Show devices (ifindex, MAC, rx/tx counters), the TC filter and its program.
     Status(LabArgs),
+    /// The lab's maps: `map set ports 0 veth2@1` retargets `--mode devmap` without reloading.
+    #[command(subcommand)]
+    Map(MapCommand),
     /// Print the kernel's trace_pipe (what the --trace program reports); mounts tracefs if needed.
     Trace(TraceArgs),
 }
@@ -50,9 +53,27 @@ pub enum LabCommand {
 pub struct UpArgs {
     #[command(flatten)]
     pub lab: LabArgs,
-    /// Redirect with BPF_F_INGRESS: the packet is received on veth2@1 instead of sent out of it.
+    /// The redirect technique: egress (default), ingress, peer, neigh, fib, xdp, devmap, tcx.
+    #[arg(long, value_name = "M")]
+    pub mode: Option<String>,
+    /// Redirect with BPF_F_INGRESS (the same as --mode ingress): the packet is
+    /// received on veth2@1 instead of sent out of it.
     #[arg(long)]
     pub ingress: bool,
+    /// Reproduce the mode's pitfall (peer: a target whose peer is in the same
+    /// netns; neigh: no address/route on veth2@1; fib: forwarding off; xdp: no
+    /// XDP program on veth2@2).
+    #[arg(long)]
+    pub pitfall: bool,
+    /// fib's pitfall by name: forwarding off on veth1@2 (implies --mode fib's --pitfall).
+    #[arg(long)]
+    pub forwarding_off: bool,
+    /// xdp's pitfall by name: no XDP_PASS program on veth2@2.
+    #[arg(long)]
+    pub no_peer_prog: bool,
+    /// XDP modes: attach in generic (SKB) mode instead of native.
+    #[arg(long)]
+    pub xdp_generic: bool,
     /// Load the variant that reports each step with bpf_trace_printk (see `redirect-lab trace`).
     #[arg(long)]
     pub trace: bool,
@@ -66,9 +87,27 @@ pub struct UpArgs {
     /// Leave the destination MAC alone (assembles with KEEP_DEST_MAC): veth2@2 then drops the packet.
     #[arg(long)]
     pub keep_dest_mac: bool,
-    /// Assemble this file instead of bpf-src/redirect.s.
+    /// Assemble this file instead of the mode's bpf-src/*.s (default bpf-src/redirect.s).
     #[arg(long, value_name = "FILE")]
     pub source: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MapCommand {
+    /// Put DEV's ifindex (a device in netns_1) at KEY of the running lab's map NAME.
+    Set(MapSetArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MapSetArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// The map (`ports` for --mode devmap).
+    pub name: String,
+    /// The key.
+    pub key: u32,
+    /// A device in netns_1, e.g. veth2@1.
+    pub dev: String,
 }
 
 #[derive(Args, Debug)]
@@ -133,6 +172,7 @@ pub fn run(cmd: LabCommand) -> ExitCode {
         LabCommand::Ping(a) => ("ping", ping(a)),
         LabCommand::Status(a) => ("status", status(a)),
         LabCommand::Trace(a) => ("trace", trace_cmd(a)),
+        LabCommand::Map(MapCommand::Set(a)) => ("map set", map_set(a)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -171,8 +211,25 @@ fn lab_for(args: &LabArgs, what: &str) -> Result<Lab, LabError> {
 
 fn up(a: UpArgs) -> Result<(), LabError> {
     let lab = lab_for(&a.lab, "redirect-lab up")?;
+    let mode = match &a.mode {
+        Some(name) => loader::lab::mode::find(name).map_err(LabError::Input)?,
+        None => loader::lab::mode::default_mode(),
+    };
+    for (flag, set, wants) in [
+        ("--forwarding-off", a.forwarding_off, "fib"),
+        ("--no-peer-prog", a.no_peer_prog, "xdp"),
+    ] {
+        if set && mode.name != wants {
+            return Err(LabError::Input(format!(
+                "{flag} is the {wants} mode's pitfall; give --mode {wants}"
+            )));
+        }
+    }
     let options = UpOptions {
+        mode,
         ingress: a.ingress,
+        pitfall: a.pitfall || a.forwarding_off || a.no_peer_prog,
+        xdp_generic: a.xdp_generic,
         trace: a.trace,
         explain: a.explain,
         no_program: a.no_program,
@@ -186,6 +243,19 @@ fn up(a: UpArgs) -> Result<(), LabError> {
     let mut out = io::stdout().lock();
     let report = lab.up(&options, &mut out)?;
     let _ = writeln!(out, "{report}");
+    Ok(())
+}
+
+fn map_set(a: MapSetArgs) -> Result<(), LabError> {
+    let lab = lab_for(&a.lab, "redirect-lab map set")?;
+    let ifindex = lab.map_set(&a.name, a.key, &a.dev)?;
+    outln!(
+        "{}[{}] = ifindex {ifindex} ({} in {}); the program is unchanged",
+        a.name,
+        a.key,
+        a.dev,
+        lab.names.netns_1
+    );
     Ok(())
 }
 

@@ -58,6 +58,22 @@ impl Lab {
             }
         }
 
+        // `up --mode tcx` pins its link and `--mode devmap` its map; a pin
+        // would outlive the lab (a detached link, an orphan map), so every
+        // pin of this lab goes first.
+        let prefix = super::plan::pin_prefix(&self.names);
+        if let Ok(dir) = std::fs::read_dir(super::plan::PIN_DIR) {
+            for entry in dir.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let pin = entry.path();
+                    crate::pin::unpin(&pin).map_err(|e| {
+                        LabError::Failed(format!("removing the pin {}: {e}", pin.display()))
+                    })?;
+                    report.removed.push(format!("pin {}", pin.display()));
+                }
+            }
+        }
+
         // netns_1 first: its veths take their peers in the other two along.
         for side in [Side::Netns1, Side::Netns2, Side::Host] {
             let Some(name) = self.names.netns(side) else {

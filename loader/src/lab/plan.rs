@@ -19,6 +19,8 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
+use super::mode::{self, Extra, Hook, Mode};
+
 /// The device in the host namespace, the host's end of the first wire.
 pub const VETH1_1: &str = "veth1@1";
 /// `netns_1`'s end of the first wire; the program runs on its ingress.
@@ -219,12 +221,33 @@ pub enum Step {
     /// Look up the redirect target's ifindex by name: the seed's
     /// `#define TARGET_INTF 3` is only right by luck.
     ResolveIfindex { side: Side, dev: &'static str },
-    /// Assemble and `BPF_PROG_LOAD` the program with the ifindex found above.
-    LoadProgram,
+    /// Assemble and `BPF_PROG_LOAD` the mode's program with the ifindex
+    /// found above.
+    LoadProgram { source: &'static str },
     /// `tc qdisc replace dev DEV clsact`.
     AddClsact { side: Side, dev: &'static str },
     /// `tc filter replace dev DEV ingress prio 1 bpf direct-action ...`.
     AttachFilter { side: Side, dev: &'static str },
+    /// `BPF_LINK_CREATE` with `BPF_TCX_INGRESS`, pinned (falls back to the
+    /// two steps above where the kernel has no TCX).
+    AttachTcx { side: Side, dev: &'static str },
+    /// `ip link set dev DEV xdpdrv|xdpgeneric ...`: `IFLA_XDP`.
+    AttachXdp {
+        side: Side,
+        dev: &'static str,
+        generic: bool,
+    },
+    /// A step of the mode (see [`mode::Extra`]).
+    Extra(Extra),
+    /// `bpftool map create PIN type T key K value V entries N name NAME`.
+    CreateMap { map: &'static mode::LabMap },
+    /// `bpftool map update pinned PIN key KEY value <ifindex of DEV>`, from
+    /// inside netns_1: a devmap resolves the ifindex in the caller's netns.
+    FillMap {
+        map: &'static mode::LabMap,
+        key: u32,
+        dev: &'static str,
+    },
 }
 
 impl Step {
@@ -247,7 +270,20 @@ impl Step {
             Step::ResolveIfindex { .. } => {
                 Some("the target ifindex is looked up, not assumed to be 3")
             }
-            Step::LoadProgram => Some("the program is assembled and loaded by bpf(2), not by tc"),
+            Step::LoadProgram { .. } => {
+                Some("the program is assembled and loaded by bpf(2), not by tc")
+            }
+            Step::Extra(Extra::XdpPassOnPeer) => Some(
+                "a native XDP redirect into veth2@1 is only received when veth2@2 runs XDP",
+            ),
+            Step::Extra(Extra::TxChecksumOff { .. }) => Some(
+                "an XDP frame loses the sender's CHECKSUM_PARTIAL: without this netns_2 drops \
+                 it as Udp InCsumErrors",
+            ),
+            Step::Extra(_) => Some("this mode's pitfall, asked for with --pitfall"),
+            Step::CreateMap { .. } | Step::FillMap { .. } => {
+                Some("the program's map, pinned so `redirect-lab map set` can retarget it")
+            }
             Step::AddNetns { side: Side::Host } => {
                 Some("an isolated stand-in for the host namespace")
             }
@@ -303,28 +339,88 @@ impl Step {
             Step::ResolveIfindex { side, dev } => {
                 format!("{}cat /sys/class/net/{dev}/ifindex", exec(*side))
             }
-            Step::LoadProgram => {
-                "redirect-lab asm bpf-src/redirect.s -D TARGET_IFINDEX=<ifindex> -o redirect.o"
-                    .into()
+            Step::LoadProgram { source } => {
+                format!("redirect-lab asm {source} -D TARGET_IFINDEX=<ifindex> -o prog.o")
             }
             Step::AddClsact { side, dev } => {
                 format!("{}tc qdisc replace dev {dev} clsact", exec(*side))
             }
             Step::AttachFilter { side, dev } => format!(
                 "{}tc filter replace dev {dev} ingress prio {FILTER_PRIO} bpf direct-action \
-                 object-file redirect.o section tc",
+                 object-file prog.o section tc",
                 exec(*side)
+            ),
+            Step::AttachTcx { side, dev } => format!(
+                "{}bpftool net attach tcx_ingress pinned /sys/fs/bpf/prog dev {dev} && \
+                 bpftool link pin <id> {}",
+                exec(*side),
+                tcx_pin_path(names).display()
+            ),
+            Step::AttachXdp { side, dev, generic } => format!(
+                "{}ip link set dev {dev} {} obj prog.o sec xdp",
+                exec(*side),
+                if *generic { "xdpgeneric" } else { "xdpdrv" }
+            ),
+            Step::Extra(e) => e.command(names),
+            Step::CreateMap { map } => format!(
+                "bpftool map create {} type {} key {} value {} entries {} name {}",
+                map_pin_path(names, map.name).display(),
+                map.map_type.short_name(),
+                map.key_size,
+                map.value_size,
+                map.max_entries,
+                map.name
+            ),
+            Step::FillMap { map, key, dev } => format!(
+                "{}bpftool map update pinned {} key {key} 0 0 0 value <ifindex of {dev}>",
+                exec(Side::Netns1),
+                map_pin_path(names, map.name).display()
             ),
         }
     }
 }
 
+/// The bpffs directory the lab pins in, and the file name prefix of its
+/// pins: `down` removes every file that starts with it.
+pub const PIN_DIR: &str = "/sys/fs/bpf";
+pub fn pin_prefix(names: &LabNames) -> String {
+    format!("redirect-lab-{}-", names.netns_1)
+}
+
+/// Where `up --mode tcx` pins its link, so it outlives the process; `down`
+/// removes it.
+pub fn tcx_pin_path(names: &LabNames) -> std::path::PathBuf {
+    std::path::Path::new(PIN_DIR).join(format!("{}tcx", pin_prefix(names)))
+}
+
+/// Where `up` pins a mode's map, which `redirect-lab map set` opens.
+pub fn map_pin_path(names: &LabNames, map: &str) -> std::path::PathBuf {
+    std::path::Path::new(PIN_DIR).join(format!("{}map-{map}", pin_prefix(names)))
+}
+
 /// What `up` should build beyond the topology.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlanOptions {
     /// Build the topology but attach no program: netns_1 forwards with its
     /// own IP stack (the baseline the redirect is compared against).
     pub no_program: bool,
+    /// The technique.
+    pub mode: &'static Mode,
+    /// Reproduce the mode's pitfall.
+    pub pitfall: bool,
+    /// XDP modes: `XDP_FLAGS_SKB_MODE` instead of native.
+    pub xdp_generic: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> PlanOptions {
+        PlanOptions {
+            no_program: false,
+            mode: mode::default_mode(),
+            pitfall: false,
+            xdp_generic: false,
+        }
+    }
 }
 
 /// The whole build, in order.
@@ -425,13 +521,35 @@ pub fn steps(names: &LabNames, options: PlanOptions) -> Vec<Step> {
             mac: DEST_MAC,
         },
     ]);
-    if !options.no_program {
-        steps.extend([
-            Step::ResolveIfindex {
-                side: Netns1,
-                dev: VETH2_1,
-            },
-            Step::LoadProgram,
+    if options.no_program {
+        return steps;
+    }
+    let m = options.mode;
+    let pitfall_has = |e: mode::ExtraRef| {
+        options.pitfall && m.pitfall.as_ref().is_some_and(|p| p.extras.contains(&e))
+    };
+    if pitfall_has(mode::ExtraRef::NoAddrOnTarget) {
+        // Without its address veth2@1 has no connected route either.
+        steps.retain(|s| !matches!(s, Step::AddAddr { dev: VETH2_1, .. }));
+    }
+    steps.extend(m.extras(options.pitfall).into_iter().map(Step::Extra));
+    steps.push(Step::ResolveIfindex {
+        side: Netns1,
+        dev: m.target(options.pitfall),
+    });
+    for map in m.maps {
+        steps.push(Step::CreateMap { map });
+        for (key, dev) in map.initial {
+            steps.push(Step::FillMap {
+                map,
+                key: *key,
+                dev,
+            });
+        }
+    }
+    steps.push(Step::LoadProgram { source: m.source });
+    match m.hook {
+        Hook::TcIngress => steps.extend([
             Step::AddClsact {
                 side: Netns1,
                 dev: VETH1_2,
@@ -440,7 +558,16 @@ pub fn steps(names: &LabNames, options: PlanOptions) -> Vec<Step> {
                 side: Netns1,
                 dev: VETH1_2,
             },
-        ]);
+        ]),
+        Hook::TcxIngress => steps.push(Step::AttachTcx {
+            side: Netns1,
+            dev: VETH1_2,
+        }),
+        Hook::Xdp => steps.push(Step::AttachXdp {
+            side: Netns1,
+            dev: VETH1_2,
+            generic: options.xdp_generic,
+        }),
     }
     steps
 }
@@ -516,8 +643,13 @@ mod tests {
                 | Step::SetMac { side, .. }
                 | Step::ResolveIfindex { side, .. }
                 | Step::AddClsact { side, .. }
-                | Step::AttachFilter { side, .. } => *side == Side::Host,
-                Step::LoadProgram => false,
+                | Step::AttachFilter { side, .. }
+                | Step::AttachTcx { side, .. }
+                | Step::AttachXdp { side, .. } => *side == Side::Host,
+                Step::LoadProgram { .. }
+                | Step::Extra(_)
+                | Step::CreateMap { .. }
+                | Step::FillMap { .. } => false,
             })
             .map(|s| s.command(&LabNames::seed()))
             .collect();
@@ -567,10 +699,74 @@ mod tests {
     #[test]
     fn no_program_leaves_the_stack_to_forward() {
         let names = LabNames::seed();
-        let s = steps(&names, PlanOptions { no_program: true });
-        assert!(!s.contains(&Step::LoadProgram));
+        let s = steps(
+            &names,
+            PlanOptions {
+                no_program: true,
+                ..Default::default()
+            },
+        );
+        assert!(!s.iter().any(|s| matches!(s, Step::LoadProgram { .. })));
         assert!(!s.iter().any(|s| matches!(s, Step::AttachFilter { .. })));
         assert!(s.iter().any(|s| matches!(s, Step::SetMac { .. })));
+    }
+
+    #[test]
+    fn each_mode_plans_its_hook_and_its_steps() {
+        let names = LabNames::seed();
+        let plan = |name: &str, pitfall: bool| {
+            steps(
+                &names,
+                PlanOptions {
+                    mode: mode::find(name).unwrap(),
+                    pitfall,
+                    ..Default::default()
+                },
+            )
+        };
+        let last = |s: &[Step]| s.last().cloned().unwrap();
+        assert!(matches!(last(&plan("tcx", false)), Step::AttachTcx { .. }));
+        assert!(matches!(
+            last(&plan("xdp", false)),
+            Step::AttachXdp { generic: false, .. }
+        ));
+        assert!(matches!(
+            last(&plan("peer", false)),
+            Step::AttachFilter { .. }
+        ));
+        let xdp = plan("xdp", false);
+        assert!(xdp.contains(&Step::Extra(Extra::XdpPassOnPeer)));
+        assert!(!plan("xdp", true).contains(&Step::Extra(Extra::XdpPassOnPeer)));
+        let has_target_addr = |s: &[Step]| {
+            s.iter()
+                .any(|s| matches!(s, Step::AddAddr { dev: VETH2_1, .. }))
+        };
+        assert!(has_target_addr(&plan("neigh", false)));
+        assert!(!has_target_addr(&plan("neigh", true)));
+        let peer = plan("peer", true);
+        assert!(peer.contains(&Step::ResolveIfindex {
+            side: Side::Netns1,
+            dev: mode::SAME_NS_A
+        }));
+        let devmap = plan("devmap", false);
+        let pos = |want: fn(&Step) -> bool| devmap.iter().position(want).unwrap();
+        assert!(
+            pos(|s| matches!(s, Step::ResolveIfindex { .. }))
+                < pos(|s| matches!(s, Step::CreateMap { .. }))
+        );
+        assert!(
+            pos(|s| matches!(s, Step::FillMap { .. }))
+                < pos(|s| matches!(s, Step::LoadProgram { .. }))
+        );
+        assert_eq!(
+            devmap
+                .iter()
+                .find(|s| matches!(s, Step::FillMap { .. }))
+                .unwrap()
+                .command(&names),
+            "ip netns exec netns_1 bpftool map update pinned \
+             /sys/fs/bpf/redirect-lab-netns_1-map-ports key 0 0 0 0 value <ifindex of veth2@1>"
+        );
     }
 
     #[test]

@@ -53,10 +53,43 @@ pub struct LabStatus {
     /// unreachable it sends for a datagram nobody listens for) is forwarded
     /// by that stack and counted here.
     pub netns_1_forwarded: Option<u64>,
+    /// XDP programs on lab devices (`IFLA_XDP_ATTACHED`/`IFLA_XDP_PROG_ID`
+    /// of the link dump): `--mode xdp` puts one on veth1@2 and the XDP_PASS
+    /// one on veth2@2.
+    pub xdp: Vec<XdpStatus>,
+    /// The TCX link `--mode tcx` pinned, if any, and its program.
+    pub tcx: Option<(crate::link::LinkInfo, Option<ProgInfo>)>,
+    /// netns_1's neighbour entries on veth2@1 (`/proc/net/arp`): where
+    /// `--mode neigh` and `--mode fib` got veth2@2's MAC from.
+    pub neighbours: Vec<(String, String)>,
+    /// The entries of the lab's pinned maps (`--mode devmap`'s `ports`).
+    pub maps: Vec<super::maps::MapEntry>,
     /// netns_2's view of the datagrams that arrived: `Udp: InDatagrams`
     /// (delivered to a socket), `Udp: NoPorts` (no socket on the port) and
     /// `Icmp: OutDestUnreachs` (the errors it sent back for those).
     pub netns_2_udp: Option<Netns2Udp>,
+}
+
+/// An XDP program on a lab device.
+#[derive(Clone, Debug)]
+pub struct XdpStatus {
+    pub side: Side,
+    pub dev: String,
+    /// `xdpdrv` (native), `xdpgeneric` (SKB mode), ...
+    pub mode: &'static str,
+    pub prog: Option<ProgInfo>,
+    pub prog_id: u32,
+}
+
+fn xdp_mode_word(attached: u8) -> &'static str {
+    use netlink::consts::*;
+    match attached {
+        XDP_ATTACHED_DRV => "xdpdrv (native)",
+        XDP_ATTACHED_SKB => "xdpgeneric (SKB mode)",
+        XDP_ATTACHED_HW => "xdpoffload",
+        XDP_ATTACHED_MULTI => "several modes",
+        _ => "?",
+    }
 }
 
 /// `/proc/net/snmp` counters of netns_2 that tell the direction of traffic.
@@ -86,6 +119,10 @@ impl Lab {
             devices: Vec::new(),
             missing: Vec::new(),
             filters: Vec::new(),
+            xdp: Vec::new(),
+            tcx: None,
+            neighbours: Vec::new(),
+            maps: self.map_entries(),
             netns_1_forwarded: self.ip_counter(Side::Netns1, "ForwDatagrams").ok(),
             netns_2_udp: self.read_proc(Side::Netns2, "snmp").ok().and_then(|t| {
                 Some(Netns2Udp {
@@ -102,6 +139,19 @@ impl Lab {
                 .links()
                 .map_err(|e| LabError::Failed(format!("listing links in {label}: {e}")))?;
             for (dev_side, dev) in DEVICES.iter().filter(|(s, _)| *s == side) {
+                if let Some(l) = links.iter().find(|l| l.name == *dev) {
+                    if let (Some(a), Some(id)) = (l.xdp_attached, l.xdp_prog_id) {
+                        if a != netlink::consts::XDP_ATTACHED_NONE {
+                            st.xdp.push(XdpStatus {
+                                side: *dev_side,
+                                dev: l.name.clone(),
+                                mode: xdp_mode_word(a),
+                                prog: Program::from_id(id).ok().and_then(|p| p.info().ok()),
+                                prog_id: id,
+                            });
+                        }
+                    }
+                }
                 match links.iter().find(|l| l.name == *dev) {
                     Some(l) => st.devices.push(DeviceStatus {
                         side: *dev_side,
@@ -128,6 +178,26 @@ impl Lab {
                     }
                 }
             }
+        }
+        let pin = plan::tcx_pin_path(&self.names);
+        if pin.exists() {
+            if let Ok(info) = crate::link::Link::from_pin(&pin).and_then(|l| l.info()) {
+                let prog = Program::from_id(info.prog_id)
+                    .ok()
+                    .and_then(|p| p.info().ok());
+                st.tcx = Some((info, prog));
+            }
+        }
+        if let Ok(arp) = self.read_proc(Side::Netns1, "arp") {
+            st.neighbours = arp
+                .lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    (f.get(5) == Some(&plan::VETH2_1) && f.get(2) != Some(&"0x0"))
+                        .then(|| (f[0].to_string(), f.get(3).unwrap_or(&"?").to_string()))
+                })
+                .collect();
         }
         Ok(st)
     }
@@ -240,6 +310,57 @@ impl fmt::Display for LabStatus {
                 )?,
                 None => writeln!(f, "  program: could not be opened by id")?,
             }
+        }
+        for x in &self.xdp {
+            write!(
+                f,
+                "xdp on {} ({}): {}, program {}",
+                x.dev,
+                self.names.label(x.side),
+                x.mode,
+                x.prog_id
+            )?;
+            match &x.prog {
+                Some(p) => writeln!(f, " name {} tag {}", p.name, p.tag_hex())?,
+                None => writeln!(f)?,
+            }
+        }
+        if let Some((l, p)) = &self.tcx {
+            writeln!(
+                f,
+                "tcx link {} on {} ingress ({}), pinned at {}: program {}{}",
+                l.id,
+                plan::VETH1_2,
+                if l.ifindex.unwrap_or(0) == 0 {
+                    "detached: its device is gone"
+                } else {
+                    "attached"
+                },
+                plan::tcx_pin_path(&self.names).display(),
+                l.prog_id,
+                p.as_ref()
+                    .map(|p| format!(" name {} tag {}", p.name, p.tag_hex()))
+                    .unwrap_or_default()
+            )?;
+        }
+        for e in &self.maps {
+            writeln!(
+                f,
+                "map {}[{}] = ifindex {} ({})",
+                e.map,
+                e.key,
+                e.ifindex,
+                e.dev.as_deref().unwrap_or("no such device in netns_1")
+            )?;
+        }
+        for (ip, mac) in &self.neighbours {
+            writeln!(
+                f,
+                "{} neighbour on {}: {ip} is {mac} (learnt by ARP; what bpf_redirect_neigh \
+                 and bpf_fib_lookup write as the destination MAC)",
+                self.names.netns_1,
+                plan::VETH2_1
+            )?;
         }
         writeln!(
             f,

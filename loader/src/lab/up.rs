@@ -14,21 +14,24 @@ use crate::error::io_text;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use netlink::{BpfFilterSpec, FilterId, Handle, Netns, TcHook};
 
+use super::mode::{self, Extra, Hook, Mode};
 use super::plan::{self, LabNames, PlanOptions, Side, Step};
 use super::privilege::{self, LAB_CAPS};
 use super::{Lab, LabError};
 use crate::asm::AsmLoad;
+use crate::link::Link;
 use crate::prog::{Program, BPF_LOG_LEVEL2, BPF_LOG_STATS};
 use crate::retval::BPF_F_INGRESS;
+use crate::types::AttachType;
 use crate::types::ProgType;
 
-/// The repository-relative path of the program `up` assembles.
+/// The repository-relative path of the default mode's program.
 pub const REDIRECT_S: &str = "bpf-src/redirect.s";
 
 /// The copy of `bpf-src/redirect.s` built into the binary, used when `up`
@@ -38,7 +41,7 @@ pub const EMBEDDED_REDIRECT_S: &str = include_str!("../../../bpf-src/redirect.s"
 /// Where the program's assembly comes from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum ProgramSource {
-    /// `bpf-src/redirect.s` in the repository containing the current
+    /// The mode's `bpf-src/<file>.s` in the repository containing the current
     /// directory, so an edit is deployed by the next `up`; the embedded copy
     /// when there is no such repository.
     #[default]
@@ -50,16 +53,19 @@ pub enum ProgramSource {
 }
 
 impl ProgramSource {
-    /// The text and a description of where it came from.
+    /// The text of the default mode's program and where it came from.
     pub fn resolve(&self) -> Result<(String, String), LabError> {
+        self.resolve_for(mode::default_mode().source, mode::default_mode().embedded)
+    }
+
+    /// The text for a program `rel` (repository-relative) with its embedded
+    /// copy, and a description of where it came from.
+    pub fn resolve_for(&self, rel: &str, embedded: &str) -> Result<(String, String), LabError> {
         match self {
             ProgramSource::Default => {
-                match find_in_repo(&std::env::current_dir().unwrap_or_default()) {
+                match find_file_in_repo(&std::env::current_dir().unwrap_or_default(), rel) {
                     Some(path) => read(&path).map(|t| (path.display().to_string(), t)),
-                    None => Ok((
-                        format!("{REDIRECT_S} (embedded copy)"),
-                        EMBEDDED_REDIRECT_S.to_string(),
-                    )),
+                    None => Ok((format!("{rel} (embedded copy)"), embedded.to_string())),
                 }
             }
             ProgramSource::File(path) => read(path).map(|t| (path.display().to_string(), t)),
@@ -81,7 +87,13 @@ fn read(path: &Path) -> Result<String, LabError> {
 /// `bpf-src/redirect.s` in `dir` or the nearest ancestor that is this
 /// workspace (it has a `Cargo.toml` beside `bpf-src/`).
 pub fn find_in_repo(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors().map(|d| d.join(REDIRECT_S)).find(|p| {
+    find_file_in_repo(dir, REDIRECT_S)
+}
+
+/// `rel` (`bpf-src/NAME.s`) in `dir` or its nearest ancestor that is this
+/// workspace.
+pub fn find_file_in_repo(dir: &Path, rel: &str) -> Option<PathBuf> {
+    dir.ancestors().map(|d| d.join(rel)).find(|p| {
         p.is_file()
             && p.parent()
                 .and_then(Path::parent)
@@ -90,10 +102,16 @@ pub fn find_in_repo(dir: &Path) -> Option<PathBuf> {
 }
 
 /// What `up` builds beyond the seed's defaults.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct UpOptions {
-    /// `REDIRECT_FLAGS = BPF_F_INGRESS`.
+    /// The technique (`--mode`); see [`super::mode::MODES`].
+    pub mode: &'static Mode,
+    /// `--ingress`: shorthand for the `ingress` mode (`BPF_F_INGRESS`).
     pub ingress: bool,
+    /// Reproduce the mode's pitfall (`--pitfall`).
+    pub pitfall: bool,
+    /// XDP modes: generic (`XDP_FLAGS_SKB_MODE`) instead of native.
+    pub xdp_generic: bool,
     /// Assemble with `TRACE` defined: the `bpf_trace_printk` variant.
     pub trace: bool,
     /// Print every layer to the output: listing, `BPF_PROG_LOAD`, verifier,
@@ -107,14 +125,100 @@ pub struct UpOptions {
     pub source: ProgramSource,
 }
 
+impl Default for UpOptions {
+    fn default() -> UpOptions {
+        UpOptions {
+            mode: mode::default_mode(),
+            ingress: false,
+            pitfall: false,
+            xdp_generic: false,
+            trace: false,
+            explain: false,
+            no_program: false,
+            keep_dest_mac: false,
+            source: ProgramSource::Default,
+        }
+    }
+}
+
+impl UpOptions {
+    /// The mode in effect: `--ingress` means the `ingress` mode.
+    pub fn effective_mode(&self) -> &'static Mode {
+        if self.ingress && self.mode == mode::default_mode() {
+            mode::find("ingress").unwrap_or(self.mode)
+        } else {
+            self.mode
+        }
+    }
+
+    /// Refuses combinations that mean nothing, before anything is touched.
+    pub fn check(&self) -> Result<(), LabError> {
+        let m = self.effective_mode();
+        if self.ingress && m.name != "ingress" {
+            return Err(LabError::Input(format!(
+                "--ingress is the `ingress` mode; it cannot be combined with --mode {}",
+                m.name
+            )));
+        }
+        if self.pitfall && m.pitfall.is_none() {
+            let with: Vec<&str> = mode::MODES
+                .iter()
+                .filter(|m| m.pitfall.is_some())
+                .map(|m| m.name)
+                .collect();
+            return Err(LabError::Input(format!(
+                "mode {} has no pitfall to show; --pitfall works with {}",
+                m.name,
+                with.join(", ")
+            )));
+        }
+        // --trace and --keep-dest-mac select conditional blocks of the
+        // program; a program without them would silently ignore the flag.
+        for (set, flag, block) in [
+            (self.trace, "--trace", ".ifdef TRACE"),
+            (
+                self.keep_dest_mac,
+                "--keep-dest-mac",
+                ".ifndef KEEP_DEST_MAC",
+            ),
+        ] {
+            if set && self.source == ProgramSource::Default && !m.embedded.contains(block) {
+                return Err(LabError::Input(format!(
+                    "{flag} selects a variant of the program that {} does not have (no `{block}` \
+                     in it); modes with it: {}",
+                    m.source,
+                    mode::MODES
+                        .iter()
+                        .filter(|x| x.embedded.contains(block))
+                        .map(|x| x.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        if self.xdp_generic && m.hook != Hook::Xdp {
+            return Err(LabError::Input(format!(
+                "--xdp-generic needs an XDP mode; {} runs at {}",
+                m.name,
+                m.hook.describe()
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// What `up` did.
 #[derive(Clone, Debug)]
 pub struct UpReport {
     pub names: LabNames,
+    /// The mode's name.
+    pub mode: &'static str,
     /// Where the program came from (a path, or the embedded copy).
     pub source: Option<String>,
-    /// veth2@1's ifindex, as resolved and assembled into the program.
+    /// The redirect target's ifindex, as resolved and assembled into the program.
     pub target_ifindex: Option<i32>,
+    /// The redirect target's name (veth2@1, or the pitfall's device).
+    pub target: &'static str,
     /// `REDIRECT_FLAGS` assembled into the program.
     pub redirect_flags: u64,
     /// The kernel's program id and tag.
@@ -125,8 +229,14 @@ pub struct UpReport {
     /// Instructions after the verifier's rewrites (`xlated_prog_len / 8`):
     /// each `__sk_buff` field load becomes the real `sk_buff` access.
     pub xlated_insns: Option<usize>,
-    /// Where the filter sits on veth1@2 ingress.
+    /// Where the filter sits on veth1@2 ingress (TC hooks, and the TCX
+    /// fallback).
     pub filter: Option<FilterId>,
+    /// How the program is attached, in one line.
+    pub attached: Option<String>,
+    /// What `up` noticed on the way: a fallback, a pitfall's effect, a
+    /// self-check's result.
+    pub notes: Vec<String>,
 }
 
 impl fmt::Display for UpReport {
@@ -139,36 +249,49 @@ impl fmt::Display for UpReport {
             n.netns_1,
             n.netns_2
         )?;
-        match (&self.source, self.prog_id, self.filter) {
-            (Some(src), Some(id), Some(fid)) => write!(
+        match (&self.source, self.prog_id, &self.attached) {
+            (Some(src), Some(id), Some(how)) => write!(
                 f,
-                "\nprogram: {src}, TARGET_IFINDEX={} ({}), REDIRECT_FLAGS={}{}\n\
-                 attached: tc filter {} on {} ingress (prio {}, handle {:#x}), program id {id}, tag {}, \
+                "\nmode {}: program {src}, TARGET_IFINDEX={} ({}), REDIRECT_FLAGS={}{}\n\
+                 attached: {how}, program id {id}, tag {}, \
                  {} insns ({} after the verifier's rewrites)",
+                self.mode,
                 self.target_ifindex.unwrap_or_default(),
-                plan::VETH2_1,
+                self.target,
                 self.redirect_flags,
                 if self.redirect_flags == BPF_F_INGRESS {
                     " (BPF_F_INGRESS)"
                 } else {
                     ""
                 },
-                plan::FILTER_NAME,
-                plan::VETH1_2,
-                fid.prio,
-                fid.handle,
                 self.prog_tag.as_deref().unwrap_or("?"),
                 self.insn_count.unwrap_or_default(),
                 self.xlated_insns.unwrap_or_default(),
-            ),
-            _ => write!(f, "\nno program attached: {} forwards with its own IP stack", n.netns_1),
+            )?,
+            _ => write!(
+                f,
+                "\nno program attached: {} forwards with its own IP stack",
+                n.netns_1
+            )?,
         }
+        for note in &self.notes {
+            write!(f, "\n{note}")?;
+        }
+        Ok(())
     }
 }
 
-/// The namespaces and netlink sockets of a build in progress.
+/// The namespaces and netlink sockets of a build in progress, and what the
+/// steps so far produced.
 struct Builder<'a> {
     lab: &'a Lab,
+    options: &'a UpOptions,
+    /// The mode's program text and where it came from.
+    source: Option<(String, String)>,
+    report: UpReport,
+    program: Option<Program>,
+    /// The mode's maps, created by `Step::CreateMap`, by name.
+    maps: Vec<(&'static str, crate::map::Map)>,
     netns: HashMap<Side, Netns>,
     handles: HashMap<Side, Handle>,
     /// Ifindexes already looked up (or returned by `RTM_NEWLINK`), so each
@@ -232,61 +355,404 @@ impl Builder<'_> {
             None => String::new(),
         }
     }
+
+    fn program(&self) -> Result<&Program, LabError> {
+        self.program.as_ref().ok_or_else(|| {
+            LabError::Failed("internal: attaching before the program is loaded".into())
+        })
+    }
+
+    /// clsact on `dev`, then the lab's cls_bpf filter on its ingress.
+    fn attach_tc(&mut self, side: Side, dev: &'static str, cmd: &str) -> Result<(), LabError> {
+        let idx = self.ifindex(side, dev).map_err(nl(cmd))?;
+        let fd = self.program()?.as_fd().try_clone_to_owned().map_err(|e| {
+            LabError::Failed(format!("duplicating the program fd: {}", io_text(&e)))
+        })?;
+        let h = self.handle(side)?;
+        h.qdisc_replace_clsact(idx).map_err(nl(cmd))?;
+        let id = h
+            .filter_replace_bpf(idx, &filter_spec_fd(fd.as_fd()))
+            .map_err(nl(cmd))?;
+        self.report.filter = Some(id);
+        self.report.attached = Some(format!(
+            "tc filter {} on {dev} ingress (prio {}, handle {:#x})",
+            plan::FILTER_NAME,
+            id.prio,
+            id.handle
+        ));
+        Ok(())
+    }
+
+    /// Runs one step of the plan.
+    fn run_step(&mut self, step: &Step, cmd: &str, out: &mut dyn Write) -> Result<(), LabError> {
+        let names = &self.lab.names;
+        let explain = self.options.explain;
+        match step {
+            Step::AddNetns { side } => {
+                let name = names.netns(*side).ok_or_else(|| {
+                    LabError::Failed("internal: the real host namespace cannot be created".into())
+                })?;
+                let ns = Netns::create(name).map_err(nl(cmd))?;
+                self.netns.insert(*side, ns);
+            }
+            Step::LoopbackUp { side } => {
+                let lo = self.ifindex(*side, "lo").map_err(nl(cmd))?;
+                self.handle(*side)?.link_set_up(lo).map_err(nl(cmd))?;
+            }
+            Step::AddVeth {
+                side,
+                name,
+                peer,
+                peer_side,
+            } => {
+                // The peer is created directly in its namespace
+                // (IFLA_NET_NS_FD in VETH_INFO_PEER), as `ip ... netns X` does.
+                let peer_ns = Netns::open(self.netns(*peer_side)?.name()).map_err(nl(cmd))?;
+                let idx = self
+                    .handle(*side)?
+                    .link_add_veth(name, peer, Some(&peer_ns))
+                    .map_err(nl(cmd))?;
+                self.ifindexes.insert((*side, *name), idx);
+            }
+            Step::AddAddr {
+                side,
+                dev,
+                addr,
+                prefix_len,
+            } => {
+                let idx = self.ifindex(*side, dev).map_err(nl(cmd))?;
+                self.handle(*side)?
+                    .addr_add_v4(idx, *addr, *prefix_len)
+                    .map_err(nl(cmd))?;
+            }
+            Step::LinkUp { side, dev } => {
+                let idx = self.ifindex(*side, dev).map_err(nl(cmd))?;
+                self.handle(*side)?.link_set_up(idx).map_err(nl(cmd))?;
+            }
+            Step::AddRoute {
+                side,
+                dst,
+                prefix_len,
+                dev,
+            } => {
+                let idx = self.ifindex(*side, dev).map_err(nl(cmd))?;
+                self.handle(*side)?
+                    .route_add_v4(*dst, *prefix_len, idx, None)
+                    .map_err(nl(cmd))?;
+            }
+            Step::Sysctl { side, sysctl } | Step::Extra(Extra::Sysctl { side, sysctl }) => {
+                self.netns(*side)?
+                    .sysctl_write(&sysctl.path, sysctl.value)
+                    .map_err(nl(cmd))?;
+                if explain {
+                    let _ = writeln!(
+                        out,
+                        "   wrote {:?} to /proc/sys/{} from a thread inside {}",
+                        sysctl.value,
+                        sysctl.path,
+                        names.label(*side)
+                    );
+                }
+            }
+            Step::SetMac { side, dev, mac } => {
+                let idx = self.ifindex(*side, dev).map_err(nl(cmd))?;
+                self.handle(*side)?
+                    .link_set_address(idx, *mac)
+                    .map_err(nl(cmd))?;
+            }
+            Step::ResolveIfindex { side, dev } => {
+                let idx = self.ifindex(*side, dev).map_err(nl(cmd))?;
+                if explain {
+                    let _ = writeln!(out, "   {dev} has ifindex {idx} in {}", names.label(*side));
+                }
+                self.report.target_ifindex = Some(idx);
+                self.report.target = dev;
+            }
+            Step::LoadProgram { .. } => {
+                let (origin, text) = self.source.as_ref().ok_or_else(|| {
+                    LabError::Failed("internal: no program source to load".into())
+                })?;
+                let ifindex = self.report.target_ifindex.ok_or_else(|| {
+                    LabError::Failed(
+                        "internal: the program is loaded before its target is known".into(),
+                    )
+                })?;
+                let maps: Vec<(&str, BorrowedFd<'_>)> =
+                    self.maps.iter().map(|(n, m)| (*n, m.as_fd())).collect();
+                let (prog, slots) = load_program(origin, text, ifindex, self.options, &maps, out)?;
+                let info = prog.info().map_err(|e| {
+                    LabError::Failed(format!("BPF_OBJ_GET_INFO_BY_FD on the new program: {e}"))
+                })?;
+                self.report.prog_id = Some(info.id);
+                self.report.prog_tag = Some(info.tag_hex());
+                self.report.insn_count = Some(slots);
+                self.report.xlated_insns = Some(info.xlated_len as usize / 8);
+                self.program = Some(prog);
+            }
+            Step::AddClsact { side, dev } => {
+                let idx = self.ifindex(*side, dev).map_err(nl(cmd))?;
+                self.handle(*side)?
+                    .qdisc_replace_clsact(idx)
+                    .map_err(nl(cmd))?;
+            }
+            Step::AttachFilter { side, dev } => self.attach_tc(*side, dev, cmd)?,
+            Step::AttachTcx { side, dev } => self.attach_tcx(*side, dev, cmd, out)?,
+            Step::AttachXdp { side, dev, generic } => {
+                let idx = self.ifindex(*side, dev).map_err(nl(cmd))?;
+                let flags = xdp_flags(*generic);
+                let fd = self.program()?.as_fd().try_clone_to_owned().map_err(|e| {
+                    LabError::Failed(format!("duplicating the program fd: {}", io_text(&e)))
+                })?;
+                self.handle(*side)?
+                    .xdp_attach(idx, fd.as_fd(), flags, None)
+                    .map_err(nl(cmd))?;
+                self.report.attached = Some(format!(
+                    "xdp on {dev} ({})",
+                    if *generic {
+                        "generic, XDP_FLAGS_SKB_MODE"
+                    } else {
+                        "native, XDP_FLAGS_DRV_MODE"
+                    }
+                ));
+            }
+            Step::Extra(Extra::TxChecksumOff { side, dev }) => {
+                let dev: &str = dev;
+                self.lab
+                    .run_in(*side, || netlink::ethtool_set_tx_csum(dev, false))?
+                    .map_err(|e| LabError::Failed(format!("`{cmd}` failed: {e}")))?;
+            }
+            Step::Extra(Extra::XdpPassOnPeer) => {
+                let (origin, text) = ProgramSource::Default
+                    .resolve_for(mode::XDP_PASS_S, mode::EMBEDDED_XDP_PASS_S)?;
+                let p = assemble(&origin, &text, &[])?;
+                let prog = Program::load_asm(
+                    &p,
+                    &AsmLoad {
+                        prog_type: ProgType::Xdp,
+                        file_name: &origin,
+                        maps: &[],
+                        verbose: false,
+                    },
+                )
+                .map_err(|e| LabError::Failed(format!("loading {origin}:\n{e}")))?;
+                let idx = self.ifindex(Side::Netns2, plan::VETH2_2).map_err(nl(cmd))?;
+                self.handle(Side::Netns2)?
+                    .xdp_attach(idx, prog.as_fd(), xdp_flags(false), None)
+                    .map_err(nl(cmd))?;
+                self.report.notes.push(format!(
+                    "{} runs {origin} (XDP_PASS), native",
+                    plan::VETH2_2
+                ));
+            }
+            Step::CreateMap { map } => {
+                if explain {
+                    let _ = writeln!(
+                        out,
+                        "   BPF_MAP_CREATE request (union bpf_attr, include/uapi/linux/bpf.h):\n      \
+                         map_type = {} ({})\n      key_size = {}\n      value_size = {}\n      \
+                         max_entries = {}\n      map_name = {:?}",
+                        map.map_type.kernel_name(),
+                        map.map_type.raw(),
+                        map.key_size,
+                        map.value_size,
+                        map.max_entries,
+                        map.name
+                    );
+                }
+                let m = super::maps::create(map)?;
+                let path = plan::map_pin_path(names, map.name);
+                crate::pin::ensure_bpffs()
+                    .and_then(|()| {
+                        let _ = crate::pin::unpin(&path);
+                        m.pin(&path)
+                    })
+                    .map_err(|e| LabError::Failed(format!("`{cmd}`: {e}")))?;
+                self.report.notes.push(format!(
+                    "map {} ({}) pinned at {}; retarget with `redirect-lab map set{} {} KEY DEV`",
+                    map.name,
+                    map.map_type.kernel_name(),
+                    path.display(),
+                    names.prefix_arg(),
+                    map.name
+                ));
+                self.maps.push((map.name, m));
+            }
+            Step::FillMap { map, key, dev } => {
+                let idx = self.ifindex(Side::Netns1, dev).map_err(nl(cmd))?;
+                let m = self
+                    .maps
+                    .iter()
+                    .find(|(n, _)| *n == map.name)
+                    .map(|(_, m)| m)
+                    .ok_or_else(|| {
+                        LabError::Failed("internal: map filled before created".into())
+                    })?;
+                let (k, v) = (key.to_ne_bytes(), (idx as u32).to_ne_bytes());
+                self.netns(Side::Netns1)?
+                    .run(|| m.update(&k, &v, 0))
+                    .map_err(nl(cmd))?
+                    .map_err(|e| LabError::Failed(format!("`{cmd}`: {e}")))?;
+                if explain {
+                    let _ = writeln!(out, "   {}[{key}] = {idx} ({dev})", map.name);
+                }
+            }
+            Step::Extra(Extra::SameNetnsPair { name, peer }) => {
+                let h = self.handle(Side::Netns1)?;
+                let a = h.link_add_veth(name, peer, None).map_err(nl(cmd))?;
+                let b = h.link_index(peer).map_err(nl(cmd))?;
+                h.link_set_up(a).map_err(nl(cmd))?;
+                h.link_set_up(b).map_err(nl(cmd))?;
+                self.ifindexes.insert((Side::Netns1, *name), a);
+            }
+        }
+        Ok(())
+    }
+
+    /// `BPF_LINK_CREATE` with `BPF_TCX_INGRESS` from a thread inside the
+    /// device's namespace (ifindexes are per namespace), then a pin so the
+    /// link outlives this process. Where the kernel refuses (no TCX before
+    /// 6.6), a note says so and the program goes on clsact + cls_bpf.
+    fn attach_tcx(
+        &mut self,
+        side: Side,
+        dev: &'static str,
+        cmd: &str,
+        out: &mut dyn Write,
+    ) -> Result<(), LabError> {
+        let idx = self.ifindex(side, dev).map_err(nl(cmd))?;
+        if self.options.explain {
+            let _ = writeln!(
+                out,
+                "   BPF_LINK_CREATE request (union bpf_attr, include/uapi/linux/bpf.h), from a thread \
+                 in {}:\n      prog_fd = <the program>\n      target_ifindex = {idx} ({dev})\n      \
+                 attach_type = {} ({})\n      flags = 0 (append to the chain; BPF_F_BEFORE/AFTER order it)",
+                self.lab.names.label(side),
+                AttachType::TcxIngress.kernel_name(),
+                AttachType::TcxIngress.raw()
+            );
+        }
+        let fd = self.program()?.as_fd();
+        let attempt = self
+            .netns(side)?
+            .run(|| Link::attach_ifindex(fd, idx as u32, AttachType::TcxIngress, 0))
+            .map_err(nl(cmd))?;
+        match attempt {
+            Ok(link) => {
+                let path = plan::tcx_pin_path(&self.lab.names);
+                crate::pin::ensure_bpffs()
+                    .and_then(|()| {
+                        let _ = crate::pin::unpin(&path);
+                        link.pin(&path)
+                    })
+                    .map_err(|e| LabError::Failed(format!("`{cmd}`: pinning the TCX link: {e}")))?;
+                let info = link
+                    .info()
+                    .map_err(|e| LabError::Failed(format!("TCX link info: {e}")))?;
+                self.report.attached = Some(format!(
+                    "tcx link {} on {dev} ingress (BPF_TCX_INGRESS), pinned at {}",
+                    info.id,
+                    path.display()
+                ));
+                Ok(())
+            }
+            Err(e) => {
+                let note = format!(
+                    "no TCX on this kernel: BPF_LINK_CREATE BPF_TCX_INGRESS was refused ({e}); \
+                     falling back to clsact + cls_bpf through rtnetlink (TCX needs Linux 6.6+)"
+                );
+                if self.options.explain {
+                    let _ = writeln!(out, "   {note}");
+                }
+                self.report.notes.push(note);
+                self.attach_tc(side, dev, cmd)
+            }
+        }
+    }
 }
 
 fn nl(step: &str) -> impl Fn(netlink::Error) -> LabError + '_ {
     move |e| LabError::Failed(format!("`{step}` failed: {e}"))
 }
 
+fn xdp_flags(generic: bool) -> u32 {
+    if generic {
+        netlink::consts::XDP_FLAGS_SKB_MODE
+    } else {
+        netlink::consts::XDP_FLAGS_DRV_MODE
+    }
+}
+
 impl Lab {
     /// Builds the lab from scratch (tearing down any previous one) and
-    /// attaches the program. In explain mode every layer is written to
+    /// attaches the mode's program. In explain mode every layer is written to
     /// `out` as it happens; otherwise nothing is (pass `std::io::sink()`).
+    ///
+    /// Everything that can be refused without touching the lab is checked
+    /// first: the options, the source, the assembly, and a `BPF_PROG_LOAD`
+    /// of the program (the probe for the mode's helper), so an unknown mode
+    /// or a technique this kernel lacks leaves a running lab alone.
     pub fn up(&self, options: &UpOptions, out: &mut dyn Write) -> Result<UpReport, LabError> {
         privilege::require("redirect-lab up", &LAB_CAPS).map_err(LabError::Privilege)?;
-        // Resolve the source before touching anything, so a bad path leaves
-        // a running lab alone.
+        options.check()?;
+        let m = options.effective_mode();
         let source = if options.no_program {
             None
         } else {
-            Some(options.source.resolve()?)
+            Some(options.source.resolve_for(m.source, m.embedded)?)
         };
-        // Assemble once with a stand-in ifindex, so a syntax error is
-        // reported before the running lab is torn down.
         if let Some((origin, text)) = &source {
-            assemble(origin, text, &defines(1, options))?;
+            probe(m, origin, text, options)?;
         }
         let removed = self.down()?;
-        if options.explain && !removed.removed.is_empty() {
-            let _ = writeln!(
-                out,
-                "== tearing down the previous lab first (like the seed's `-make down`)\n{removed}"
-            );
+        if options.explain {
+            if !removed.removed.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "== tearing down the previous lab first (like the seed's `-make down`)\n{removed}"
+                );
+            }
+            let _ = writeln!(out, "== mode {m}");
+            if options.pitfall {
+                if let Some(p) = &m.pitfall {
+                    let _ = writeln!(out, "== pitfall: {}", p.what);
+                }
+            }
         }
 
         let mut b = Builder {
             lab: self,
+            options,
+            source,
+            report: UpReport {
+                names: self.names.clone(),
+                mode: m.name,
+                source: None,
+                target_ifindex: None,
+                target: plan::VETH2_1,
+                redirect_flags: m.redirect_flags,
+                prog_id: None,
+                prog_tag: None,
+                insn_count: None,
+                xlated_insns: None,
+                filter: None,
+                attached: None,
+                notes: Vec::new(),
+            },
+            program: None,
+            maps: Vec::new(),
             netns: HashMap::new(),
             handles: HashMap::new(),
             ifindexes: HashMap::new(),
             inspect: options.explain.then(|| Arc::new(Mutex::new(String::new()))),
         };
-        let mut report = UpReport {
-            names: self.names.clone(),
-            source: source.as_ref().map(|(origin, _)| origin.clone()),
-            target_ifindex: None,
-            redirect_flags: if options.ingress { BPF_F_INGRESS } else { 0 },
-            prog_id: None,
-            prog_tag: None,
-            insn_count: None,
-            xlated_insns: None,
-            filter: None,
-        };
-        let mut program: Option<Program> = None;
+        b.report.source = b.source.as_ref().map(|(origin, _)| origin.clone());
         let steps = plan::steps(
             &self.names,
             PlanOptions {
                 no_program: options.no_program,
+                mode: m,
+                pitfall: options.pitfall,
+                xdp_generic: options.xdp_generic,
             },
         );
         let result = (|| -> Result<(), LabError> {
@@ -298,16 +764,7 @@ impl Lab {
                         let _ = writeln!(out, "   (not in the seed: {why})");
                     }
                 }
-                self.run_step(
-                    &mut b,
-                    step,
-                    &cmd,
-                    options,
-                    source.as_ref(),
-                    &mut report,
-                    &mut program,
-                    out,
-                )?;
+                b.run_step(step, &cmd, out)?;
                 if options.explain {
                     let _ = out.write_all(b.drain_inspect().as_bytes());
                 }
@@ -323,144 +780,109 @@ impl Lab {
                 self.names.prefix_arg()
             )));
         }
-        Ok(report)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn run_step(
-        &self,
-        b: &mut Builder<'_>,
-        step: &Step,
-        cmd: &str,
-        options: &UpOptions,
-        source: Option<&(String, String)>,
-        report: &mut UpReport,
-        program: &mut Option<Program>,
-        out: &mut dyn Write,
-    ) -> Result<(), LabError> {
-        match step {
-            Step::AddNetns { side } => {
-                let name = self.names.netns(*side).ok_or_else(|| {
-                    LabError::Failed("internal: the real host namespace cannot be created".into())
-                })?;
-                let ns = Netns::create(name).map_err(nl(cmd))?;
-                b.netns.insert(*side, ns);
+        if let (Some(codes), Some(prog)) = (m.test_codes, &b.program) {
+            let note = self.self_check(prog, m.helper, codes);
+            if options.explain {
+                let _ = writeln!(out, "\n== {note}");
             }
-            Step::LoopbackUp { side } => {
-                let lo = b.ifindex(*side, "lo").map_err(nl(cmd))?;
-                b.handle(*side)?.link_set_up(lo).map_err(nl(cmd))?;
-            }
-            Step::AddVeth {
-                side,
-                name,
-                peer,
-                peer_side,
-            } => {
-                // The peer is created directly in its namespace
-                // (IFLA_NET_NS_FD in VETH_INFO_PEER), as `ip ... netns X` does.
-                let peer_ns = Netns::open(b.netns(*peer_side)?.name()).map_err(nl(cmd))?;
-                let idx = b
-                    .handle(*side)?
-                    .link_add_veth(name, peer, Some(&peer_ns))
-                    .map_err(nl(cmd))?;
-                b.ifindexes.insert((*side, *name), idx);
-            }
-            Step::AddAddr {
-                side,
-                dev,
-                addr,
-                prefix_len,
-            } => {
-                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
-                b.handle(*side)?
-                    .addr_add_v4(idx, *addr, *prefix_len)
-                    .map_err(nl(cmd))?;
-            }
-            Step::LinkUp { side, dev } => {
-                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
-                b.handle(*side)?.link_set_up(idx).map_err(nl(cmd))?;
-            }
-            Step::AddRoute {
-                side,
-                dst,
-                prefix_len,
-                dev,
-            } => {
-                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
-                b.handle(*side)?
-                    .route_add_v4(*dst, *prefix_len, idx, None)
-                    .map_err(nl(cmd))?;
-            }
-            Step::Sysctl { side, sysctl } => {
-                b.netns(*side)?
-                    .sysctl_write(&sysctl.path, sysctl.value)
-                    .map_err(nl(cmd))?;
-                if options.explain {
-                    let _ = writeln!(
-                        out,
-                        "   wrote {:?} to /proc/sys/{} from a thread inside {}",
-                        sysctl.value,
-                        sysctl.path,
-                        self.names.label(*side)
-                    );
-                }
-            }
-            Step::SetMac { side, dev, mac } => {
-                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
-                b.handle(*side)?
-                    .link_set_address(idx, *mac)
-                    .map_err(nl(cmd))?;
-            }
-            Step::ResolveIfindex { side, dev } => {
-                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
-                if options.explain {
-                    let _ = writeln!(
-                        out,
-                        "   {dev} has ifindex {idx} in {}",
-                        self.names.label(*side)
-                    );
-                }
-                report.target_ifindex = Some(idx);
-            }
-            Step::LoadProgram => {
-                let (origin, text) = source.ok_or_else(|| {
-                    LabError::Failed("internal: no program source to load".into())
-                })?;
-                let ifindex = report.target_ifindex.ok_or_else(|| {
-                    LabError::Failed(
-                        "internal: the program is loaded before its target is known".into(),
-                    )
-                })?;
-                let (prog, slots) = load_program(origin, text, ifindex, options, out)?;
-                let info = prog.info().map_err(|e| {
-                    LabError::Failed(format!("BPF_OBJ_GET_INFO_BY_FD on the new program: {e}"))
-                })?;
-                report.prog_id = Some(info.id);
-                report.prog_tag = Some(info.tag_hex());
-                report.insn_count = Some(slots);
-                report.xlated_insns = Some(info.xlated_len as usize / 8);
-                *program = Some(prog);
-            }
-            Step::AddClsact { side, dev } => {
-                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
-                b.handle(*side)?
-                    .qdisc_replace_clsact(idx)
-                    .map_err(nl(cmd))?;
-            }
-            Step::AttachFilter { side, dev } => {
-                let prog = program.as_ref().ok_or_else(|| {
-                    LabError::Failed("internal: attaching before the program is loaded".into())
-                })?;
-                let idx = b.ifindex(*side, dev).map_err(nl(cmd))?;
-                let id = b
-                    .handle(*side)?
-                    .filter_replace_bpf(idx, &filter_spec(prog))
-                    .map_err(nl(cmd))?;
-                report.filter = Some(id);
+            b.report.notes.push(note);
+        }
+        if options.pitfall {
+            if let Some(p) = &m.pitfall {
+                b.report.notes.push(format!("pitfall: {}", p.what));
             }
         }
-        Ok(())
+        Ok(b.report)
     }
+
+    /// Runs one packet from the host side to 10.0.2.11 through the program
+    /// with `BPF_PROG_TEST_RUN`, from inside netns_1 with `__sk_buff.ifindex`
+    /// = veth1@2, and names the helper's return code the program left in
+    /// `skb->cb[0]`.
+    fn self_check(&self, prog: &Program, helper: &str, codes: &[(u32, &str)]) -> String {
+        let run = || -> Result<u32, LabError> {
+            let mut h = self.handle_in(Side::Netns1)?;
+            let idx = h
+                .link_index(plan::VETH1_2)
+                .map_err(|e| LabError::Failed(e.to_string()))?;
+            let dst_mac = h
+                .link_get(idx)
+                .map_err(|e| LabError::Failed(e.to_string()))?
+                .mac
+                .unwrap_or_default();
+            let frame = test_frame(&dst_mac);
+            let mut ctx = vec![0u8; SK_BUFF_CTX_LEN];
+            ctx[SK_BUFF_IFINDEX..SK_BUFF_IFINDEX + 4].copy_from_slice(&idx.to_ne_bytes());
+            let r = self
+                .run_in(Side::Netns1, || {
+                    prog.test_run(&crate::prog::TestRun {
+                        data_in: &frame,
+                        ctx_in: &ctx,
+                        ctx_out_size: SK_BUFF_CTX_LEN,
+                        ..Default::default()
+                    })
+                })?
+                .map_err(|e| LabError::Failed(e.to_string()))?;
+            r.ctx_out
+                .get(SK_BUFF_CB0..SK_BUFF_CB0 + 4)
+                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                .ok_or_else(|| LabError::Failed("the kernel returned no __sk_buff".into()))
+        };
+        match run() {
+            Ok(code) => {
+                let name = codes
+                    .iter()
+                    .find(|(c, _)| *c == code)
+                    .map(|(_, n)| *n)
+                    .unwrap_or("an unknown code");
+                format!(
+                    "self-check (BPF_PROG_TEST_RUN, 10.0.1.10 -> 10.0.2.11 on {}): \
+                     {helper} returned {name} ({code})",
+                    plan::VETH1_2
+                )
+            }
+            Err(e) => format!("self-check (BPF_PROG_TEST_RUN) not possible here: {e}"),
+        }
+    }
+}
+
+/// `sizeof(struct __sk_buff)` up to `hwtstamp` (include/uapi/linux/bpf.h):
+/// the context a test run takes and gives back.
+const SK_BUFF_CTX_LEN: usize = 192;
+/// `offsetof(struct __sk_buff, ifindex)`.
+const SK_BUFF_IFINDEX: usize = 40;
+/// `offsetof(struct __sk_buff, cb)`.
+const SK_BUFF_CB0: usize = 48;
+
+/// An Ethernet + IPv4 + UDP frame from the host side (10.0.1.10) to the
+/// listener (10.0.2.11:7777), addressed to `dst_mac`.
+fn test_frame(dst_mac: &[u8]) -> Vec<u8> {
+    let payload = b"self-check";
+    let mut f = Vec::with_capacity(14 + 28 + payload.len());
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(dst_mac.get(..6).unwrap_or(&[0; 6]));
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x10]);
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    let total = (20 + 8 + payload.len()) as u16;
+    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    ip.extend_from_slice(&plan::HOST_ADDR.octets());
+    ip.extend_from_slice(&plan::DEST_ADDR.octets());
+    let sum = ip
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum::<u32>();
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&40000u16.to_be_bytes());
+    f.extend_from_slice(&plan::LISTEN_PORT.to_be_bytes());
+    f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(payload);
+    f
 }
 
 impl Lab {
@@ -485,19 +907,19 @@ impl Lab {
         let mut h = self.handle_in(Side::Netns1)?;
         let idx = h.link_index(plan::VETH1_2).map_err(nl(&qdisc))?;
         h.qdisc_replace_clsact(idx).map_err(nl(&qdisc))?;
-        h.filter_replace_bpf(idx, &filter_spec(prog))
+        h.filter_replace_bpf(idx, &filter_spec_fd(prog.as_fd()))
             .map_err(nl(&filter))
     }
 }
 
 /// The lab's filter: fixed priority and handle, so attaching again replaces
 /// it instead of adding a second one.
-fn filter_spec(prog: &Program) -> BpfFilterSpec<'_> {
+fn filter_spec_fd(prog: BorrowedFd<'_>) -> BpfFilterSpec<'_> {
     BpfFilterSpec {
         hook: TcHook::Ingress,
         prio: plan::FILTER_PRIO,
         handle: 1,
-        prog: prog.as_fd(),
+        prog,
         name: plan::FILTER_NAME,
         direct_action: true,
     }
@@ -509,11 +931,7 @@ pub fn defines(target_ifindex: i32, options: &UpOptions) -> Vec<(String, i64)> {
         ("TARGET_IFINDEX".to_string(), i64::from(target_ifindex)),
         (
             "REDIRECT_FLAGS".to_string(),
-            if options.ingress {
-                BPF_F_INGRESS as i64
-            } else {
-                0
-            },
+            options.effective_mode().redirect_flags as i64,
         ),
         ("DEST_IP".to_string(), i64::from(u32::from(plan::DEST_ADDR))),
         (
@@ -544,6 +962,38 @@ fn assemble(
         .map_err(|e| LabError::Input(format!("assembling the program:\n{e}")))
 }
 
+/// Assembles and loads the mode's program once with a stand-in ifindex (the
+/// kernel does not check it at load time) before anything is torn down: a
+/// syntax error, a verifier rejection, or a helper this kernel lacks is
+/// reported while a running lab is still intact.
+fn probe(m: &Mode, origin: &str, text: &str, options: &UpOptions) -> Result<(), LabError> {
+    let assembled = assemble(origin, text, &defines(1, options))?;
+    let scratch = super::maps::scratch(m)?;
+    let fds: Vec<(&str, BorrowedFd<'_>)> = scratch.iter().map(|(n, m)| (*n, m.as_fd())).collect();
+    let how = AsmLoad {
+        prog_type: m.hook.prog_type(),
+        file_name: origin,
+        maps: &fds,
+        verbose: false,
+    };
+    match Program::load_asm(&assembled, &how) {
+        Ok(_) => Ok(()),
+        Err(crate::Error::Verifier(v)) if v.unknown_helper.is_some() => {
+            Err(LabError::Failed(format!(
+                "mode {} needs {} (Linux {}+), which this kernel does not have; the running \
+                 lab was left alone.\nloading {origin}:\n{}",
+                m.name,
+                m.helper,
+                m.since,
+                crate::Error::Verifier(v)
+            )))
+        }
+        Err(e) => Err(LabError::Failed(format!(
+            "loading the program ({origin}) was refused, so the running lab was left alone:\n{e}"
+        ))),
+    }
+}
+
 /// Assembles and loads the program; in explain mode prints the listing,
 /// the `BPF_PROG_LOAD` request and the verifier's verdict.
 fn load_program(
@@ -551,10 +1001,12 @@ fn load_program(
     text: &str,
     target_ifindex: i32,
     options: &UpOptions,
+    maps: &[(&str, BorrowedFd<'_>)],
     out: &mut dyn Write,
 ) -> Result<(Program, usize), LabError> {
     let defines = defines(target_ifindex, options);
     let assembled = assemble(origin, text, &defines)?;
+    let prog_type = options.effective_mode().hook.prog_type();
     if options.explain {
         let defs: Vec<String> = defines
             .iter()
@@ -571,8 +1023,8 @@ fn load_program(
              prog_type = {} ({})\n      insn_cnt = {}\n      insns = <pointer to the {} bytes above>\n      \
              license = {:?}\n      prog_name = {:?}\n      log_level = {} (BPF_LOG_LEVEL2 | BPF_LOG_STATS)\n      \
              expected_attach_type = 0, prog_ifindex = 0 (not offloaded)",
-            ProgType::SchedCls.kernel_name(),
-            ProgType::SchedCls.raw(),
+            prog_type.kernel_name(),
+            prog_type.raw(),
             assembled.insns().len(),
             assembled.insns().len() * 8,
             assembled.license(),
@@ -581,9 +1033,9 @@ fn load_program(
         );
     }
     let how = AsmLoad {
-        prog_type: ProgType::SchedCls,
+        prog_type,
         file_name: origin,
-        maps: &[],
+        maps,
         verbose: options.explain,
     };
     let prog = Program::load_asm(&assembled, &how)

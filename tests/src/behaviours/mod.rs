@@ -10,6 +10,9 @@
 use crate::report::Verdict;
 
 pub mod arp;
+pub mod mode_delivery;
+pub mod mode_tcx;
+pub mod path_trace;
 pub mod redirect;
 pub mod redirect_peer;
 pub mod tc_netlink;
@@ -86,7 +89,7 @@ pub static REGISTRY: &[Behaviour] = &[
     },
     Behaviour {
         id: "test-run-short-ipv4",
-        title: "BPF_PROG_TEST_RUN with a 20-byte IPv4 frame (recorded per kernel)",
+        title: "BPF_PROG_TEST_RUN: the shortest IPv4 frame that runs, probed 14-34 bytes (recorded per kernel)",
         min_kernel: "4.12",
         run: test_run::short_ipv4,
     },
@@ -131,6 +134,108 @@ pub static REGISTRY: &[Behaviour] = &[
         title: "bpf_redirect_peer of a PACKET_OTHERHOST frame: scrubbed and delivered, or dropped",
         min_kernel: "5.10",
         run: redirect_peer::pkt_type_on_peer_redirect,
+    },
+    Behaviour {
+        id: "mode-egress-delivers",
+        title: "up --mode egress: UDP + 16-byte TCP echo, netns_1 ForwDatagrams unchanged",
+        min_kernel: "4.5",
+        run: mode_delivery::egress,
+    },
+    Behaviour {
+        id: "mode-peer-delivers",
+        title: "up --mode peer (bpf_redirect_peer): UDP + TCP echo, netns_1 stack skipped",
+        min_kernel: "5.10",
+        run: mode_delivery::peer,
+    },
+    Behaviour {
+        id: "mode-neigh-delivers",
+        title: "up --mode neigh (bpf_redirect_neigh, MAC from ARP): UDP + TCP echo, stack skipped",
+        min_kernel: "5.10",
+        run: mode_delivery::neigh,
+    },
+    Behaviour {
+        id: "mode-fib-delivers",
+        title: "up --mode fib (bpf_fib_lookup + bpf_redirect): UDP + TCP echo, stack skipped",
+        min_kernel: "5.10",
+        run: mode_delivery::fib,
+    },
+    Behaviour {
+        id: "mode-xdp-delivers",
+        title: "up --mode xdp (native XDP redirect, XDP_PASS on veth2@2): UDP + TCP echo",
+        min_kernel: "5.9",
+        run: mode_delivery::xdp,
+    },
+    Behaviour {
+        id: "mode-devmap-delivers",
+        title: "up --mode devmap (bpf_redirect_map on a DEVMAP): UDP + TCP echo, stack skipped",
+        min_kernel: "4.14",
+        run: mode_delivery::devmap,
+    },
+    Behaviour {
+        id: "mode-devmap-retarget",
+        title: "map set ports 0 DEV retargets the running devmap lab, same program",
+        min_kernel: "4.14",
+        run: mode_delivery::devmap_retarget,
+    },
+    Behaviour {
+        id: "mode-tcx-delivers",
+        title: "up --mode tcx (BPF_TCX_INGRESS link; netlink fallback is n/a): UDP + TCP echo",
+        min_kernel: "6.6",
+        run: mode_delivery::tcx,
+    },
+    Behaviour {
+        id: "mode-peer-same-netns-drops",
+        title: "up --mode peer --pitfall: a target whose peer is in netns_1 drops silently",
+        min_kernel: "5.10",
+        run: mode_delivery::peer_same_netns,
+    },
+    Behaviour {
+        id: "mode-xdp-no-peer-prog-drops",
+        title: "up --mode xdp --pitfall: no XDP program on veth2@2, the redirect is dropped",
+        min_kernel: "5.9",
+        run: mode_delivery::xdp_no_peer_prog,
+    },
+    Behaviour {
+        id: "mode-neigh-no-route-drops",
+        title: "up --mode neigh --pitfall: no address/route on veth2@1, nothing arrives",
+        min_kernel: "5.10",
+        run: mode_delivery::neigh_no_route,
+    },
+    Behaviour {
+        id: "mode-fib-fwd-disabled",
+        title: "up --mode fib --forwarding-off names BPF_FIB_LKUP_RET_FWD_DISABLED (5)",
+        min_kernel: "5.10",
+        run: mode_delivery::fib_forwarding_off,
+    },
+    Behaviour {
+        id: "mode-tcx-order",
+        title: "tcx chain: BPF_F_AFTER never runs after a redirect, BPF_F_BEFORE TCX_NEXT/DROP, before cls_bpf",
+        min_kernel: "6.6",
+        run: mode_tcx::order,
+    },
+    Behaviour {
+        id: "path-egress",
+        title: "path (tp_btf): veth1@2 receive, veth2@1 queue, veth2@2 receive, no drop",
+        min_kernel: "5.5",
+        run: path_trace::egress,
+    },
+    Behaviour {
+        id: "path-ingress",
+        title: "path (tp_btf) with BPF_F_INGRESS: netif_rx on veth2@1 OTHERHOST, dropped there",
+        min_kernel: "5.5",
+        run: path_trace::ingress,
+    },
+    Behaviour {
+        id: "path-no-program",
+        title: "path (tp_btf) without the program: netns_1 forwards veth1@2 -> veth2@1",
+        min_kernel: "5.5",
+        run: path_trace::no_program,
+    },
+    Behaviour {
+        id: "path-functions",
+        title: "path (fentry): skb_do_redirect, __bpf_redirect; ip_forward only without it",
+        min_kernel: "5.5",
+        run: path_trace::functions,
     },
 ];
 

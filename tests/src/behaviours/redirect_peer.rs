@@ -7,9 +7,10 @@
 //! no `eth_type_trans` runs again. Kernels that keep the old `pkt_type` then
 //! drop it in `ip_rcv`; kernels that scrub the packet on a peer redirect
 //! (`skb_scrub_packet` sets `PACKET_HOST`, reported for 6.15+) deliver it.
-//! Both are correct for their kernel; the cell records which one ran. (On
-//! this project's machine Debian's 6.1 and 6.12 kernels scrub too, which
-//! points to a stable backport.)
+//! Both are correct for their kernel; the cell records which one ran. (In
+//! the matrix Debian's 5.10.262 keeps `PACKET_OTHERHOST` and drops the
+//! frame, while Debian's 6.1.192 scrubs like 6.12, 7.2 and the host, which
+//! points to a stable backport that reached 6.1 but not 5.10.)
 
 use std::time::{Duration, Instant};
 

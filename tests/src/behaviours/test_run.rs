@@ -70,27 +70,60 @@ pub fn min_size() -> Result<Verdict, String> {
     }
 }
 
-/// Behaviour 6c: An IPv4 frame shorter than 34 bytes (Ethernet + IPv4 header). Kernels
-/// differ: newer ones refuse it with EINVAL, others run it and the program's
-/// bounds check passes it with `TC_ACT_OK`. Either is correct; the cell
-/// records which. Anything else fails.
+/// Behaviour 6c: the shortest IPv4 frame the kernel's test run accepts,
+/// probed length by length from 14 bytes (an Ethernet header) to 34
+/// (Ethernet + IPv4 header). Kernels differ: some refuse an IPv4 frame
+/// without a whole IPv4 header with EINVAL, others run it, and the
+/// program's bounds check then passes it with `TC_ACT_OK`. The note records
+/// the length this kernel starts at. It fails if a refusal is not EINVAL, if a
+/// longer frame is refused after a shorter one ran, if a short frame does not
+/// come back `TC_ACT_OK` unchanged, or if the 34-byte frame is not redirected.
 pub fn short_ipv4() -> Result<Verdict, String> {
     let prog = program::load_variant(&Variant::to(1))?;
     let frame = program::udp_frame(DEST_ADDR.octets(), b"");
-    let short = &frame[..20];
-    match run(&prog, short) {
-        Err(e) if e.errno() == Some(libc::EINVAL) => {
-            Ok(Verdict::pass_with("20-byte IPv4 frame refused: EINVAL"))
+    const WHOLE: usize = 34;
+    let mut first_run = None;
+    for len in 14..=WHOLE {
+        let data = &frame[..len];
+        match run(&prog, data) {
+            Err(e) if e.errno() == Some(libc::EINVAL) => {
+                if let Some(first) = first_run {
+                    return Ok(Verdict::Fail(format!(
+                        "{first}-byte IPv4 frame ran but {len} bytes were refused: {e}"
+                    )));
+                }
+            }
+            Err(e) => {
+                return Ok(Verdict::Fail(format!(
+                    "{len}-byte IPv4 frame: unexpected error {e}"
+                )))
+            }
+            Ok(r) if len < WHOLE && (r.retval != TC_ACT_OK as u32 || r.data_out != data) => {
+                return Ok(Verdict::Fail(format!(
+                    "{len}-byte IPv4 frame returned {}, expected 0 unchanged (bounds check)",
+                    r.retval
+                )))
+            }
+            Ok(r) if len == WHOLE && r.retval != TC_ACT_REDIRECT as u32 => {
+                return Ok(Verdict::Fail(format!(
+                    "34-byte IPv4 frame to 10.0.2.11 returned {}, expected 7",
+                    r.retval
+                )))
+            }
+            Ok(_) => {
+                first_run.get_or_insert(len);
+            }
         }
-        Err(e) => Ok(Verdict::Fail(format!(
-            "20-byte IPv4 frame: unexpected error {e}"
-        ))),
-        Ok(r) if r.retval == TC_ACT_OK as u32 && r.data_out == short => Ok(Verdict::pass_with(
-            "20-byte IPv4 frame runs: TC_ACT_OK, unchanged",
+    }
+    match first_run {
+        Some(WHOLE) => Ok(Verdict::pass_with(
+            "IPv4 frames of 14-33 bytes refused with EINVAL; 34 bytes (a whole IPv4 header) runs",
         )),
-        Ok(r) => Ok(Verdict::Fail(format!(
-            "20-byte IPv4 frame returned {}, expected 0 unchanged",
-            r.retval
+        Some(n) => Ok(Verdict::pass_with(format!(
+            "IPv4 frames run from {n} bytes (shorter: EINVAL); under 34 the bounds check passes them"
         ))),
+        None => Ok(Verdict::Fail(
+            "even a 34-byte IPv4 frame was refused with EINVAL".into(),
+        )),
     }
 }

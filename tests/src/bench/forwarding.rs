@@ -23,12 +23,29 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 const BENCH: &str = "1. forwarding";
-const MODES: [&str; 3] = [
-    "(a) netns_1 forwarding",
-    "(b) bpf_redirect",
-    "(c) bpf_redirect + printk",
+const MODES: [(&str, LabMode); 3] = [
+    ("(a) netns_1 forwarding", LabMode::NoProgram),
+    ("(b) bpf_redirect", LabMode::Redirect),
+    ("(c) bpf_redirect + printk", LabMode::Trace),
 ];
 const REFERENCE: &str = "(a)";
+
+/// Benchmark 6: every `up --mode` technique against plain forwarding, in
+/// the same run and on the same metrics as benchmark 1.
+const MODES_BENCH: &str = "6. redirect modes";
+const TECHNIQUES: [(&str, LabMode); 8] = [
+    ("(a) netns_1 forwarding", LabMode::NoProgram),
+    ("(egress) bpf_redirect", LabMode::Technique("egress")),
+    ("(peer) bpf_redirect_peer", LabMode::Technique("peer")),
+    ("(neigh) bpf_redirect_neigh", LabMode::Technique("neigh")),
+    ("(fib) bpf_fib_lookup", LabMode::Technique("fib")),
+    ("(xdp) native XDP redirect", LabMode::Technique("xdp")),
+    (
+        "(devmap) XDP bpf_redirect_map",
+        LabMode::Technique("devmap"),
+    ),
+    ("(tcx) bpf_redirect on TCX", LabMode::Technique("tcx")),
+];
 
 /// One isolated lab, removed on drop even if the benchmark fails half-way.
 struct LabGuard {
@@ -108,8 +125,10 @@ fn sizes(cfg: &Config) -> Sizes {
     }
 }
 
-/// Rows for one metric: a row per mode, (b) and (c) against (a).
+/// Rows for one metric: a row per mode, each against (a).
 fn rows_for(
+    bench: &str,
+    modes: &[(&str, LabMode)],
     case: &str,
     unit: &str,
     better: Better,
@@ -117,12 +136,12 @@ fn rows_for(
 ) -> Vec<Row> {
     let rows: Vec<Row> = per_mode
         .into_iter()
-        .zip(MODES)
-        .map(|(r, mode)| {
+        .zip(modes)
+        .map(|(r, (mode, _))| {
             let c = format!("{case}, {mode}");
             match r {
-                Ok(v) => Row::from_samples(BENCH, c, unit, &v),
-                Err(e) => Row::missing(BENCH, c, unit, e),
+                Ok(v) => Row::from_samples(bench, c, unit, &v),
+                Err(e) => Row::missing(bench, c, unit, e),
             }
         })
         .collect();
@@ -140,10 +159,21 @@ fn rows_for(
 }
 
 pub fn run(cfg: &Config) -> Vec<Row> {
+    run_set(cfg, BENCH, &MODES)
+}
+
+/// Benchmark 6: the redirect techniques of `up --mode`.
+pub fn run_modes(cfg: &Config) -> Vec<Row> {
+    run_set(cfg, MODES_BENCH, &TECHNIQUES)
+}
+
+fn run_set(cfg: &Config, bench: &str, modes: &[(&str, LabMode)]) -> Vec<Row> {
     let s = sizes(cfg);
-    let labs: Vec<Result<(LabGuard, Path2), String>> = (0..3)
-        .map(|m| {
-            let g = LabGuard::up([LabMode::NoProgram, LabMode::Redirect, LabMode::Trace][m])?;
+    let n = modes.len();
+    let labs: Vec<Result<(LabGuard, Path2), String>> = modes
+        .iter()
+        .map(|(_, mode)| {
+            let g = LabGuard::up(*mode)?;
             let p = g.path()?;
             traffic::warm_up(&p, 9000, 25).map_err(|e| format!("no reply through the lab: {e}"))?;
             Ok((g, p))
@@ -160,12 +190,12 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             .map_err(Clone::clone)
     };
     let forwarded = |m: usize| -> Result<u64, String> { ours::lab_forwarded(prefix(m)?) };
-    let forwarded_before: Vec<Result<u64, String>> = (0..3).map(forwarded).collect();
-    let mut delivered = [0u64; 3];
+    let forwarded_before: Vec<Result<u64, String>> = (0..n).map(forwarded).collect();
+    let mut delivered = vec![0u64; n];
 
     let mut rows = Vec::new();
     for (payload, base) in [(64usize, 10_000u16), (1400, 11_000)] {
-        let runs = interleave(s.reps, 3, |rep, m| {
+        let runs = interleave(s.reps, n, |rep, m| {
             traffic::udp_flood(path(m)?, base + rep as u16, payload, s.udp)
                 .map_err(|e| e.to_string())
         });
@@ -178,18 +208,24 @@ pub fn run(cfg: &Config) -> Vec<Row> {
                 .collect()
         };
         rows.extend(rows_for(
+            bench,
+            modes,
             &format!("UDP {payload} B delivered to netns_2"),
             "pkt/s",
             Better::Higher,
             metric(traffic::UdpFlood::delivered_pps),
         ));
         rows.extend(rows_for(
+            bench,
+            modes,
             &format!("UDP {payload} B, CPU per delivered packet"),
             "ns",
             Better::Lower,
             metric(traffic::UdpFlood::cpu_ns_per_packet),
         ));
         rows.extend(rows_for(
+            bench,
+            modes,
             &format!("UDP {payload} B loss"),
             "%",
             Better::Lower,
@@ -200,10 +236,10 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     // The proof that the redirect skips netns_1's stack: its IP
     // ForwDatagrams counter (/proc/net/snmp) per datagram delivered in the
     // floods above. About 1 with kernel forwarding, about 0 with the redirect.
-    for m in 0..3 {
+    for m in 0..n {
         let case = format!(
             "netns_1 Ip ForwDatagrams per UDP datagram delivered, {}",
-            MODES[m]
+            modes[m].0
         );
         let value = forwarded_before[m].clone().and_then(|before| {
             let after = forwarded(m)?;
@@ -213,12 +249,12 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             Ok(after.saturating_sub(before) as f64 / delivered[m] as f64)
         });
         rows.push(match value {
-            Ok(v) => Row::new(BENCH, case, "ratio", Figure::Exact(v)).alone(),
-            Err(e) => Row::missing(BENCH, case, "ratio", e).alone(),
+            Ok(v) => Row::new(bench, case, "ratio", Figure::Exact(v)).alone(),
+            Err(e) => Row::missing(bench, case, "ratio", e).alone(),
         });
     }
 
-    let tcp = interleave(s.reps, 3, |rep, m| {
+    let tcp = interleave(s.reps, n, |rep, m| {
         traffic::tcp_stream(path(m)?, 12_000 + rep as u16, s.tcp_bytes, s.tcp_time)
             .map_err(|e| e.to_string())
     });
@@ -228,12 +264,16 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             .collect()
     };
     rows.extend(rows_for(
+        bench,
+        modes,
         "TCP host -> netns_2 (own sender)",
         "Mbit/s",
         Better::Higher,
         tcp_metric(traffic::TcpStreamResult::mbit_per_s),
     ));
     rows.extend(rows_for(
+        bench,
+        modes,
         "TCP (own sender), CPU per MiB delivered",
         "us",
         Better::Lower,
@@ -241,20 +281,22 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     ));
 
     if traffic::iperf3_path().is_some() {
-        let iperf = interleave(s.iperf_reps, 3, |rep, m| {
+        let iperf = interleave(s.iperf_reps, n, |rep, m| {
             traffic::iperf3_tcp(path(m)?, 13_000 + rep as u16, s.iperf_secs)
                 .map_err(|e| e.to_string())
         });
         rows.extend(rows_for(
+            bench,
+            modes,
             "TCP host -> netns_2 (iperf3)",
             "Mbit/s",
             Better::Higher,
             iperf,
         ));
     } else {
-        for mode in MODES {
+        for (mode, _) in modes {
             rows.push(Row::missing(
-                BENCH,
+                bench,
                 format!("TCP host -> netns_2 (iperf3), {mode}"),
                 "Mbit/s",
                 "iperf3 not installed (apt install iperf3)",
@@ -262,7 +304,7 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         }
     }
 
-    let rtt = interleave(s.reps, 3, |rep, m| {
+    let rtt = interleave(s.reps, n, |rep, m| {
         traffic::udp_ping_pong(path(m)?, 14_000 + rep as u16, s.rtt).map_err(|e| e.to_string())
     });
     let pct = |p: f64| -> Vec<Result<Vec<f64>, String>> {
@@ -279,12 +321,16 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             .collect()
     };
     rows.extend(rows_for(
+        bench,
+        modes,
         "UDP ping-pong RTT p50",
         "us",
         Better::Lower,
         pct(50.0),
     ));
     rows.extend(rows_for(
+        bench,
+        modes,
         "UDP ping-pong RTT p99",
         "us",
         Better::Lower,

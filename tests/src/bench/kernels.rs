@@ -22,8 +22,8 @@ use std::process::Command;
 use std::time::Instant;
 
 const BENCH: &str = "5. kernel matrix";
-const SERIES: [&str; 2] = ["6.1", "6.12"];
-/// Issue 6: "The whole `make kernels`, with the kernels cached, takes under 3 minutes".
+/// The kernel-matrix issue: "`make kernels` ≤ 3 minutes wall", four VMs
+/// plus the host, kernels cached.
 const LIMIT_S: f64 = 180.0;
 
 /// One timing line of the runner's stderr: (label, release, seconds).
@@ -43,7 +43,7 @@ pub fn parse_finished(line: &str) -> Option<(String, Option<String>, f64)> {
 }
 
 fn cached(cfg: &Config) -> bool {
-    SERIES.iter().all(|s| {
+    crate::apt::default_series().iter().all(|s| {
         cfg.root
             .join("target/kernels")
             .join(s)
@@ -59,6 +59,7 @@ fn sibling(name: &str) -> Option<PathBuf> {
 }
 
 pub fn run(cfg: &Config) -> Vec<Row> {
+    let series = crate::apt::default_series();
     let (mut cmd, wall_case, kernels): (Command, String, Vec<&str>) = if cfg.smoke
         || !cfg.run_kernel_matrix
     {
@@ -95,7 +96,7 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         } else {
             "make kernels, wall time (first run: includes downloading the kernels)"
         };
-        (c, what.into(), SERIES.to_vec())
+        (c, what.into(), series.iter().map(String::as_str).collect())
     };
     let t = Instant::now();
     let out = match cmd.output() {
@@ -113,7 +114,12 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let times: Vec<(String, Option<String>, f64)> =
         stderr.lines().filter_map(parse_finished).collect();
-    let limit = Row::new(BENCH, "issue 6 limit", "s", Figure::Exact(LIMIT_S));
+    let limit = Row::new(
+        BENCH,
+        "kernel-matrix issue limit",
+        "s",
+        Figure::Exact(LIMIT_S),
+    );
     let mut rows = Vec::new();
     let status = if out.status.success() {
         String::new()
@@ -135,16 +141,21 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         ));
         return rows;
     }
-    rows.push(
-        Row::new(
-            BENCH,
-            format!("{wall_case}{status}"),
-            "s",
-            Figure::Exact(wall),
-        )
-        .versus("the 180 s limit", &limit, Better::Lower)
-        .target(1.0),
+    let wall_row = Row::new(
+        BENCH,
+        format!("{wall_case}{status}"),
+        "s",
+        Figure::Exact(wall),
     );
+    rows.push(
+        wall_row
+            .clone()
+            .versus("the 180 s limit", &limit, Better::Lower)
+            .target(1.0),
+    );
+    if !kernels.is_empty() {
+        rows.push(two_slots(cfg, &wall_row));
+    }
     let host = times.iter().find(|(l, _, _)| l == "host");
     let host_row = match host {
         Some((_, _, s)) => Row::new(
@@ -178,6 +189,37 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     }
     rows.push(host_row);
     rows
+}
+
+/// The schedule the runner did not choose: the same cached matrix on 2
+/// slots (one per core) instead of all jobs at once, against the default
+/// just measured.
+fn two_slots(cfg: &Config, default: &Row) -> Row {
+    let case = "kernel-matrix --slots 2 (one VM per core), wall time";
+    let bin = cfg
+        .root
+        .join("target/static/x86_64-unknown-linux-gnu/release/kernel-matrix");
+    if !bin.is_file() {
+        return Row::missing(BENCH, case, "s", format!("{} not built", bin.display()));
+    }
+    let t = Instant::now();
+    match Command::new("timeout")
+        .arg("600")
+        .arg(&bin)
+        .args(["--slots", "2", "--out"])
+        .arg(std::env::temp_dir().join(format!("bench-slots2-{}.md", std::process::id())))
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            Row::new(BENCH, case, "s", Figure::Exact(t.elapsed().as_secs_f64())).versus(
+                "all jobs at once (the default)",
+                default,
+                Better::Lower,
+            )
+        }
+        Ok(o) => Row::missing(BENCH, case, "s", format!("the run failed ({})", o.status)),
+        Err(e) => Row::missing(BENCH, case, "s", format!("cannot run: {e}")),
+    }
 }
 
 #[cfg(test)]

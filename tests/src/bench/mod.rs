@@ -8,7 +8,9 @@
 //!    build of `bpf-src/redirect.bpf.c`;
 //! 3. [`bringup`]: `redirect-lab up` against the seed's bpftool/clang/ip/tc path;
 //! 4. [`asm`]: our assembler and disassembler against llvm-mc / llvm-objdump;
-//! 5. [`kernels`]: the kernel matrix's wall time and per-kernel boot-to-result.
+//! 5. [`kernels`]: the kernel matrix's wall time and per-kernel boot-to-result;
+//! 6. [`forwarding::run_modes`]: every `up --mode` technique (egress, peer,
+//!    neigh, fib, xdp, tcx) against netns_1 forwarding, on benchmark 1's metrics.
 //!
 //! The rules of the harness ([`stats`], [`table`]): cases are interleaved
 //! (A B A B ...) so drift hits every case alike; each figure is a median with
@@ -24,6 +26,7 @@ pub mod elf;
 pub mod forwarding;
 pub mod kernels;
 pub mod ours;
+pub mod path;
 pub mod progcost;
 pub mod stats;
 pub mod sys;
@@ -101,12 +104,14 @@ pub fn unique_name(tag: &str) -> String {
 pub type Bench = (&'static str, fn(&Config) -> Vec<Row>);
 
 /// Every benchmark, in the order of the table.
-pub const ALL: [Bench; 5] = [
+pub const ALL: [Bench; 7] = [
     ("1. forwarding", forwarding::run),
     ("2. program cost", progcost::run),
     ("3. lab bring-up", bringup::run),
     ("4. assembler", asm::run),
     ("5. kernel matrix", kernels::run),
+    ("6. redirect modes", forwarding::run_modes),
+    ("7. path tracer", path::run),
 ];
 
 /// Runs the benchmarks whose names contain one of `only` (all when empty),

@@ -48,15 +48,22 @@ pub enum LabMode {
     Redirect,
     /// The `bpf_trace_printk` variant (`up --trace`).
     Trace,
+    /// A technique of `up --mode NAME` (loader::lab::mode::MODES).
+    Technique(&'static str),
 }
 
 /// `redirect-lab up --prefix PREFIX` in-process.
 pub fn lab_up(prefix: &str, mode: LabMode) -> Result<(), String> {
     let lab = Lab::new(Some(prefix)).map_err(|e| e.to_string())?;
+    let technique = match mode {
+        LabMode::Technique(name) => loader::lab::mode::find(name)?,
+        _ => loader::lab::mode::default_mode(),
+    };
     let options = UpOptions {
+        mode: technique,
         trace: mode == LabMode::Trace,
         no_program: mode == LabMode::NoProgram,
-        source: ProgramSource::File(super::workspace_root().join("bpf-src/redirect.s")),
+        source: ProgramSource::File(super::workspace_root().join(technique.source)),
         ..UpOptions::default()
     };
     lab.up(&options, &mut std::io::sink())

@@ -1,0 +1,711 @@
+//! The BTF our assembler writes for hand-written `.s` objects, so that they
+//! carry what clang's objects carry:
+//!
+//! - a FUNC and a FUNC_PROTO per function, `int NAME(CTX *ctx)`, the context
+//!   typed as the kernel expects for the program type (`struct __sk_buff *`
+//!   for `tc`, `struct xdp_md *` for `xdp`, else `unsigned long long *`;
+//!   see [`ctx_for_section`]), so the verifier's log has no
+//!   "arg#0 reference type('UNKNOWN ')" line. Only a program is BTF-global;
+//!   subprograms are static, checked in their caller's context;
+//! - `func_info` (`struct bpf_func_info`, bpf.h) per function and
+//!   `line_info` (`struct bpf_line_info`) per instruction, pointing at the
+//!   `.s` file's own lines: the file name, the line's text and
+//!   `line << 10 | col`. `bpftool prog dump xlated linum` and the verifier
+//!   log then quote the assembly;
+//! - for each map declaration, the BTF clang writes for
+//!   `struct { __uint(type, T); __uint(key_size, K); ... } NAME SEC(".maps")`:
+//!   `__uint(name, val)` is `int (*name)[val]`, so each field is a PTR to an
+//!   ARRAY of `int` with `val` elements, in an anonymous STRUCT, in a VAR in
+//!   a DATASEC `.maps`. libbpf reads map definitions only this way;
+//! - a DATASEC per data section (`.rodata`...) with a VAR per named object.
+//!
+//! The input is plain data ([`Input`]), filled from the object model.
+
+use super::ext::{BtfExt, FuncInfo, InfoSec, LineInfo, BTF_EXT_HEADER_LEN_CORE};
+use super::{
+    Btf, IntEncoding, Member, Param, Type, TypeData, VarSecinfo, BTF_FUNC_GLOBAL, BTF_FUNC_STATIC,
+    BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_STATIC,
+};
+use crate::insn::{CallKind, Insn, Instruction};
+use crate::program::Program;
+use std::collections::{BTreeMap, HashMap};
+
+/// What the BTF of one object is made from.
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    /// The source file's name, as line_info records it (`redirect.s`).
+    pub file_name: String,
+    pub functions: Vec<Function>,
+    pub maps: Vec<MapDecl>,
+    pub data_sections: Vec<DataSection>,
+}
+
+/// A function symbol in a program section.
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub name: String,
+    /// The ELF section holding it (`tc`, `xdp`, `tp_btf/net_dev_queue`).
+    pub section: String,
+    /// Byte offset of its first instruction within the section.
+    pub offset: u32,
+    /// The symbol is global (`.globl`). Only a global function at offset 0
+    /// of a program section gets BTF-global linkage (see [`generate`]).
+    pub global: bool,
+    /// One entry per instruction (not per slot: an lddw's second slot has
+    /// none), in order.
+    pub lines: Vec<InsnLine>,
+}
+
+/// The source of one instruction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsnLine {
+    /// Byte offset within the section.
+    pub insn_off: u32,
+    /// 1-based line and column.
+    pub line: u32,
+    pub col: u32,
+    /// The line's text, as the verifier log will quote it.
+    pub text: String,
+}
+
+/// A map declaration, the fields of libbpf's BTF map definition. A field
+/// that is 0 is left out, as a C declaration would leave it out (except
+/// `type`, always written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapDecl {
+    pub name: String,
+    /// `BPF_MAP_TYPE_*` (bpf.h).
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub map_flags: u32,
+    /// Byte offset of the definition in `.maps`.
+    pub offset: u32,
+}
+
+impl MapDecl {
+    /// The definition's fields as libbpf names them, in clang's order.
+    pub fn fields(&self) -> Vec<(&'static str, u32)> {
+        let mut v = vec![("type", self.map_type)];
+        for (n, x) in [
+            ("key_size", self.key_size),
+            ("value_size", self.value_size),
+            ("max_entries", self.max_entries),
+            ("map_flags", self.map_flags),
+        ] {
+            if x != 0 {
+                v.push((n, x));
+            }
+        }
+        v
+    }
+
+    /// Bytes the definition takes in `.maps`: one pointer per field.
+    pub fn size(&self) -> u32 {
+        self.fields().len() as u32 * 8
+    }
+}
+
+/// A data section (`.rodata`, `.data`, `.bss`) and its named objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSection {
+    pub name: String,
+    pub size: u32,
+    pub vars: Vec<DataVar>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataVar {
+    pub name: String,
+    pub offset: u32,
+    pub size: u32,
+    pub global: bool,
+}
+
+/// The context struct a program type's first argument points to, by the
+/// ELF section name libbpf uses for it (`tools/lib/bpf/libbpf.c`,
+/// `section_defs`), with the struct's size from `include/uapi/linux/bpf.h`.
+/// `None`: the context is typed `unsigned long long *` (tracing programs,
+/// whose context is their arguments as u64s, and sections we do not know).
+pub fn ctx_for_section(section: &str) -> Option<(&'static str, u32)> {
+    let first = section.split('/').next().unwrap_or("");
+    match first {
+        // struct __sk_buff: 192 bytes (bpf.h).
+        "tc" | "tcx" | "classifier" | "action" | "socket" | "cgroup_skb" | "sk_skb" | "lwt_in"
+        | "lwt_out" | "lwt_xmit" | "lwt_seg6local" | "netkit" => Some(("__sk_buff", 192)),
+        // struct xdp_md: 24 bytes (bpf.h).
+        "xdp" | "xdp.frags" => Some(("xdp_md", 24)),
+        _ => None,
+    }
+}
+
+/// A string section builder that keeps one copy of each string, in O(1).
+struct Strings {
+    bytes: Vec<u8>,
+    seen: HashMap<String, u32>,
+}
+
+impl Strings {
+    fn add(&mut self, s: &str) -> u32 {
+        if s.is_empty() {
+            return 0;
+        }
+        if let Some(&o) = self.seen.get(s) {
+            return o;
+        }
+        let o = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.bytes.push(0);
+        self.seen.insert(s.to_string(), o);
+        o
+    }
+}
+
+/// Types shared between functions and maps, added once on first use.
+struct Gen {
+    btf: Btf,
+    s: Strings,
+    int: Option<u32>,
+    array_index: Option<u32>,
+    char_const: Option<u32>,
+    ctx: HashMap<&'static str, u32>,
+    int_arrays: HashMap<u32, u32>,
+}
+
+impl Gen {
+    fn add(&mut self, name: &str, kind_flag: bool, data: TypeData) -> u32 {
+        let name_off = self.s.add(name);
+        self.btf.add_type(Type {
+            name_off,
+            kind_flag,
+            data,
+        })
+    }
+
+    fn int(&mut self) -> u32 {
+        if let Some(i) = self.int {
+            return i;
+        }
+        let data = (IntEncoding::SIGNED.bits() as u32) << 24 | 32;
+        let i = self.add("int", false, TypeData::Int { size: 4, data });
+        self.int = Some(i);
+        i
+    }
+
+    /// clang's `__ARRAY_SIZE_TYPE__`, the index type of every array.
+    fn array_index(&mut self) -> u32 {
+        if let Some(i) = self.array_index {
+            return i;
+        }
+        let i = self.add(
+            "__ARRAY_SIZE_TYPE__",
+            false,
+            TypeData::Int { size: 4, data: 32 },
+        );
+        self.array_index = Some(i);
+        i
+    }
+
+    fn const_char(&mut self) -> u32 {
+        if let Some(i) = self.char_const {
+            return i;
+        }
+        let data = (IntEncoding::SIGNED.bits() as u32) << 24 | 8;
+        let c = self.add("char", false, TypeData::Int { size: 1, data });
+        let i = self.add("", false, TypeData::Const { ty: c });
+        self.char_const = Some(i);
+        i
+    }
+
+    /// `int (*)[n]`: a PTR to an ARRAY of n ints.
+    fn int_array_ptr(&mut self, n: u32) -> u32 {
+        if let Some(&p) = self.int_arrays.get(&n) {
+            return p;
+        }
+        let int = self.int();
+        let index_ty = self.array_index();
+        let arr = self.add(
+            "",
+            false,
+            TypeData::Array {
+                ty: int,
+                index_ty,
+                nelems: n,
+            },
+        );
+        let p = self.add("", false, TypeData::Ptr { ty: arr });
+        self.int_arrays.insert(n, p);
+        p
+    }
+
+    fn ctx_ptr(&mut self, section: &str) -> u32 {
+        let Some((name, size)) = ctx_for_section(section) else {
+            // `unsigned long long *ctx`, as libbpf's BPF_PROG() declares a
+            // tracing program's context (its arguments as u64s). With
+            // `void *` the verifier logs "arg#0 reference type('UNKNOWN ')
+            // size cannot be determined" for every load.
+            if let Some(&p) = self.ctx.get("u64") {
+                return p;
+            }
+            let u64_ty = self.add(
+                "unsigned long long",
+                false,
+                TypeData::Int { size: 8, data: 64 },
+            );
+            let p = self.add("", false, TypeData::Ptr { ty: u64_ty });
+            self.ctx.insert("u64", p);
+            return p;
+        };
+        if let Some(&p) = self.ctx.get(name) {
+            return p;
+        }
+        // The struct is named with its uapi size and no members: the
+        // verifier matches the context by name, and the members are the
+        // kernel's business (it rewrites every context access).
+        let s = self.add(
+            name,
+            false,
+            TypeData::Struct {
+                size,
+                members: Vec::new(),
+            },
+        );
+        let p = self.add("", false, TypeData::Ptr { ty: s });
+        self.ctx.insert(name, p);
+        p
+    }
+}
+
+/// The generated `.BTF` and `.BTF.ext`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub btf: Btf,
+    pub ext: BtfExt,
+}
+
+impl Output {
+    /// The `.BTF` section's bytes.
+    pub fn btf_bytes(&self) -> Vec<u8> {
+        self.btf.encode()
+    }
+    /// The `.BTF.ext` section's bytes.
+    pub fn ext_bytes(&self) -> Vec<u8> {
+        self.ext.encode()
+    }
+}
+
+/// Generate the BTF for an object.
+pub fn generate(input: &Input) -> Output {
+    let mut g = Gen {
+        btf: Btf::new(),
+        s: Strings {
+            bytes: vec![0],
+            seen: HashMap::new(),
+        },
+        int: None,
+        array_index: None,
+        char_const: None,
+        ctx: HashMap::new(),
+        int_arrays: HashMap::new(),
+    };
+
+    // Functions, grouped per section in offset order (func_info and
+    // line_info must be sorted by insn_off within a section).
+    let mut per_section: BTreeMap<&str, Vec<(&Function, u32)>> = BTreeMap::new();
+    for f in &input.functions {
+        let ctx = g.ctx_ptr(&f.section);
+        let ret = g.int();
+        let ctx_name = g.s.add("ctx");
+        let proto = g.add(
+            "",
+            false,
+            TypeData::FuncProto {
+                ret,
+                params: vec![Param {
+                    name_off: ctx_name,
+                    ty: ctx,
+                }],
+            },
+        );
+        // Only a program (a global function at the start of its section)
+        // is BTF-global. The verifier checks a BTF-global subprogram on its
+        // own, against argument types a `.s` file does not declare; a static
+        // one it checks in its caller's context, as the author of
+        // hand-written assembly expects.
+        let linkage = if f.global && f.offset == 0 && f.section != ".text" {
+            BTF_FUNC_GLOBAL
+        } else {
+            BTF_FUNC_STATIC
+        };
+        let func = g.add(
+            &c_identifier(&f.name),
+            false,
+            TypeData::Func { proto, linkage },
+        );
+        per_section.entry(&f.section).or_default().push((f, func));
+    }
+
+    // Maps: VAR NAME of an anonymous struct of `int (*field)[value]`.
+    let mut map_vars = Vec::new();
+    for m in &input.maps {
+        let mut members = Vec::new();
+        for (i, (field, val)) in m.fields().into_iter().enumerate() {
+            let ty = g.int_array_ptr(val);
+            members.push(Member {
+                name_off: g.s.add(field),
+                ty,
+                offset: i as u32 * 64,
+            });
+        }
+        let st = g.add(
+            "",
+            false,
+            TypeData::Struct {
+                size: m.size(),
+                members,
+            },
+        );
+        let var = g.add(
+            &m.name,
+            false,
+            TypeData::Var {
+                ty: st,
+                linkage: BTF_VAR_GLOBAL_ALLOCATED,
+            },
+        );
+        map_vars.push(VarSecinfo {
+            ty: var,
+            offset: m.offset,
+            size: m.size(),
+        });
+    }
+    if !map_vars.is_empty() {
+        map_vars.sort_by_key(|v| v.offset);
+        let size = input
+            .maps
+            .iter()
+            .map(|m| m.offset + m.size())
+            .max()
+            .unwrap_or(0);
+        g.add(
+            ".maps",
+            false,
+            TypeData::Datasec {
+                size,
+                vars: map_vars,
+            },
+        );
+    }
+
+    // Data sections: each named object a `const char[size]` VAR. The
+    // kernel refuses a DATASEC without VARs, so a section with none (only
+    // local labels) gets no DATASEC.
+    for d in &input.data_sections {
+        let mut vars = Vec::new();
+        let mut sorted: Vec<&DataVar> = d.vars.iter().collect();
+        sorted.sort_by_key(|v| v.offset);
+        for v in sorted {
+            // Assembler-local labels (`.L.str`) are no C names, and the
+            // kernel refuses a VAR whose name is not an identifier; clang
+            // writes no VAR for them either.
+            if v.size == 0 || c_identifier(&v.name) != v.name {
+                continue;
+            }
+            let elem = g.const_char();
+            let index_ty = g.array_index();
+            let arr = g.add(
+                "",
+                false,
+                TypeData::Array {
+                    ty: elem,
+                    index_ty,
+                    nelems: v.size,
+                },
+            );
+            let linkage = if v.global {
+                BTF_VAR_GLOBAL_ALLOCATED
+            } else {
+                BTF_VAR_STATIC
+            };
+            let var = g.add(&v.name, false, TypeData::Var { ty: arr, linkage });
+            vars.push(VarSecinfo {
+                ty: var,
+                offset: v.offset,
+                size: v.size,
+            });
+        }
+        if !vars.is_empty() {
+            g.add(&d.name, false, TypeData::Datasec { size: d.size, vars });
+        }
+    }
+
+    let file = g.s.add(&input.file_name);
+    let mut func_info = Vec::new();
+    let mut line_info = Vec::new();
+    for (section, mut funcs) in per_section {
+        funcs.sort_by_key(|(f, _)| f.offset);
+        let sec_name_off = g.s.add(section);
+        func_info.push(InfoSec {
+            sec_name_off,
+            records: funcs
+                .iter()
+                .map(|(f, id)| FuncInfo {
+                    insn_off: f.offset,
+                    type_id: *id,
+                })
+                .collect(),
+        });
+        let mut lines = Vec::new();
+        for (f, _) in &funcs {
+            for l in &f.lines {
+                lines.push(LineInfo {
+                    insn_off: l.insn_off,
+                    file_name_off: file,
+                    line_off: g.s.add(l.text.trim()),
+                    line_col: LineInfo::line_col(l.line, l.col),
+                });
+            }
+        }
+        lines.sort_by_key(|l| l.insn_off);
+        lines.dedup_by_key(|l| l.insn_off);
+        if !lines.is_empty() {
+            line_info.push(InfoSec {
+                sec_name_off,
+                records: lines,
+            });
+        }
+    }
+    g.btf.strings = g.s.bytes;
+    Output {
+        btf: g.btf,
+        ext: BtfExt {
+            flags: 0,
+            hdr_len: BTF_EXT_HEADER_LEN_CORE,
+            func_info: Some(func_info),
+            line_info: Some(line_info),
+            core_relo: None,
+        },
+    }
+}
+
+impl Input {
+    /// The input for a one-section [`Program`]: its function at offset 0,
+    /// plus one static function per bpf-to-bpf call target in the section
+    /// (the kernel wants a func_info for every subprogram it finds), named
+    /// by the label on the line before the target when there is one; a
+    /// line per instruction from its source map (none when it was built from
+    /// Rust, not text). A one-section program declares no maps.
+    pub fn from_program(prog: &Program, file_name: &str) -> Input {
+        let insns = prog.instructions().unwrap_or_default();
+        let slots = prog.insns().len();
+        let mut starts = vec![0usize];
+        for (slot, insn) in &insns {
+            if let Instruction::Call(CallKind::Local(imm)) = insn {
+                let target = *slot as i64 + 1 + *imm as i64;
+                if target > 0 && (target as usize) < slots {
+                    starts.push(target as usize);
+                }
+            }
+        }
+        starts.sort_unstable();
+        starts.dedup();
+        // Split the text into lines once, and only when a label is wanted.
+        let text_lines: Vec<&str> = if starts.len() > 1 {
+            prog.source_text().lines().collect()
+        } else {
+            Vec::new()
+        };
+        let mut functions: Vec<Function> = starts
+            .iter()
+            .map(|&start| Function {
+                name: if start == 0 {
+                    prog.name().to_string()
+                } else {
+                    subprogram_name(prog, &text_lines, start)
+                },
+                section: prog.section().to_string(),
+                offset: (start * Insn::SIZE) as u32,
+                global: start == 0,
+                lines: Vec::new(),
+            })
+            .collect();
+        for (slot, _) in insns {
+            let Some(src) = prog.source_of(slot) else {
+                continue;
+            };
+            // The function holding this slot: the last start at or before it.
+            let f = starts.partition_point(|&s| s <= slot).saturating_sub(1);
+            functions[f].lines.push(InsnLine {
+                insn_off: (slot * Insn::SIZE) as u32,
+                line: src.line,
+                col: first_column(&src.text),
+                text: src.text,
+            });
+        }
+        Input {
+            file_name: file_name.to_string(),
+            functions,
+            maps: Vec::new(),
+            data_sections: Vec::new(),
+        }
+    }
+}
+
+/// A subprogram's name: the label (`name:`) on the nearest non-blank line
+/// above its first instruction, else `PROG_subprog_SLOT`.
+fn subprogram_name(prog: &Program, lines: &[&str], slot: usize) -> String {
+    let fallback = || format!("{}_subprog_{slot}", prog.name());
+    let Some(src) = prog.source_of(slot) else {
+        return fallback();
+    };
+    let mut n = src.line as usize;
+    while n >= 2 {
+        n -= 1;
+        let l = lines.get(n - 1).map(|l| l.trim()).unwrap_or("");
+        if l.is_empty() || l.starts_with(';') || l.starts_with('#') || l.starts_with("//") {
+            continue;
+        }
+        return match l.strip_suffix(':') {
+            Some(label) if !label.is_empty() => label.to_string(),
+            _ => fallback(),
+        };
+    }
+    fallback()
+}
+
+/// A C identifier the kernel accepts as a FUNC or STRUCT name
+/// (`btf_name_valid_identifier`): `[A-Za-z_][A-Za-z0-9_]*`. Other
+/// characters become `_` (`.Lsub` is `_Lsub`).
+pub fn c_identifier(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, '_');
+    }
+    s
+}
+
+/// The 1-based column of the first non-blank character of `line`.
+pub fn first_column(line: &str) -> u32 {
+    line.chars().take_while(|c| c.is_whitespace()).count() as u32 + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btf::Kind;
+
+    fn input() -> Input {
+        Input {
+            file_name: "x.s".into(),
+            functions: vec![Function {
+                name: "prog".into(),
+                section: "tc".into(),
+                offset: 0,
+                global: true,
+                lines: vec![
+                    InsnLine {
+                        insn_off: 0,
+                        line: 3,
+                        col: 5,
+                        text: "    r0 = 0".into(),
+                    },
+                    InsnLine {
+                        insn_off: 8,
+                        line: 4,
+                        col: 5,
+                        text: "    exit".into(),
+                    },
+                ],
+            }],
+            maps: vec![MapDecl {
+                name: "counters".into(),
+                map_type: 2,
+                key_size: 4,
+                value_size: 8,
+                max_entries: 4,
+                map_flags: 0,
+                offset: 0,
+            }],
+            data_sections: vec![DataSection {
+                name: ".rodata".into(),
+                size: 6,
+                vars: vec![
+                    DataVar {
+                        name: "msg".into(),
+                        offset: 0,
+                        size: 6,
+                        global: false,
+                    },
+                    DataVar {
+                        name: ".L.str".into(),
+                        offset: 0,
+                        size: 6,
+                        global: false,
+                    },
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn functions_maps_and_lines() {
+        let out = generate(&input());
+        let btf = Btf::parse(&out.btf_bytes()).expect("our BTF parses");
+        let ext = BtfExt::parse(&out.ext_bytes()).expect("our .BTF.ext parses");
+        let f = btf.find(Kind::Func, "prog");
+        assert_eq!(f.len(), 1);
+        let fi = &ext.func_info.as_ref().unwrap()[0];
+        assert_eq!(btf.str_at(fi.sec_name_off), Some("tc"));
+        assert_eq!(fi.records[0].type_id, f[0]);
+        let li = &ext.line_info.as_ref().unwrap()[0].records;
+        assert_eq!(li.len(), 2);
+        assert_eq!(btf.str_at(li[1].line_off), Some("exit"));
+        assert_eq!(btf.str_at(li[1].file_name_off), Some("x.s"));
+        assert_eq!((li[1].line(), li[1].col()), (4, 5));
+        assert_eq!(btf.find(Kind::Struct, "__sk_buff").len(), 1);
+        let ds = btf.find(Kind::Datasec, ".maps");
+        let TypeData::Datasec { size, vars } = &btf.type_by_id(ds[0]).unwrap().data else {
+            panic!()
+        };
+        assert_eq!((*size, vars.len(), vars[0].size), (32, 1, 32));
+        assert_eq!(btf.find(Kind::Var, "msg").len(), 1);
+        assert!(btf.find(Kind::Var, ".L.str").is_empty());
+        assert_eq!(btf.find(Kind::Datasec, ".rodata").len(), 1);
+    }
+
+    #[test]
+    fn subprograms_get_their_own_func_info() {
+        let src = ".section tc\n.name main_prog\n    r6 = r1\n    call pc+2\n    r0 = 0\n    exit\n\nsub_fn:\n    r0 = 1\n    exit\n";
+        let opts = crate::AsmOptions {
+            file_name: "sub.s".into(),
+            ..Default::default()
+        };
+        let prog = crate::assemble(src, &opts).expect("assembles");
+        let input = Input::from_program(&prog, "sub.s");
+        let names: Vec<(&str, u32, bool)> = input
+            .functions
+            .iter()
+            .map(|f| (f.name.as_str(), f.offset, f.global))
+            .collect();
+        assert_eq!(names, [("main_prog", 0, true), ("sub_fn", 32, false)]);
+        assert_eq!(input.functions[1].lines[0].line, 9);
+        let out = generate(&input);
+        let fi = &out.ext.func_info.as_ref().unwrap()[0].records;
+        assert_eq!(fi.iter().map(|r| r.insn_off).collect::<Vec<_>>(), [0, 32]);
+        let li = &out.ext.line_info.as_ref().unwrap()[0].records;
+        assert_eq!(li.len(), 6);
+        assert_eq!(out.btf.find(Kind::Func, "sub_fn").len(), 1);
+        assert_eq!(c_identifier(".Lsub"), "_Lsub");
+        assert_eq!(c_identifier("1x"), "_1x");
+    }
+}
