@@ -269,7 +269,9 @@ impl<'a> Lexer<'a> {
 
 /// Lex a number at `i`: decimal, `0x` hex, `0b` binary, `0o` octal, or a
 /// leading `0` for octal as in C, which is how llvm-mc reads `017` (15): the
-/// same text must give the same bytes in both assemblers.
+/// same text must give the same bytes in both assemblers. A C suffix (`U`,
+/// `L`, `LL`, `UL`, `ULL`) is skipped, as llvm-mc skips it
+/// (`0xffffffff00000000LL` in the selftests).
 fn lex_number(line: &[u8], i: usize) -> (Tok, usize, u64) {
     let (radix, mut j) = match (line[i], line.get(i + 1).map(|b| b.to_ascii_lowercase())) {
         (b'0', Some(b'x')) => (16u64, i + 2),
@@ -293,6 +295,20 @@ fn lex_number(line: &[u8], i: usize) -> (Tok, usize, u64) {
             }
             _ => 99,
         };
+        if d >= radix && digits_start < j {
+            // C's integer suffixes, which llvm-mc skips (`U`, `L`, `LL`,
+            // `UL`, `ULL`, either case): only as
+            // the whole rest of the word.
+            let mut end = j;
+            while end < line.len() && (line[end].is_ascii_alphanumeric() || line[end] == b'_') {
+                end += 1;
+            }
+            let suffix = line[j..end].to_ascii_uppercase();
+            if matches!(&suffix[..], b"U" | b"L" | b"LL" | b"UL" | b"ULL") {
+                j = end;
+                break;
+            }
+        }
         if d >= radix {
             bad = true;
         } else {

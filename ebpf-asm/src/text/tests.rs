@@ -435,3 +435,17 @@ fn comments_hash_slashes_blocks_and_semicolon_lines() {
     );
     check("r0 = 0 /* never closed\nexit\n", 1, 8, "`/*` with no `*/`");
 }
+
+#[test]
+fn c_integer_suffixes_are_skipped_as_llvm_mc_does() {
+    assert_eq!(
+        bytes("r1 = 0xffffffff00000000LL ll\n"),
+        bytes("r1 = 0xffffffff00000000 ll\n")
+    );
+    assert_eq!(
+        bytes("r0 = 5ull\nr0 = 7U\nr0 = 16UL\n"),
+        bytes("r0 = 5\nr0 = 7\nr0 = 16\n")
+    );
+    // Not a suffix llvm-mc knows: still a malformed number.
+    check("r0 = 5LU\n", 1, 6, "malformed number");
+}
