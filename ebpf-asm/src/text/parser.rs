@@ -1556,6 +1556,24 @@ impl<'a> Line<'a, '_> {
                 self.asm.license = Some(s);
                 Ok(())
             }
+            ".8byte" | ".quad" => {
+                // Raw instruction slots, as llvm-objdump prints what it
+                // cannot decode and the selftests write unusual encodings:
+                // each value is one slot, little-endian (llvm-mc's bytes).
+                loop {
+                    let v = self.expr()?;
+                    let (start, end) = self.line_range();
+                    self.asm
+                        .insns
+                        .push(crate::insn::Insn::from_bytes((v as u64).to_le_bytes()));
+                    self.asm.lines.push((self.lineno, start as u32, end as u32));
+                    if self.is(P::Comma) {
+                        self.bump();
+                    } else {
+                        return self.end();
+                    }
+                }
+            }
             ".name" => {
                 let s = self.ident("a program name, like `.name redirect`")?.to_string();
                 self.asm.name = Some(s);
@@ -1563,7 +1581,7 @@ impl<'a> Line<'a, '_> {
             }
             _ => Err(self.err(
                 t.start,
-                format!("unknown directive `{word}`; expected .section, .license, .name, .equ, .set, .ifdef, .ifndef, .else or .endif"),
+                format!("unknown directive `{word}`; expected .section, .license, .name, .8byte, .equ, .set, .ifdef, .ifndef, .else or .endif"),
             )),
         }
     }
