@@ -276,6 +276,19 @@ fn follow_prints_the_users_traffic_and_ctrl_c_detaches() {
         line.clear();
     }
     assert!(head.contains("following"), "{head}");
+    // While it follows, its events come through one ring buffer, sized as
+    // the kernel requires; no other map type holds them.
+    let events: Vec<loader::MapInfo> = loader::Map::ids()
+        .unwrap()
+        .into_iter()
+        .filter_map(|id| loader::Map::from_id(id).ok()?.info().ok())
+        .filter(|m| m.name == "path_events")
+        .collect();
+    assert!(!events.is_empty(), "no path_events map while following");
+    for m in &events {
+        assert_eq!(m.map_type, loader::MapType::RingBuf.raw(), "{m:?}");
+        assert_eq!(m.max_entries, loader::lab::path::RINGBUF_BYTES, "{m:?}");
+    }
     g.lab.send(b"followed", None).expect("send");
     std::thread::sleep(std::time::Duration::from_millis(700));
     // Ctrl-C, as the terminal sends it: SIGINT to our own child.
