@@ -113,6 +113,42 @@ fn egress_leaves_by_veth2_1_and_reaches_the_socket() {
 }
 
 #[test]
+fn xdp_mode_shows_the_redirect_before_any_skb_in_netns_1() {
+    let g = LabGuard::up(
+        "ptx",
+        &UpOptions {
+            mode: loader::lab::mode::find("xdp").expect("xdp mode"),
+            ..Default::default()
+        },
+    );
+    let rx = spawn_listener(&g.lab, 1, DELIVERY_TIMEOUT, false);
+    let (evs, log, ok) = path(g.lab.names.prefix.as_deref().unwrap(), &[]);
+    assert!(ok, "{log}");
+    // XDP on veth1@2 redirects the frame into veth2@1 before netns_1's
+    // receive path sees it; veth2@2 (running XDP_PASS) builds the skb in its
+    // NAPI poll and hands it to GRO, which has no netif_receive_skb
+    // tracepoint, so netns_2's first step is its IP stack's route lookup.
+    in_order(
+        &evs,
+        &[
+            ("xdp_redirect", "netns_1", "veth1@2"),
+            ("fib_table_lookup", "netns_2", "veth2@2"),
+        ],
+        &log,
+    );
+    assert!(
+        !evs.iter()
+            .any(|e| e.hook == "netif_receive_skb" && e.netns == "netns_1"),
+        "XDP redirected before netns_1's receive path:\n{log}"
+    );
+    assert!(
+        !evs.iter().any(|e| e.hook == "xdp_redirect_err"),
+        "the redirect succeeded:\n{log}"
+    );
+    assert_eq!(rx.join().unwrap().len(), 1, "the listener got the datagram");
+}
+
+#[test]
 fn ingress_is_received_again_on_veth2_1_and_dropped_otherhost() {
     let g = LabGuard::up(
         "pti",

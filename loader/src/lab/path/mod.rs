@@ -2,7 +2,8 @@
 //! with tracing programs we assemble ourselves (the seed's pwru trace,
 //! without kprobes).
 //!
-//! The base layer is `tp_btf` on the networking tracepoints; the function
+//! The base layer is `tp_btf` on the networking tracepoints (`fib.s` for
+//! `fib_table_lookup`, `xdp.s` for `xdp_redirect*`); the function
 //! layer (`--functions`) is fentry on kernel functions taking an skb. Both
 //! assemble `bpf-src/path/skb.s` once per hook, with every offset, argument
 //! position and enum value taken from the running kernel's BTF
@@ -54,6 +55,15 @@ pub const BASE_TRACEPOINTS: &[&str] = &[
     "consume_skb",
     "kfree_skb",
 ];
+
+/// The template for `xdp_redirect`/`xdp_redirect_err`, which carry the
+/// device the XDP program ran on, not a packet.
+pub const XDP_TEMPLATE: &str = include_str!("../../../../bpf-src/path/xdp.s");
+const XDP_FILE: &str = "bpf-src/path/xdp.s";
+
+/// The XDP part of the base layer: `up --mode xdp` redirects in XDP, before
+/// any skb exists, so only these tracepoints see that step.
+pub const XDP_TRACEPOINTS: &[&str] = &["xdp_redirect", "xdp_redirect_err"];
 
 /// The curated function layer (`--functions`): the seed's pwru trace, by
 /// the names that exist on every kernel of the matrix, plus the renamed
@@ -152,6 +162,40 @@ fn member_defines(btf: &Vmlinux) -> Result<Vec<(String, i64)>, LabError> {
             i64::from(u16::from_le_bytes(LISTEN_PORT.to_be_bytes())),
         ),
     ])
+}
+
+/// The `-D` constants of `bpf-src/path/xdp.s` for tracepoint `name`, or
+/// why the hook is skipped. The device is the first `struct net_device *`
+/// argument and err the first `int` one, wherever this kernel puts them.
+fn xdp_defines(btf: &Vmlinux, name: &str) -> Result<(u32, Vec<(String, i64)>), String> {
+    let tp = btf.tracepoint(name).map_err(|e| e.to_string())?;
+    let pos = |want: &dyn Fn(&str) -> bool, what: &str| {
+        tp.args
+            .iter()
+            .position(|a| want(&a.c_type))
+            .map(|i| 8 * i as i64)
+            .ok_or_else(|| format!("{name} has no {what} argument"))
+    };
+    let dev = pos(
+        &|t| t.contains("struct net_device *"),
+        "struct net_device *",
+    )?;
+    let err = pos(&|t| t == "int", "int (err)")?;
+    let off = |path: &str| -> Result<i64, String> {
+        btf.member(path)
+            .map(|f| i64::from(f.byte_offset()))
+            .map_err(|e| e.to_string())
+    };
+    Ok((
+        tp.btf_id,
+        vec![
+            ("DEV_ARG_OFF".into(), dev),
+            ("ERR_ARG_OFF".into(), err),
+            ("DEV_IFINDEX".into(), off("net_device.ifindex")?),
+            ("DEV_NET".into(), off("net_device.nd_net.net")?),
+            ("NET_INUM".into(), off("net.ns.inum")?),
+        ],
+    ))
 }
 
 /// The `-D` constants of `bpf-src/path/fib.s`, or why the hook is skipped.
@@ -279,6 +323,19 @@ impl Tracer {
                     .map_err(|e| fail(&hook.section(), e))?;
             }
             Err(why) => t.skipped.push(("tp_btf/fib_table_lookup".into(), why)),
+        }
+        for tp in XDP_TRACEPOINTS {
+            match xdp_defines(btf, tp) {
+                Ok((btf_id, d)) => {
+                    let hook = Hook::RawTp {
+                        name: tp.to_string(),
+                        btf_id,
+                    };
+                    t.add_template(&hook, XDP_TEMPLATE, XDP_FILE, d)
+                        .map_err(|e| fail(&hook.section(), e))?;
+                }
+                Err(why) => t.skipped.push((format!("tp_btf/{tp}"), why)),
+            }
         }
         for f in functions {
             if t.function_layer_refused.is_some() {
@@ -558,6 +615,10 @@ pub fn annotate(
         "netif_receive_skb" => format!("received on {dev} in {ns}"),
         "skb_copy_datagram_iovec" => format!("delivered to the UDP socket in {ns}"),
         "fib_table_lookup" => format!("{ns}'s IP stack looked up a route (packet from {dev})"),
+        "xdp_redirect" => format!(
+            "XDP on {dev} in {ns} redirected the frame (bpf_redirect), before any skb exists"
+        ),
+        "xdp_redirect_err" => format!("XDP on {dev} in {ns} failed to redirect the frame"),
         // Queued to a UDP socket, skb->dev becomes dev_scratch: no device.
         "consume_skb" if side.is_none() => {
             "freed after the socket read it (consume_skb, not a drop)".to_string()
@@ -663,6 +724,26 @@ mod tests {
         let helpers = calls(&fib);
         assert_eq!(helpers.iter().filter(|&&h| h == 130).count(), 1);
         assert!(!helpers.contains(&2), "{helpers:?}");
+        let xdp_defines: Vec<(String, i64)> = [
+            "HOOK",
+            "DEV_ARG_OFF",
+            "ERR_ARG_OFF",
+            "DEV_IFINDEX",
+            "DEV_NET",
+            "NET_INUM",
+        ]
+        .iter()
+        .map(|n| (n.to_string(), 8))
+        .collect();
+        let xdp = ebpf_asm::assemble(
+            XDP_TEMPLATE,
+            &ebpf_asm::AsmOptions {
+                file_name: XDP_FILE.into(),
+                defines: xdp_defines,
+            },
+        )
+        .unwrap();
+        assert_eq!(calls(&xdp).iter().filter(|&&h| h == 130).count(), 1);
     }
 
     #[test]
