@@ -73,7 +73,7 @@ const NO_BOUNDS_CHECK: &str = "\
 \t.license \"GPL\"
 \tr6 = *(u32 *)(r1 +76)
 \tr7 = *(u32 *)(r1 +80)
-\tr0 = *(u16 *)(r6 +12)\t\t; h_proto, unchecked
+\tr0 = *(u16 *)(r6 +12)\t\t# h_proto, unchecked
 \tr0 = 0
 \texit
 ";
@@ -87,7 +87,7 @@ fn the_kernels_verifier_log_quotes_the_refused_line() {
     // The kernel itself prints "; TEXT @ FILE:LINE" from our line_info.
     assert!(
         v.log
-            .contains("; r0 = *(u16 *)(r6 +12)\t\t; h_proto, unchecked @ nocheck.s:5"),
+            .contains("; r0 = *(u16 *)(r6 +12)\t\t# h_proto, unchecked @ nocheck.s:5"),
         "{}",
         v.log
     );

@@ -18,7 +18,7 @@ const WRITER: &str = "\
 \t.section tc
 \t.license \"GPL\"
 \t.equ MAGIC, 0x1122334455667788
-\tr6 = *(u32 *)(r1 +8)\t\t; __sk_buff.mark: the sequence number
+\tr6 = *(u32 *)(r1 +8)\t\t# __sk_buff.mark: the sequence number
 \tr7 = r6
 \tr7 %= 3
 \tif r7 == 0 goto output

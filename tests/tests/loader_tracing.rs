@@ -19,15 +19,15 @@ const COUNT_PROG: &str = "\
 \t.section tracing
 \t.license \"GPL\"
 \t.name count_skb
-\tr6 = *(u64 *)(r1 +0)\t\t; the tracepoint's first argument: struct sk_buff *
-\tr2 = *(u32 *)(r6 +SKB_LEN)\t; skb->len
+\tr6 = *(u64 *)(r1 +0)\t\t# the tracepoint's first argument: struct sk_buff *
+\tr2 = *(u32 *)(r6 +SKB_LEN)\t# skb->len
 \tif r2 != LEN goto out
-\tr2 = *(u64 *)(r6 +SKB_DEV)\t; skb->dev
+\tr2 = *(u64 *)(r6 +SKB_DEV)\t# skb->dev
 \tif r2 == 0 goto out
-\tr2 = *(u64 *)(r2 +DEV_NET)\t; dev->nd_net.net
+\tr2 = *(u64 *)(r2 +DEV_NET)\t# dev->nd_net.net
 \tif r2 == 0 goto out
-\tr2 = *(u32 *)(r2 +NET_INUM)\t; net->ns.inum
-\tr3 = NETNS ll\t\t; an inode number is above 2^31: a jump's 32-bit immediate would sign-extend it
+\tr2 = *(u32 *)(r2 +NET_INUM)\t# net->ns.inum
+\tr3 = NETNS ll\t\t# an inode number is above 2^31: a jump's 32-bit immediate would sign-extend it
 \tif r2 != r3 goto out
 \tr1 = counter + SLOT ll
 \tr2 = 1

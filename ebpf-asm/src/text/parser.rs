@@ -288,7 +288,13 @@ impl<'a> Assembler<'a> {
     /// Process one line.
     fn line(&mut self, text: &'a str, lineno: u32, start: usize) -> PResult<()> {
         // In a skipped block only directives matter (they may end it).
-        if !self.active() && !text.trim_start_matches([' ', '\t']).starts_with('.') {
+        let trimmed = text.trim_start_matches([' ', '\t']);
+        if !self.active() && !trimmed.starts_with('.') {
+            return Ok(());
+        }
+        // A line starting with `;` is a comment, as in verifier logs; a `;`
+        // after code separates statements (see `lexer`).
+        if trimmed.starts_with(';') {
             return Ok(());
         }
         let mut lx = Lexer::new(text);
@@ -301,7 +307,19 @@ impl<'a> Assembler<'a> {
             lineno,
             start,
         };
-        l.statement()
+        loop {
+            l.statement()?;
+            if !l.asm.active() {
+                return Ok(());
+            }
+            if l.tok.tok != Tok::Eol {
+                return Err(l.unexpected("the end of the statement"));
+            }
+            if !l.lx.next_statement() {
+                return Ok(());
+            }
+            l.bump();
+        }
     }
 }
 
@@ -350,6 +368,9 @@ impl<'a> Line<'a, '_> {
                     }
                 }
                 x if x == LexError::UnterminatedString as u64 => "unterminated string".to_string(),
+                x if x == LexError::UnterminatedComment as u64 => {
+                    "`/*` with no `*/` on this line (comments do not span lines)".to_string()
+                }
                 _ => format!("unexpected character `{}`", self.text(t)),
             },
             _ => format!("`{}`", self.text(t)),
@@ -1535,6 +1556,24 @@ impl<'a> Line<'a, '_> {
                 self.asm.license = Some(s);
                 Ok(())
             }
+            ".8byte" | ".quad" => {
+                // Raw instruction slots, as llvm-objdump prints what it
+                // cannot decode and the selftests write unusual encodings:
+                // each value is one slot, little-endian (llvm-mc's bytes).
+                loop {
+                    let v = self.expr()?;
+                    let (start, end) = self.line_range();
+                    self.asm
+                        .insns
+                        .push(crate::insn::Insn::from_bytes((v as u64).to_le_bytes()));
+                    self.asm.lines.push((self.lineno, start as u32, end as u32));
+                    if self.is(P::Comma) {
+                        self.bump();
+                    } else {
+                        return self.end();
+                    }
+                }
+            }
             ".name" => {
                 let s = self.ident("a program name, like `.name redirect`")?.to_string();
                 self.asm.name = Some(s);
@@ -1542,7 +1581,7 @@ impl<'a> Line<'a, '_> {
             }
             _ => Err(self.err(
                 t.start,
-                format!("unknown directive `{word}`; expected .section, .license, .name, .equ, .set, .ifdef, .ifndef, .else or .endif"),
+                format!("unknown directive `{word}`; expected .section, .license, .name, .8byte, .equ, .set, .ifdef, .ifndef, .else or .endif"),
             )),
         }
     }

@@ -404,3 +404,48 @@ fn deeply_nested_expressions_are_refused_not_overflowed() {
         .join()
         .unwrap();
 }
+
+#[test]
+fn semicolon_separates_statements_as_in_llvm() {
+    // The selftests' naked inline asm: nothing after a `;` may be dropped.
+    assert_eq!(
+        bytes("r0 = 1; r1 = 2; exit\n"),
+        bytes("r0 = 1\nr1 = 2\nexit\n")
+    );
+    assert_eq!(bytes("\tr0 = 1 ;\t;exit;\n"), bytes("r0 = 1\nexit\n"));
+    assert_eq!(bytes("out: r0 = 0; exit\n").len(), 16);
+    // The source map gives both statements the same line.
+    let p = assemble("r0 = 0; exit\n", &AsmOptions::default()).expect("assembles");
+    assert_eq!(p.source_of(1).map(|l| l.line), Some(1));
+    // Columns count from the start of the line, not of the statement.
+    check("r0 = 0; r11 = 1\n", 1, 9, "r11");
+    check("r0 = 0 exit; exit\n", 1, 8, "exit");
+}
+
+#[test]
+fn comments_hash_slashes_blocks_and_semicolon_lines() {
+    let want = bytes("r0 = 0\nexit\n");
+    assert_eq!(
+        bytes("; a verifier-log style comment line\n\tr0 = 0\t# why\nexit // done\n"),
+        want
+    );
+    assert_eq!(
+        bytes("  ; indented comment line\n/* lead */ r0 = /* mid */ 0\nexit\n"),
+        want
+    );
+    check("r0 = 0 /* never closed\nexit\n", 1, 8, "`/*` with no `*/`");
+}
+
+#[test]
+fn c_integer_suffixes_are_skipped_as_llvm_mc_does() {
+    assert_eq!(
+        bytes("r1 = 0xffffffff00000000LL ll\n"),
+        bytes("r1 = 0xffffffff00000000 ll\n")
+    );
+    assert_eq!(
+        bytes("r0 = 5ull\nr0 = 7U\nr0 = 16UL\n"),
+        bytes("r0 = 5\nr0 = 7\nr0 = 16\n")
+    );
+    // Not a suffix llvm-mc knows: still a malformed number.
+    check("r0 = 5LU\n", 1, 6, "malformed number");
+}
