@@ -8,7 +8,8 @@
 ; whose netns (nhc_dev->nd_net.net->ns.inum) names the namespace whose IP
 ; stack did the lookup. The flow's iif is the device the packet came in on
 ; there. A failed lookup (no nhc) gets netns 0, which path leaves out: it
-; cannot say whose it was. The event's skb field is 0.
+; cannot say whose it was. The event's skb field is 0. The event is the same
+; 64-byte record as skb.s's, into the same `events` ring buffer.
 ;
 ; -D constants, all from vmlinux BTF at run time: HOOK, FLP_ARG_OFF,
 ; NHC_ARG_OFF, ERR_ARG_OFF (8 * argument position), FL_IIF, FL_MARK,
@@ -18,8 +19,6 @@
 	.section tracing
 	.license "GPL"
 	.name path_fib
-
-	.equ BPF_NOEXIST, 1		# include/uapi/linux/bpf.h
 
 	r9 = r1
 	r6 = *(u64 *)(r1 +FLP_ARG_OFF)	# const struct flowi4 *
@@ -42,13 +41,10 @@
 	*(u64 *)(r10 -8) = r2
 	call bpf_ktime_get_ns
 	*(u64 *)(r10 -56) = r0		# +8 timestamp
-	*(u64 *)(r10 -80) = r0
 	r2 = HOOK
 	*(u32 *)(r10 -48) = r2		# +16 hook
-	*(u32 *)(r10 -68) = r2
 	call bpf_get_smp_processor_id
 	*(u32 *)(r10 -44) = r0		# +20 cpu
-	*(u32 *)(r10 -72) = r0
 	r7 = *(u64 *)(r9 +NHC_ARG_OFF)	# const struct fib_nh_common *, NULL when no route
 	if r7 == 0 goto noroute
 	r7 = *(u64 *)(r7 +NHC_DEV)	# nhc->nhc_dev
@@ -75,15 +71,14 @@ noroute:
 	r2 = *(u8 *)(r6 +FL_PROTO)
 	*(u8 *)(r10 -4) = r2		# +60 IP protocol
 
-	r1 = events ll
+	r1 = events ll			# the ring buffer skb.s writes too: one stream
 	r2 = r10
-	r2 += -80
-	r3 = r10
-	r3 += -64
-	r4 = BPF_NOEXIST
-	call bpf_map_update_elem
+	r2 += -64
+	r3 = 64
+	r4 = 0
+	call bpf_ringbuf_output
 	if r0 == 0 goto out
-	r1 = lost + 0 ll
+	r1 = lost + 0 ll		# no room in the ring buffer: count the loss
 	r2 = 1
 	lock *(u64 *)(r1 +0) += r2
 out:

@@ -16,20 +16,20 @@
 ;
 ; Only UDP/IPv4 packets to DADDR:DPORT produce an event, so the host's other
 ; traffic stays out of the trace. Each event is one 64-byte record (see
-; loader/src/lab/path/event.rs), stored in the `events` hash map under a
-; (timestamp, cpu, hook) key; a refused store counts in `lost[0]`.
+; loader/src/lab/path/event.rs), built on the stack and copied into `events`,
+; the BPF_MAP_TYPE_RINGBUF every path program shares, with
+; bpf_ringbuf_output. The ring buffer keeps no loss counter of its own, so a
+; record it has no room for counts in `lost[0]`.
 
 	.section tracing
 	.license "GPL"			# tracing programs must be GPL-compatible
 	.name path_skb
 
-	.equ BPF_NOEXIST, 1		# include/uapi/linux/bpf.h
 	.equ ETH_P_IP_BE, 0x0008	# htons(ETH_P_IP), as a little-endian u16 load sees it
 	.equ IPPROTO_UDP, 17		# include/uapi/linux/in.h
 	.equ NO_HEADER, 0xffff		# skb->network_header when unset (skb_reset_network_header never ran)
 
-; Stack: event at r10-64 (64 bytes), IPv4 header copy at r10-96 (24 bytes),
-; map key at r10-112 (16 bytes).
+; Stack: event at r10-64 (64 bytes), IPv4 header copy at r10-96 (24 bytes).
 	r9 = r1				# ctx: the hook's arguments
 	r6 = *(u64 *)(r1 +SKB_ARG_OFF)	# struct sk_buff *
 	if r6 == 0 goto out
@@ -67,13 +67,10 @@
 	*(u64 *)(r10 -64) = r6		# +0 skb address: ties the events of one packet
 	call bpf_ktime_get_ns
 	*(u64 *)(r10 -56) = r0		# +8 timestamp
-	*(u64 *)(r10 -112) = r0
 	r2 = HOOK
 	*(u32 *)(r10 -48) = r2		# +16 hook
-	*(u32 *)(r10 -100) = r2
 	call bpf_get_smp_processor_id
 	*(u32 *)(r10 -44) = r0		# +20 cpu
-	*(u32 *)(r10 -104) = r0
 	r7 = *(u64 *)(r6 +SKB_DEV)	# skb->dev
 	if r7 == 0 goto nodev
 	r2 = *(u32 *)(r7 +DEV_IFINDEX)
@@ -110,13 +107,12 @@ nodev:
 
 	r1 = events ll
 	r2 = r10
-	r2 += -112
-	r3 = r10
-	r3 += -64
-	r4 = BPF_NOEXIST
-	call bpf_map_update_elem
+	r2 += -64
+	r3 = 64				# the event's size (EVENT_SIZE)
+	r4 = 0				# flags: let the kernel decide when to wake the reader
+	call bpf_ringbuf_output
 	if r0 == 0 goto out
-	r1 = lost + 0 ll		# the map is full (or the key taken): count the loss
+	r1 = lost + 0 ll		# no room in the ring buffer: count the loss
 	r2 = 1
 	lock *(u64 *)(r1 +0) += r2
 out:

@@ -113,6 +113,42 @@ fn egress_leaves_by_veth2_1_and_reaches_the_socket() {
 }
 
 #[test]
+fn xdp_mode_shows_the_redirect_before_any_skb_in_netns_1() {
+    let g = LabGuard::up(
+        "ptx",
+        &UpOptions {
+            mode: loader::lab::mode::find("xdp").expect("xdp mode"),
+            ..Default::default()
+        },
+    );
+    let rx = spawn_listener(&g.lab, 1, DELIVERY_TIMEOUT, false);
+    let (evs, log, ok) = path(g.lab.names.prefix.as_deref().unwrap(), &[]);
+    assert!(ok, "{log}");
+    // XDP on veth1@2 redirects the frame into veth2@1 before netns_1's
+    // receive path sees it; veth2@2 (running XDP_PASS) builds the skb in its
+    // NAPI poll and hands it to GRO, which has no netif_receive_skb
+    // tracepoint, so netns_2's first step is its IP stack's route lookup.
+    in_order(
+        &evs,
+        &[
+            ("xdp_redirect", "netns_1", "veth1@2"),
+            ("fib_table_lookup", "netns_2", "veth2@2"),
+        ],
+        &log,
+    );
+    assert!(
+        !evs.iter()
+            .any(|e| e.hook == "netif_receive_skb" && e.netns == "netns_1"),
+        "XDP redirected before netns_1's receive path:\n{log}"
+    );
+    assert!(
+        !evs.iter().any(|e| e.hook == "xdp_redirect_err"),
+        "the redirect succeeded:\n{log}"
+    );
+    assert_eq!(rx.join().unwrap().len(), 1, "the listener got the datagram");
+}
+
+#[test]
 fn ingress_is_received_again_on_veth2_1_and_dropped_otherhost() {
     let g = LabGuard::up(
         "pti",
@@ -276,6 +312,19 @@ fn follow_prints_the_users_traffic_and_ctrl_c_detaches() {
         line.clear();
     }
     assert!(head.contains("following"), "{head}");
+    // While it follows, its events come through one ring buffer, sized as
+    // the kernel requires; no other map type holds them.
+    let events: Vec<loader::MapInfo> = loader::Map::ids()
+        .unwrap()
+        .into_iter()
+        .filter_map(|id| loader::Map::from_id(id).ok()?.info().ok())
+        .filter(|m| m.name == "path_events")
+        .collect();
+    assert!(!events.is_empty(), "no path_events map while following");
+    for m in &events {
+        assert_eq!(m.map_type, loader::MapType::RingBuf.raw(), "{m:?}");
+        assert_eq!(m.max_entries, loader::lab::path::RINGBUF_BYTES, "{m:?}");
+    }
     g.lab.send(b"followed", None).expect("send");
     std::thread::sleep(std::time::Duration::from_millis(700));
     // Ctrl-C, as the terminal sends it: SIGINT to our own child.

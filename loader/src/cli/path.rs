@@ -112,7 +112,7 @@ fn path(a: PathArgs) -> Result<(), LabError> {
         Vec::new()
     };
     functions.extend(a.function.iter().cloned());
-    let tracer = Tracer::attach(&btf, &functions)?;
+    let mut tracer = Tracer::attach(&btf, &functions)?;
     let fentries = tracer.hooks.iter().filter(|h| h.function).count();
     eprintln!(
         "attached {} programs ({} tp_btf, {} fentry); skipped {}",
@@ -156,9 +156,17 @@ fn path(a: PathArgs) -> Result<(), LabError> {
         eprintln!("following the lab's UDP to 10.0.2.11:7777; Ctrl-C stops (and detaches)");
         // Nothing is pinned: however this process ends, Ctrl-C included,
         // its fds close and the kernel frees every program, link and map.
-        while limit.map_or(true, |l| start.elapsed() < l) {
-            std::thread::sleep(Duration::from_millis(200));
-            let events = places.keep_seen(tracer.drain()?, &mut printer.seen);
+        // Each turn blocks in epoll_wait on the ring buffer until a program
+        // submits an event, waking at least once a second to check --seconds.
+        loop {
+            let wait = match limit {
+                Some(l) => match l.checked_sub(start.elapsed()) {
+                    Some(left) if !left.is_zero() => left.min(Duration::from_secs(1)),
+                    _ => break,
+                },
+                None => Duration::from_secs(1),
+            };
+            let events = places.keep_seen(tracer.poll(wait)?, &mut printer.seen);
             printer.print(&tracer, &places, &events);
         }
     } else {
@@ -189,7 +197,7 @@ fn path(a: PathArgs) -> Result<(), LabError> {
     }
     let lost = tracer.lost()?;
     if lost > 0 {
-        eprintln!("warning: {lost} events lost (the events map was full)");
+        eprintln!("warning: {lost} events lost (the ring buffer was full)");
     }
     // Dropping the tracer closes every link, program and map.
     drop(tracer);

@@ -54,7 +54,7 @@ fn trace(
     let btf = loader::tracing::vmlinux().map_err(|e| e.to_string())?;
     let places = Places::of(t.lab()).map_err(|e| e.to_string())?;
     let fns: Vec<String> = functions.iter().map(|s| s.to_string()).collect();
-    let tracer = Tracer::attach(&btf, &fns).map_err(|e| e.to_string())?;
+    let mut tracer = Tracer::attach(&btf, &fns).map_err(|e| e.to_string())?;
     let listener = t.listener()?;
     let max = match setup {
         Setup::Program(f) if f == BPF_F_INGRESS as i64 => 1,

@@ -99,8 +99,8 @@ fn per_packet(cfg: &Config, btf: &ebpf_asm::btf::vmlinux::Vmlinux) -> Vec<Row> {
                 .map_err(|e| format!("send: {e}"))?;
         }
         let us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
-        // Empty the events map so the next traced run starts alike.
-        if let Some(t) = tracer {
+        // Empty the ring buffer so the next traced run starts alike.
+        if let Some(mut t) = tracer {
             let _ = t.drain();
         }
         std::thread::sleep(Duration::from_millis(20));

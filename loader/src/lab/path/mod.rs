@@ -2,15 +2,21 @@
 //! with tracing programs we assemble ourselves (the seed's pwru trace,
 //! without kprobes).
 //!
-//! The base layer is `tp_btf` on the networking tracepoints; the function
+//! The base layer is `tp_btf` on the networking tracepoints (`fib.s` for
+//! `fib_table_lookup`, `xdp.s` for `xdp_redirect*`); the function
 //! layer (`--functions`) is fentry on kernel functions taking an skb. Both
 //! assemble `bpf-src/path/skb.s` once per hook, with every offset, argument
 //! position and enum value taken from the running kernel's BTF
 //! (`/sys/kernel/btf/vmlinux`, through `ebpf_asm::btf::vmlinux`): these
 //! differ between the kernels of the matrix, so no table of ours holds them.
 //!
-//! Events go to one hash map keyed by (timestamp, CPU, hook); [`Tracer::drain`]
-//! reads them in timestamp order. [`annotate`] tells each step in the seed's
+//! Every program writes the same 64-byte event ([`event`]) into one
+//! `BPF_MAP_TYPE_RINGBUF` they all share, with `bpf_ringbuf_output`; a record
+//! the buffer has no room for counts in the `lost` array, since the ring
+//! buffer keeps no loss counter of its own. [`Tracer::drain`] consumes what is
+//! there and [`Tracer::poll`] waits for it with epoll on the map fd
+//! ([`crate::RingBuf`]); both return events in timestamp order (records of
+//! different CPUs may reach the buffer slightly out of it). [`annotate`] tells each step in the seed's
 //! words. Dropping the [`Tracer`] closes every link, program and map.
 
 pub mod event;
@@ -20,13 +26,14 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::MetadataExt;
+use std::time::Duration;
 
 use ebpf_asm::btf::vmlinux::Vmlinux;
 
 use crate::bpf::tracing::{self, Hook};
 use crate::lab::plan::{self, Side, DEVICES, LISTEN_PORT};
 use crate::lab::{Lab, LabError};
-use crate::{Link, Map, MapSpec, MapType, Program};
+use crate::{Link, Map, MapSpec, MapType, Program, RingBuf};
 pub use event::{pkt_type_name, Event, EVENT_SIZE};
 
 /// The template for hooks carrying an skb, assembled once per hook.
@@ -48,6 +55,15 @@ pub const BASE_TRACEPOINTS: &[&str] = &[
     "consume_skb",
     "kfree_skb",
 ];
+
+/// The template for `xdp_redirect`/`xdp_redirect_err`, which carry the
+/// device the XDP program ran on, not a packet.
+pub const XDP_TEMPLATE: &str = include_str!("../../../../bpf-src/path/xdp.s");
+const XDP_FILE: &str = "bpf-src/path/xdp.s";
+
+/// The XDP part of the base layer: `up --mode xdp` redirects in XDP, before
+/// any skb exists, so only these tracepoints see that step.
+pub const XDP_TRACEPOINTS: &[&str] = &["xdp_redirect", "xdp_redirect_err"];
 
 /// The curated function layer (`--functions`): the seed's pwru trace, by
 /// the names that exist on every kernel of the matrix, plus the renamed
@@ -73,8 +89,11 @@ pub const CURATED_FUNCTIONS: &[&str] = &[
     "udp_queue_rcv_skb",
 ];
 
-/// How many events the map holds between two drains.
-pub const MAX_EVENTS: u32 = 4096;
+/// The ring buffer's data size: a power of two and a multiple of the page
+/// size, as `BPF_MAP_TYPE_RINGBUF` requires. Each event takes 72 bytes there
+/// (the 8-byte record header, then 64), so it holds about 7,000 between two
+/// drains.
+pub const RINGBUF_BYTES: u32 = 512 * 1024;
 
 /// One attached hook.
 #[derive(Debug)]
@@ -96,7 +115,7 @@ pub struct Tracer {
     pub skipped: Vec<(String, String)>,
     /// The first refusal of the function layer, said once.
     pub function_layer_refused: Option<String>,
-    events: Map,
+    events: RingBuf,
     lost: Map,
     /// `enum skb_drop_reason` values by number (empty before 5.17).
     reasons: HashMap<u32, String>,
@@ -143,6 +162,40 @@ fn member_defines(btf: &Vmlinux) -> Result<Vec<(String, i64)>, LabError> {
             i64::from(u16::from_le_bytes(LISTEN_PORT.to_be_bytes())),
         ),
     ])
+}
+
+/// The `-D` constants of `bpf-src/path/xdp.s` for tracepoint `name`, or
+/// why the hook is skipped. The device is the first `struct net_device *`
+/// argument and err the first `int` one, wherever this kernel puts them.
+fn xdp_defines(btf: &Vmlinux, name: &str) -> Result<(u32, Vec<(String, i64)>), String> {
+    let tp = btf.tracepoint(name).map_err(|e| e.to_string())?;
+    let pos = |want: &dyn Fn(&str) -> bool, what: &str| {
+        tp.args
+            .iter()
+            .position(|a| want(&a.c_type))
+            .map(|i| 8 * i as i64)
+            .ok_or_else(|| format!("{name} has no {what} argument"))
+    };
+    let dev = pos(
+        &|t| t.contains("struct net_device *"),
+        "struct net_device *",
+    )?;
+    let err = pos(&|t| t == "int", "int (err)")?;
+    let off = |path: &str| -> Result<i64, String> {
+        btf.member(path)
+            .map(|f| i64::from(f.byte_offset()))
+            .map_err(|e| e.to_string())
+    };
+    Ok((
+        tp.btf_id,
+        vec![
+            ("DEV_ARG_OFF".into(), dev),
+            ("ERR_ARG_OFF".into(), err),
+            ("DEV_IFINDEX".into(), off("net_device.ifindex")?),
+            ("DEV_NET".into(), off("net_device.nd_net.net")?),
+            ("NET_INUM".into(), off("net.ns.inum")?),
+        ],
+    ))
 }
 
 /// The `-D` constants of `bpf-src/path/fib.s`, or why the hook is skipped.
@@ -196,15 +249,8 @@ impl Tracer {
     /// `function_layer_refused`, not as an error.
     pub fn attach(btf: &Vmlinux, functions: &[String]) -> Result<Tracer, LabError> {
         let fail = |what: &str, e: crate::Error| LabError::Failed(format!("{what}: {e}"));
-        let events = Map::create(&MapSpec {
-            map_type: MapType::Hash,
-            key_size: 16,
-            value_size: EVENT_SIZE as u32,
-            max_entries: MAX_EVENTS,
-            flags: 0,
-            name: "path_events",
-        })
-        .map_err(|e| fail("creating the events map", e))?;
+        let events = RingBuf::create("path_events", RINGBUF_BYTES)
+            .map_err(|e| fail("creating the events ring buffer", e))?;
         let lost = Map::create(&MapSpec {
             map_type: MapType::Array,
             key_size: 4,
@@ -277,6 +323,19 @@ impl Tracer {
                     .map_err(|e| fail(&hook.section(), e))?;
             }
             Err(why) => t.skipped.push(("tp_btf/fib_table_lookup".into(), why)),
+        }
+        for tp in XDP_TRACEPOINTS {
+            match xdp_defines(btf, tp) {
+                Ok((btf_id, d)) => {
+                    let hook = Hook::RawTp {
+                        name: tp.to_string(),
+                        btf_id,
+                    };
+                    t.add_template(&hook, XDP_TEMPLATE, XDP_FILE, d)
+                        .map_err(|e| fail(&hook.section(), e))?;
+                }
+                Err(why) => t.skipped.push((format!("tp_btf/{tp}"), why)),
+            }
         }
         for f in functions {
             if t.function_layer_refused.is_some() {
@@ -355,7 +414,9 @@ impl Tracer {
         let mut bytes = prog.to_bytes();
         for r in prog.relocations() {
             let (fd, off) = match (r.symbol.as_str(), &r.kind) {
-                ("events", ebpf_asm::RelocKind::MapFd) => (self.events.as_fd().as_raw_fd(), None),
+                ("events", ebpf_asm::RelocKind::MapFd) => {
+                    (self.events.map().as_fd().as_raw_fd(), None)
+                }
                 ("lost", ebpf_asm::RelocKind::MapValue { offset }) => {
                     (self.lost.as_fd().as_raw_fd(), Some(*offset))
                 }
@@ -384,23 +445,35 @@ impl Tracer {
         Ok(())
     }
 
-    /// Every event stored so far, in timestamp order, removed from the map.
-    pub fn drain(&self) -> Result<Vec<Event>, LabError> {
-        let fail = |e: crate::Error| LabError::Failed(format!("reading the events map: {e}"));
+    /// Every event submitted so far, consumed from the ring buffer, in
+    /// timestamp order.
+    pub fn drain(&mut self) -> Result<Vec<Event>, LabError> {
         let mut out = Vec::new();
-        for k in self.events.keys().map_err(fail)? {
-            if let Some(v) = self.events.lookup(&k).map_err(fail)? {
-                if let Some(e) = Event::decode(&v) {
-                    out.push(e);
-                }
-            }
-            self.events.delete(&k).map_err(fail)?;
-        }
+        self.events
+            .consume(|r| out.extend(Event::decode(r)))
+            .map_err(ring_fail)?;
         out.sort_by_key(|e| e.ts_ns);
         Ok(out)
     }
 
-    /// Events the program could not store (the map was full).
+    /// Like [`Tracer::drain`], but when nothing is there yet, waits up to
+    /// `timeout` for an event (epoll on the ring buffer's fd) instead of
+    /// returning at once. An empty result means the timeout passed.
+    pub fn poll(&mut self, timeout: Duration) -> Result<Vec<Event>, LabError> {
+        let mut out = Vec::new();
+        self.events
+            .poll(timeout, |r| out.extend(Event::decode(r)))
+            .map_err(ring_fail)?;
+        // The first record woke us; the others of the same packet follow
+        // within microseconds, so take those too before sorting.
+        self.events
+            .consume(|r| out.extend(Event::decode(r)))
+            .map_err(ring_fail)?;
+        out.sort_by_key(|e| e.ts_ns);
+        Ok(out)
+    }
+
+    /// Events the programs could not write (the ring buffer was full).
     pub fn lost(&self) -> Result<u64, LabError> {
         let v = self
             .lost
@@ -432,6 +505,10 @@ impl Tracer {
         }
         self.reasons.get(&e.reason).map(String::as_str)
     }
+}
+
+fn ring_fail(e: crate::Error) -> LabError {
+    LabError::Failed(format!("reading the events ring buffer: {e}"))
 }
 
 /// Where the lab's devices are: (netns inode, ifindex) -> (side, name), and
@@ -538,6 +615,10 @@ pub fn annotate(
         "netif_receive_skb" => format!("received on {dev} in {ns}"),
         "skb_copy_datagram_iovec" => format!("delivered to the UDP socket in {ns}"),
         "fib_table_lookup" => format!("{ns}'s IP stack looked up a route (packet from {dev})"),
+        "xdp_redirect" => format!(
+            "XDP on {dev} in {ns} redirected the frame (bpf_redirect), before any skb exists"
+        ),
+        "xdp_redirect_err" => format!("XDP on {dev} in {ns} failed to redirect the frame"),
         // Queued to a UDP socket, skb->dev becomes dev_scratch: no device.
         "consume_skb" if side.is_none() => {
             "freed after the socket read it (consume_skb, not a drop)".to_string()
@@ -597,6 +678,72 @@ mod tests {
             .map(|r| r.symbol.as_str())
             .collect();
         assert_eq!(syms, ["events", "lost"]);
+        // The event goes out through the ring buffer: one call of
+        // bpf_ringbuf_output (helper 130, include/uapi/linux/bpf.h), no map
+        // update (helper 2).
+        const BPF_CALL: u8 = 0x85;
+        let calls = |p: &ebpf_asm::Program| -> Vec<i32> {
+            p.insns()
+                .iter()
+                .filter(|i| i.code == BPF_CALL)
+                .map(|i| i.imm)
+                .collect()
+        };
+        let helpers = calls(&plain);
+        assert_eq!(helpers.iter().filter(|&&h| h == 130).count(), 1);
+        assert!(!helpers.contains(&2), "{helpers:?}");
+        let fib_defines: Vec<(String, i64)> = [
+            "HOOK",
+            "FLP_ARG_OFF",
+            "NHC_ARG_OFF",
+            "ERR_ARG_OFF",
+            "FL_IIF",
+            "FL_MARK",
+            "FL_PROTO",
+            "FL_SADDR",
+            "FL_DADDR",
+            "FL_DPORT",
+            "FL_SPORT",
+            "NHC_DEV",
+            "DEV_NET",
+            "NET_INUM",
+            "SADDR",
+            "DADDR",
+        ]
+        .iter()
+        .map(|n| (n.to_string(), 8))
+        .collect();
+        let fib = ebpf_asm::assemble(
+            FIB_TEMPLATE,
+            &ebpf_asm::AsmOptions {
+                file_name: FIB_FILE.into(),
+                defines: fib_defines,
+            },
+        )
+        .unwrap();
+        let helpers = calls(&fib);
+        assert_eq!(helpers.iter().filter(|&&h| h == 130).count(), 1);
+        assert!(!helpers.contains(&2), "{helpers:?}");
+        let xdp_defines: Vec<(String, i64)> = [
+            "HOOK",
+            "DEV_ARG_OFF",
+            "ERR_ARG_OFF",
+            "DEV_IFINDEX",
+            "DEV_NET",
+            "NET_INUM",
+        ]
+        .iter()
+        .map(|n| (n.to_string(), 8))
+        .collect();
+        let xdp = ebpf_asm::assemble(
+            XDP_TEMPLATE,
+            &ebpf_asm::AsmOptions {
+                file_name: XDP_FILE.into(),
+                defines: xdp_defines,
+            },
+        )
+        .unwrap();
+        assert_eq!(calls(&xdp).iter().filter(|&&h| h == 130).count(), 1);
     }
 
     #[test]
