@@ -11,6 +11,7 @@
 //! - [`up`] / [`down`]: execute and undo the plan;
 //! - [`status`]: devices, ifindexes, MACs, counters, the filter and program;
 //! - [`traffic`]: `listen` in `netns_2`, `send` from the host side;
+//! - [`compare`]: every mode side by side with forwarding, measured;
 //! - [`ping`]: ICMP echo through the lab, for two-way traffic;
 //! - [`trace`]: print `trace_pipe` for the `--trace` program;
 //! - [`procfs`]: counters and routes from `/proc/thread-self/net/`;
@@ -20,6 +21,8 @@
 //! real host namespace) or, with a prefix, an isolated copy where even the
 //! host side is a namespace of its own (`P_host`, `P_netns_1`, `P_netns_2`).
 
+pub mod compare;
+pub mod cpu;
 pub mod down;
 pub mod maps;
 pub mod mode;
