@@ -72,6 +72,10 @@ fn run(a: CompareArgs) -> Result<(), LabError> {
         },
     };
     let base = netlink::netns::unique_name("cmp");
+    eprintln!(
+        "compare: labs {base}-0 (forwarding) to {base}-{}, removed at the end",
+        modes.len()
+    );
     let c = compare::run(&modes, sizes, &base, &mut |step| {
         eprintln!("compare: {step}")
     })?;
