@@ -26,9 +26,11 @@ fn namespaces_of(base: &str) -> Vec<String> {
 #[test]
 fn json_has_forwarding_and_each_mode_measured() {
     require_root();
+    let svg_path = std::env::temp_dir().join(format!("lab-compare-{}.svg", std::process::id()));
     let out = Command::new(redirect_lab_binary())
         .args(["compare", "--modes", "egress,peer", "--reps", "2"])
-        .args(["--seconds", "0.15", "--json"])
+        .args(["--seconds", "0.15", "--json", "--svg"])
+        .arg(&svg_path)
         .output()
         .expect("run redirect-lab compare");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -84,6 +86,37 @@ fn json_has_forwarding_and_each_mode_measured() {
     assert_eq!(egress["needs"]["mac_rewrite"], true);
     assert_eq!(modes[2]["needs"]["mac_rewrite"], false);
     assert_eq!(modes[0]["needs"]["route"], true);
+
+    // The figure: well-formed XML, a way per mode in its own colour, a
+    // labelled bar per mode.
+    let text = std::fs::read_to_string(&svg_path).expect("compare --svg wrote the file");
+    let _ = std::fs::remove_file(&svg_path);
+    let doc = roxmltree::Document::parse(&text).expect("the SVG is well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let paths: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") && n.attribute("class") == Some("path"))
+        .collect();
+    let ids: Vec<&str> = paths.iter().filter_map(|n| n.attribute("id")).collect();
+    assert_eq!(ids, ["path-forwarding", "path-egress", "path-peer"]);
+    let colours: std::collections::HashSet<_> =
+        paths.iter().filter_map(|n| n.attribute("stroke")).collect();
+    assert_eq!(colours.len(), 3, "one colour per mode");
+    let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+    for label in [
+        "veth1@1",
+        "veth2@2",
+        "netns_1",
+        "CPU per delivered 64 B UDP datagram",
+    ] {
+        assert!(texts.iter().any(|t| t.contains(label)), "no label {label}");
+    }
+    for name in names {
+        assert!(texts.contains(&name), "no bar labelled {name}");
+    }
+    // peer skips veth2@1: its way has one point fewer than egress's.
+    let points = |n: &roxmltree::Node| n.attribute("points").unwrap().split(' ').count();
+    assert_eq!(points(&paths[2]) + 1, points(&paths[1]));
 
     // Every lab it brought up is gone.
     let base = stderr

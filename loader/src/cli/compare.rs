@@ -1,4 +1,4 @@
-//! `redirect-lab compare [--modes a,b,...] [--json]`: every redirect
+//! `redirect-lab compare [--modes a,b,...] [--svg FILE] [--json]`: every redirect
 //! technique side by side with plain netns_1 forwarding, measured in one
 //! run ([`loader::lab::compare`]), as a text table or one JSON object.
 
@@ -20,6 +20,9 @@ pub struct CompareArgs {
     /// Print one JSON object {"modes": [...]} instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Also write the figure (topology with each mode's way, CPU per packet chart) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<std::path::PathBuf>,
     /// Floods (and ping-pong rounds) per mode, interleaved across modes.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub reps: usize,
@@ -79,6 +82,17 @@ fn run(a: CompareArgs) -> Result<(), LabError> {
     let c = compare::run(&modes, sizes, &base, &mut |step| {
         eprintln!("compare: {step}")
     })?;
+    if let Some(path) = &a.svg {
+        let svg = compare::picture::figure(&c);
+        std::fs::write(path, svg).map_err(|e| {
+            LabError::Failed(format!(
+                "cannot write {}: {}",
+                path.display(),
+                loader::error::io_text(&e)
+            ))
+        })?;
+        eprintln!("compare: wrote {}", path.display());
+    }
     if a.json {
         outln!("{}", json(&c));
     } else {

@@ -12,6 +12,7 @@
 //! - [`status`]: devices, ifindexes, MACs, counters, the filter and program;
 //! - [`traffic`]: `listen` in `netns_2`, `send` from the host side;
 //! - [`compare`]: every mode side by side with forwarding, measured;
+//! - [`svg`]: our SVG writer and the bar chart compare and the bench draw;
 //! - [`ping`]: ICMP echo through the lab, for two-way traffic;
 //! - [`trace`]: print `trace_pipe` for the `--trace` program;
 //! - [`procfs`]: counters and routes from `/proc/thread-self/net/`;
@@ -31,6 +32,7 @@ pub mod plan;
 pub mod privilege;
 pub mod procfs;
 pub mod status;
+pub mod svg;
 mod sys;
 pub mod trace;
 pub mod traffic;

@@ -14,6 +14,7 @@
 //! tracer (issue 12); until it lands they are reported as not measured.
 
 pub mod measure;
+pub mod picture;
 
 use super::mode::{ExtraRef, Mode, MODES};
 use super::{Lab, LabError, UpOptions};
