@@ -15,6 +15,8 @@
 //! - [`svg`]: our SVG writer and the bar chart compare and the bench draw;
 //! - [`ping`]: ICMP echo through the lab, for two-way traffic;
 //! - [`trace`]: print `trace_pipe` for the `--trace` program;
+//! - [`mod@path`]: follow a datagram through the kernel with our own tracing
+//!   programs (`redirect-lab path`);
 //! - [`procfs`]: counters and routes from `/proc/thread-self/net/`;
 //! - [`privilege`]: a plain message when not root.
 //!
@@ -27,6 +29,7 @@ pub mod cpu;
 pub mod down;
 pub mod maps;
 pub mod mode;
+pub mod path;
 pub mod ping;
 pub mod plan;
 pub mod privilege;

@@ -5,23 +5,8 @@
 
 use std::fmt::Write as _;
 
-/// Escapes text for XML character data and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 allows no other control characters.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('?'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+// One XML escaper for every picture: the path tracer's (`path --svg`).
+pub use super::path::svg::escape;
 
 /// Distinct colours for series (one per mode), readable on white.
 pub const PALETTE: &[&str] = &[
