@@ -11,7 +11,7 @@
 //! version against [`super::mode::Mode::since`], and `up` itself.
 //!
 //! The path columns (events per datagram, stages skipped) need the path
-//! tracer (issue 12); until it lands they are reported as not measured.
+//! tracer (issue 12); until compare runs it they are reported as not measured.
 
 pub mod measure;
 pub mod picture;
@@ -21,8 +21,8 @@ use super::{Lab, LabError, UpOptions};
 pub use measure::Limits;
 use std::time::Duration;
 
-/// What the path columns say while there is no path tracer.
-pub const NO_PATH: &str = "not measured: the path tracer is not available";
+/// What the path columns say until compare runs the path tracer.
+pub const NO_PATH: &str = "not measured: compare does not run the path tracer (issue 12) yet";
 
 /// The name forwarding goes by in the table and the JSON.
 pub const FORWARDING: &str = "forwarding";
