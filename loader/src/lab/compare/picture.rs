@@ -6,7 +6,7 @@
 //! the mode table (hook on veth1@2, the helper, its flags, the target);
 //! whether the packet arrived is measured (delivered datagrams), and a way
 //! that delivered nothing ends in a cross. The traced events (issue 12's
-//! path tracer) are not drawn until it lands.
+//! path tracer) are not drawn until compare runs it.
 
 use super::super::mode::Mode;
 use super::super::plan::{VETH1_1, VETH1_2, VETH2_1, VETH2_2};
