@@ -31,6 +31,8 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Inspect programs loaded in the kernel.
     Prog(cli::prog::ProgArgs),
+    /// Every redirect mode side by side with netns_1 forwarding: CPU per packet, pps, RTT, needs.
+    Compare(cli::compare::CompareArgs),
     /// Follow one datagram of the lab through the kernel (tp_btf, and fentry with --functions).
     Path(cli::path::PathArgs),
     /// The lab: up, down, listen, send, status, trace.
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Disasm(a) => cli::asm::disasm(a),
         Command::Run(a) => cli::run::run(a),
         Command::Prog(a) => cli::prog::prog(a),
+        Command::Compare(a) => Ok(cli::compare::compare(a)),
         Command::Lab(c) => Ok(cli::lab::run(c)),
         Command::Path(a) => Ok(cli::path::run(a)),
     };

@@ -20,6 +20,7 @@ macro_rules! outln {
 }
 
 pub mod asm;
+pub mod compare;
 pub mod lab;
 pub mod path;
 pub mod prog;

@@ -11,6 +11,8 @@
 //! - [`up`] / [`down`]: execute and undo the plan;
 //! - [`status`]: devices, ifindexes, MACs, counters, the filter and program;
 //! - [`traffic`]: `listen` in `netns_2`, `send` from the host side;
+//! - [`compare`]: every mode side by side with forwarding, measured;
+//! - [`svg`]: our SVG writer and the bar chart compare and the bench draw;
 //! - [`ping`]: ICMP echo through the lab, for two-way traffic;
 //! - [`trace`]: print `trace_pipe` for the `--trace` program;
 //! - [`mod@path`]: follow a datagram through the kernel with our own tracing
@@ -22,6 +24,8 @@
 //! real host namespace) or, with a prefix, an isolated copy where even the
 //! host side is a namespace of its own (`P_host`, `P_netns_1`, `P_netns_2`).
 
+pub mod compare;
+pub mod cpu;
 pub mod down;
 pub mod maps;
 pub mod mode;
@@ -31,6 +35,7 @@ pub mod plan;
 pub mod privilege;
 pub mod procfs;
 pub mod status;
+pub mod svg;
 mod sys;
 pub mod trace;
 pub mod traffic;

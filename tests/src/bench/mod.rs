@@ -22,6 +22,7 @@
 
 pub mod asm;
 pub mod bringup;
+pub mod chart;
 pub mod elf;
 pub mod forwarding;
 pub mod kernels;

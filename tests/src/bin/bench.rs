@@ -1,5 +1,6 @@
 //! `bench` (`make bench`): runs every benchmark of `lab_tests::bench`, prints
-//! the Markdown table and writes it to `target/bench.md`.
+//! the Markdown table and writes it to `target/bench.md`, and the forwarding
+//! rows' CPU per packet as a bar chart to `target/bench.svg` (beside `--out`).
 //!
 //! Usage: `bench [--smoke] [--reps N] [--only NAME]... [--out FILE]`
 //! - `--smoke`: tiny sizes, to check that every benchmark runs;
@@ -81,5 +82,14 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     eprintln!("bench: wrote {}", out.display());
+    // The forwarding rows' CPU per packet as a picture, beside the table.
+    if let Some(svg) = bench::chart::cpu_chart(&rows) {
+        let svg_out = out.with_extension("svg");
+        if let Err(e) = std::fs::write(&svg_out, svg) {
+            eprintln!("bench: cannot write {}: {e}", svg_out.display());
+            return ExitCode::FAILURE;
+        }
+        eprintln!("bench: wrote {}", svg_out.display());
+    }
     ExitCode::SUCCESS
 }
