@@ -194,6 +194,15 @@ pub enum Step {
         peer: &'static str,
         peer_side: Side,
     },
+    /// `ip link add NAME type netkit mode l2 ... peer name PEER netns
+    /// PEER_NS`: a netkit pair (Linux 6.7) in place of a veth pair; `NAME`
+    /// is the primary, the end that owns the BPF programs of both.
+    AddNetkit {
+        side: Side,
+        name: &'static str,
+        peer: &'static str,
+        peer_side: Side,
+    },
     /// `ip addr add ADDR/LEN dev DEV`.
     AddAddr {
         side: Side,
@@ -267,6 +276,10 @@ impl Step {
             Step::Sysctl { sysctl, .. } if sysctl.path.contains(VETH2_1) => {
                 Some("replies from netns_2 need their ARP answered by veth2@1")
             }
+            Step::AddNetkit { .. } => Some(
+                "--mode netkit: the netns_1 -> netns_2 link is a netkit pair in L2 mode \
+                 (so veth2@2 keeps the fixed MAC and ARP), not a veth pair",
+            ),
             Step::ResolveIfindex { .. } => {
                 Some("the target ifindex is looked up, not assumed to be 3")
             }
@@ -307,6 +320,17 @@ impl Step {
                 peer_side,
             } => format!(
                 "{}ip link add name {name} type veth peer name {peer} netns {}",
+                exec(*side),
+                names.label(*peer_side)
+            ),
+            Step::AddNetkit {
+                side,
+                name,
+                peer,
+                peer_side,
+            } => format!(
+                "{}ip link add name {name} type netkit mode l2 forward peer forward name {peer} \
+                 netns {}",
                 exec(*side),
                 names.label(*peer_side)
             ),
@@ -532,6 +556,26 @@ pub fn steps(names: &LabNames, options: PlanOptions) -> Vec<Step> {
         // Without its address veth2@1 has no connected route either.
         steps.retain(|s| !matches!(s, Step::AddAddr { dev: VETH2_1, .. }));
     }
+    if m.extras.contains(&mode::ExtraRef::NetkitPair) {
+        // The same two ends, the same names and addresses: only the kind of
+        // the netns_1 -> netns_2 link changes.
+        for s in steps.iter_mut() {
+            if let Step::AddVeth {
+                side,
+                name: VETH2_1,
+                peer,
+                peer_side,
+            } = *s
+            {
+                *s = Step::AddNetkit {
+                    side,
+                    name: VETH2_1,
+                    peer,
+                    peer_side,
+                };
+            }
+        }
+    }
     steps.extend(m.extras(options.pitfall).into_iter().map(Step::Extra));
     steps.push(Step::ResolveIfindex {
         side: Netns1,
@@ -636,6 +680,7 @@ mod tests {
                 Step::AddNetns { side }
                 | Step::LoopbackUp { side }
                 | Step::AddVeth { side, .. }
+                | Step::AddNetkit { side, .. }
                 | Step::AddAddr { side, .. }
                 | Step::LinkUp { side, .. }
                 | Step::AddRoute { side, .. }
