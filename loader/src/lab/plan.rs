@@ -770,6 +770,23 @@ mod tests {
             )
         };
         let last = |s: &[Step]| s.last().cloned().unwrap();
+        // netkit: the second wire changes kind, nothing else does.
+        let nk = plan("netkit", false);
+        let pe = plan("peer", false);
+        assert_eq!(nk.len(), pe.len());
+        let cmds: Vec<String> = nk.iter().map(|s| s.command(&names)).collect();
+        assert!(cmds.contains(
+            &"ip netns exec netns_1 ip link add name veth2@1 type netkit mode l2 forward peer \
+              forward name veth2@2 netns netns_2"
+                .to_string()
+        ));
+        assert!(!nk
+            .iter()
+            .any(|s| matches!(s, Step::AddVeth { name: VETH2_1, .. })));
+        assert!(nk
+            .iter()
+            .any(|s| matches!(s, Step::AddVeth { name: VETH1_1, .. })));
+        assert_eq!(last(&nk), last(&pe));
         assert!(matches!(last(&plan("tcx", false)), Step::AttachTcx { .. }));
         assert!(matches!(
             last(&plan("xdp", false)),
