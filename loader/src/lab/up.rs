@@ -419,11 +419,18 @@ impl Builder<'_> {
                 name,
                 peer,
                 peer_side,
+                peer_mac,
             } => {
                 let peer_ns = Netns::open(self.netns(*peer_side)?.name()).map_err(nl(cmd))?;
                 let idx = self
                     .handle(*side)?
-                    .link_add_netkit(name, peer, Some(&peer_ns), netlink::consts::NETKIT_L2)
+                    .link_add_netkit(
+                        name,
+                        peer,
+                        Some(&peer_ns),
+                        netlink::consts::NETKIT_L2,
+                        Some(*peer_mac),
+                    )
                     .map_err(nl(cmd))?;
                 self.ifindexes.insert((*side, *name), idx);
             }
@@ -1027,9 +1034,15 @@ fn probe_netkit(m: &Mode) -> Result<(), LabError> {
         .map_err(|e| LabError::Failed(format!("probing for netkit: a scratch netns: {e}")))?;
     let mut h = netlink::handle::Handle::in_netns(&scratch)
         .map_err(|e| LabError::Failed(format!("probing for netkit: {e}")))?;
-    h.link_add_netkit("nkprobe0", "nkprobe1", None, netlink::consts::NETKIT_L2)
-        .map(drop)
-        .map_err(|e| refused(e.to_string()))
+    h.link_add_netkit(
+        "nkprobe0",
+        "nkprobe1",
+        None,
+        netlink::consts::NETKIT_L2,
+        Some(super::plan::DEST_MAC),
+    )
+    .map(drop)
+    .map_err(|e| refused(e.to_string()))
 }
 
 /// Assembles and loads the program; in explain mode prints the listing,
