@@ -196,15 +196,16 @@ pub enum Step {
     },
     /// `ip link add NAME type netkit mode l2 ... peer name PEER netns
     /// PEER_NS`: a netkit pair (Linux 6.7) in place of a veth pair; `NAME`
-    /// is the primary, the end that owns the BPF programs of both. The
-    /// peer gets its MAC here (`IFLA_ADDRESS` in `IFLA_NETKIT_PEER_INFO`):
-    /// netkit refuses to change it later (EOPNOTSUPP on 6.12 and 7.2).
+    /// is the primary, the end that owns the BPF programs of both. netkit
+    /// on 6.12 and 7.2 refuses a MAC both at creation (`netkit_validate`:
+    /// "Setting Ethernet address is not supported") and later (EOPNOTSUPP),
+    /// so the peer keeps its random one: `peer_mac` is `None` in the lab.
     AddNetkit {
         side: Side,
         name: &'static str,
         peer: &'static str,
         peer_side: Side,
-        peer_mac: [u8; 6],
+        peer_mac: Option<[u8; 6]>,
     },
     /// `ip addr add ADDR/LEN dev DEV`.
     AddAddr {
@@ -333,10 +334,12 @@ impl Step {
                 peer_side,
                 peer_mac,
             } => format!(
-                "{}ip link add name {name} type netkit mode l2 forward peer forward name {peer} \
-                 address {} netns {}",
+                "{}ip link add name {name} type netkit mode l2 forward peer forward name \
+                 {peer}{} netns {}",
                 exec(*side),
-                MacDisplay(peer_mac),
+                peer_mac
+                    .map(|m| format!(" address {}", MacDisplay(&m)))
+                    .unwrap_or_default(),
                 names.label(*peer_side)
             ),
             Step::AddAddr {
@@ -577,7 +580,8 @@ pub fn steps(names: &LabNames, options: PlanOptions) -> Vec<Step> {
                     name: VETH2_1,
                     peer,
                     peer_side,
-                    peer_mac: DEST_MAC,
+                    // No fixed MAC: see Step::AddNetkit; peer.s needs none.
+                    peer_mac: None,
                 };
             }
         }
@@ -780,12 +784,12 @@ mod tests {
         // netkit: the second wire changes kind, nothing else does.
         let nk = plan("netkit", false);
         let pe = plan("peer", false);
-        // One step fewer: the MAC is set when the pair is created.
+        // One step fewer: netkit's peer keeps its own MAC.
         assert_eq!(nk.len() + 1, pe.len());
         let cmds: Vec<String> = nk.iter().map(|s| s.command(&names)).collect();
         assert!(cmds.contains(
             &"ip netns exec netns_1 ip link add name veth2@1 type netkit mode l2 forward peer \
-              forward name veth2@2 address 02:00:00:00:00:00 netns netns_2"
+              forward name veth2@2 netns netns_2"
                 .to_string()
         ));
         assert!(!nk

@@ -429,7 +429,7 @@ impl Builder<'_> {
                         peer,
                         Some(&peer_ns),
                         netlink::consts::NETKIT_L2,
-                        Some(*peer_mac),
+                        *peer_mac,
                     )
                     .map_err(nl(cmd))?;
                 self.ifindexes.insert((*side, *name), idx);
@@ -1039,7 +1039,7 @@ fn probe_netkit(m: &Mode) -> Result<(), LabError> {
         "nkprobe1",
         None,
         netlink::consts::NETKIT_L2,
-        Some(super::plan::DEST_MAC),
+        None,
     )
     .map(drop)
     .map_err(|e| refused(e.to_string()))
