@@ -282,7 +282,7 @@ impl Step {
             }
             Step::AddNetkit { .. } => Some(
                 "--mode netkit: the netns_1 -> netns_2 link is a netkit pair in L2 mode \
-                 (so veth2@2 keeps the fixed MAC and ARP), not a veth pair",
+                 (Ethernet framing and ARP), not a veth pair",
             ),
             Step::ResolveIfindex { .. } => {
                 Some("the target ifindex is looked up, not assumed to be 3")
