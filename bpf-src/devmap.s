@@ -18,29 +18,29 @@
 	.license "GPL"
 	.name redirect_devmap
 
-	.equ KEY, 0			; the ports slot to use
-	.equ DEST_IP, 0x0a00020b	; 10.0.2.11 (host order)
-	.equ DEST_MAC, 0x020000000000	; veth2@2's address, as a 48-bit number
+	.equ KEY, 0			# the ports slot to use
+	.equ DEST_IP, 0x0a00020b	# 10.0.2.11 (host order)
+	.equ DEST_MAC, 0x020000000000	# veth2@2's address, as a 48-bit number
 
-	.equ ETH_P_IP, 0x0800		; include/uapi/linux/if_ether.h
-	.equ XDP_PASS, 2		; enum xdp_action, include/uapi/linux/bpf.h
+	.equ ETH_P_IP, 0x0800		# include/uapi/linux/if_ether.h
+	.equ XDP_PASS, 2		# enum xdp_action, include/uapi/linux/bpf.h
 
-	r6 = *(u32 *)(r1 +0)		; xdp_md.data
-	r7 = *(u32 *)(r1 +4)		; xdp_md.data_end
+	r6 = *(u32 *)(r1 +0)		# xdp_md.data
+	r7 = *(u32 *)(r1 +4)		# xdp_md.data_end
 	r2 = r6
-	r2 += 34			; Ethernet (14) + fixed IPv4 header (20)
+	r2 += 34			# Ethernet (14) + fixed IPv4 header (20)
 	if r2 > r7 goto pass
-	r8 = *(u16 *)(r6 +12)		; h_proto, network order
+	r8 = *(u16 *)(r6 +12)		# h_proto, network order
 	if w8 != htons(ETH_P_IP) goto pass
-	r8 = *(u32 *)(r6 +30)		; iphdr.daddr
+	r8 = *(u32 *)(r6 +30)		# iphdr.daddr
 	if w8 != htonl(DEST_IP) goto pass
-	*(u32 *)(r6 +0) = htonl(DEST_MAC >> 16)		; h_dest[0..4]
-	*(u16 *)(r6 +4) = htons(DEST_MAC & 0xffff)	; h_dest[4..6]
+	*(u32 *)(r6 +0) = htonl(DEST_MAC >> 16)		# h_dest[0..4]
+	*(u16 *)(r6 +4) = htons(DEST_MAC & 0xffff)	# h_dest[4..6]
 ; r1 = the map: an lddw the loader patches with the map's fd (BPF_PSEUDO_MAP_FD).
 	r1 = ports ll
 	r2 = KEY
-	r3 = 0				; on a missing key: XDP_ABORTED
-	call bpf_redirect_map		; XDP_REDIRECT, or the flags' action
+	r3 = 0				# on a missing key: XDP_ABORTED
+	call bpf_redirect_map		# XDP_REDIRECT, or the flags' action
 	exit
 pass:
 	r0 = XDP_PASS

@@ -24,27 +24,27 @@
 	.license "GPL"
 	.name redirect_neigh
 
-	.equ TARGET_IFINDEX, 3		; veth2@1; `up` resolves the real one by name
-	.equ DEST_IP, 0x0a00020b	; 10.0.2.11 (host order)
+	.equ TARGET_IFINDEX, 3		# veth2@1; `up` resolves the real one by name
+	.equ DEST_IP, 0x0a00020b	# 10.0.2.11 (host order)
 
-	.equ ETH_P_IP, 0x0800		; include/uapi/linux/if_ether.h
-	.equ TC_ACT_OK, 0		; include/uapi/linux/pkt_cls.h
+	.equ ETH_P_IP, 0x0800		# include/uapi/linux/if_ether.h
+	.equ TC_ACT_OK, 0		# include/uapi/linux/pkt_cls.h
 
-	r6 = *(u32 *)(r1 +76)		; __sk_buff.data
-	r7 = *(u32 *)(r1 +80)		; __sk_buff.data_end
+	r6 = *(u32 *)(r1 +76)		# __sk_buff.data
+	r7 = *(u32 *)(r1 +80)		# __sk_buff.data_end
 	r2 = r6
-	r2 += 34			; Ethernet (14) + fixed IPv4 header (20)
+	r2 += 34			# Ethernet (14) + fixed IPv4 header (20)
 	if r2 > r7 goto pass
-	r8 = *(u16 *)(r6 +12)		; h_proto, network order
+	r8 = *(u16 *)(r6 +12)		# h_proto, network order
 	if w8 != htons(ETH_P_IP) goto pass
-	r8 = *(u32 *)(r6 +30)		; iphdr.daddr
+	r8 = *(u32 *)(r6 +30)		# iphdr.daddr
 	if w8 != htonl(DEST_IP) goto pass
 ; No MAC rewrite: the neighbour layer writes both addresses.
 	r1 = TARGET_IFINDEX
-	r2 = 0				; params = NULL: the kernel looks up the next hop
-	r3 = 0				; plen = 0, as NULL requires
-	r4 = 0				; flags: none are defined
-	call bpf_redirect_neigh		; TC_ACT_REDIRECT (7), or TC_ACT_SHOT for bad arguments
+	r2 = 0				# params = NULL: the kernel looks up the next hop
+	r3 = 0				# plen = 0, as NULL requires
+	r4 = 0				# flags: none are defined
+	call bpf_redirect_neigh		# TC_ACT_REDIRECT (7), or TC_ACT_SHOT for bad arguments
 	exit
 pass:
 	r0 = TC_ACT_OK

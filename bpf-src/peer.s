@@ -31,11 +31,11 @@
 	.license "GPL"
 	.name redirect_peer
 
-	.equ TARGET_IFINDEX, 3		; veth2@1; `up` resolves the real one by name
-	.equ DEST_IP, 0x0a00020b	; 10.0.2.11 (host order)
+	.equ TARGET_IFINDEX, 3		# veth2@1; `up` resolves the real one by name
+	.equ DEST_IP, 0x0a00020b	# 10.0.2.11 (host order)
 
-	.equ ETH_P_IP, 0x0800		; include/uapi/linux/if_ether.h
-	.equ TC_ACT_OK, 0		; include/uapi/linux/pkt_cls.h
+	.equ ETH_P_IP, 0x0800		# include/uapi/linux/if_ether.h
+	.equ TC_ACT_OK, 0		# include/uapi/linux/pkt_cls.h
 
 ; r1 = struct __sk_buff * (include/uapi/linux/bpf.h): data at 76, data_end at 80.
 	r6 = *(u32 *)(r1 +76)
@@ -44,9 +44,9 @@
 	r2 = r6
 	r2 += 34
 	if r2 > r7 goto pass
-	r8 = *(u16 *)(r6 +12)		; h_proto, network order
+	r8 = *(u16 *)(r6 +12)		# h_proto, network order
 	if w8 != htons(ETH_P_IP) goto pass
-	r8 = *(u32 *)(r6 +30)		; iphdr.daddr
+	r8 = *(u32 *)(r6 +30)		# iphdr.daddr
 	if w8 != htonl(DEST_IP) goto pass
 ; bpf_redirect_peer(ifindex, flags): like bpf_redirect it only records the
 ; target (with BPF_F_PEER, an internal flag) and returns TC_ACT_REDIRECT (7);

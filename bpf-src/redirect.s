@@ -17,34 +17,34 @@
 ; `redirect-lab asm` warns about a -D name this file never uses (a typo).
 
 	.section tc
-	.license "GPL"		; the seed's; bpf_redirect needs none, but the TRACE variant's
+	.license "GPL"		# the seed's; bpf_redirect needs none, but the TRACE variant's
 				; bpf_trace_printk is GPL-only: without GPL the verifier says
 				; "cannot call GPL-restricted function"
 	.name redirect
 
 ; The seed's hard-coded values, as named constants. `-D NAME=VALUE` overrides them.
-	.equ TARGET_IFINDEX, 3		; veth2@1; `redirect-lab up` resolves the real one by name
-	.equ REDIRECT_FLAGS, 0		; 0: transmit out of the target; 1 = BPF_F_INGRESS: receive on it
-	.equ DEST_IP, 0x0a00020b	; 10.0.2.11, as a number (host order)
-	.equ DEST_MAC, 0x020000000000	; 02:00:00:00:00:00, veth2@2's address, as a 48-bit number
+	.equ TARGET_IFINDEX, 3		# veth2@1; `redirect-lab up` resolves the real one by name
+	.equ REDIRECT_FLAGS, 0		# 0: transmit out of the target; 1 = BPF_F_INGRESS: receive on it
+	.equ DEST_IP, 0x0a00020b	# 10.0.2.11, as a number (host order)
+	.equ DEST_MAC, 0x020000000000	# 02:00:00:00:00:00, veth2@2's address, as a 48-bit number
 
 ; Values from the kernel's headers.
-	.equ ETH_P_IP, 0x0800		; include/uapi/linux/if_ether.h
-	.equ TC_ACT_OK, 0		; include/uapi/linux/pkt_cls.h
+	.equ ETH_P_IP, 0x0800		# include/uapi/linux/if_ether.h
+	.equ TC_ACT_OK, 0		# include/uapi/linux/pkt_cls.h
 
 ; r1 holds the context, a struct __sk_buff * (include/uapi/linux/bpf.h). The
 ; verifier rewrites these two loads into reads of the real sk_buff's fields.
-	r6 = *(u32 *)(r1 +76)		; skb->data: the first byte of the Ethernet header
-	r7 = *(u32 *)(r1 +80)		; skb->data_end: one past the last byte
+	r6 = *(u32 *)(r1 +76)		# skb->data: the first byte of the Ethernet header
+	r7 = *(u32 *)(r1 +80)		# skb->data_end: one past the last byte
 .ifdef TRACE
 	; "redirect: handling packet" (26 bytes with NUL), on the stack at r10 -32
-	r1 = 0x7463657269646572 ll	; "redirect"
+	r1 = 0x7463657269646572 ll	# "redirect"
 	*(u64 *)(r10 -32) = r1
-	r1 = 0x696c646e6168203a ll	; ": handli"
+	r1 = 0x696c646e6168203a ll	# ": handli"
 	*(u64 *)(r10 -24) = r1
-	r1 = 0x656b63617020676e ll	; "ng packe"
+	r1 = 0x656b63617020676e ll	# "ng packe"
 	*(u64 *)(r10 -16) = r1
-	r1 = 0x0000000000000074 ll	; "t"
+	r1 = 0x0000000000000074 ll	# "t"
 	*(u64 *)(r10 -8) = r1
 	r1 = r10
 	r1 += -32
@@ -56,57 +56,57 @@
 ; of the IPv4 header (20 bytes) are there: data + 34 <= data_end.
 	r2 = r6
 	r2 += 34
-	if r2 > r7 goto pass		; too short to be our packet: let it through
+	if r2 > r7 goto pass		# too short to be our packet: let it through
 ; struct ethhdr: h_dest at 0, h_source at 6, h_proto at 12.
-	r8 = *(u16 *)(r6 +12)		; h_proto, still in network byte order
+	r8 = *(u16 *)(r6 +12)		# h_proto, still in network byte order
 .ifdef TRACE
 	; "redirect: checking ethernet header for IPv4 proto: %x" (54 bytes with NUL), on the stack at r10 -56
-	r1 = 0x7463657269646572 ll	; "redirect"
+	r1 = 0x7463657269646572 ll	# "redirect"
 	*(u64 *)(r10 -56) = r1
-	r1 = 0x696b63656863203a ll	; ": checki"
+	r1 = 0x696b63656863203a ll	# ": checki"
 	*(u64 *)(r10 -48) = r1
-	r1 = 0x726568746520676e ll	; "ng ether"
+	r1 = 0x726568746520676e ll	# "ng ether"
 	*(u64 *)(r10 -40) = r1
-	r1 = 0x646165682074656e ll	; "net head"
+	r1 = 0x646165682074656e ll	# "net head"
 	*(u64 *)(r10 -32) = r1
-	r1 = 0x4920726f66207265 ll	; "er for I"
+	r1 = 0x4920726f66207265 ll	# "er for I"
 	*(u64 *)(r10 -24) = r1
-	r1 = 0x746f727020347650 ll	; "Pv4 prot"
+	r1 = 0x746f727020347650 ll	# "Pv4 prot"
 	*(u64 *)(r10 -16) = r1
-	r1 = 0x0000007825203a6f ll	; "o: %x"
+	r1 = 0x0000007825203a6f ll	# "o: %x"
 	*(u64 *)(r10 -8) = r1
 	r1 = r10
 	r1 += -56
 	r2 = 54
-	r3 = r8			; the %x argument: h_proto ...
-	r3 = be16 r3		; ... converted to host order, like bpf_ntohs()
+	r3 = r8			# the %x argument: h_proto ...
+	r3 = be16 r3		# ... converted to host order, like bpf_ntohs()
 	call bpf_trace_printk
 .endif
 ; The packet holds h_proto big-endian; a little-endian load sees its bytes
 ; swapped. Rather than swap the packet's value at run time (bpf_ntohs), swap the
 ; constant once, at assembly time: htons(0x0800) is 0x0008 here.
-	if w8 != htons(ETH_P_IP) goto pass	; not IPv4 (ARP, IPv6, VLAN...): let it through
+	if w8 != htons(ETH_P_IP) goto pass	# not IPv4 (ARP, IPv6, VLAN...): let it through
 ; struct iphdr follows at 14; daddr is at offset 16 in it, 30 in the frame.
-	r8 = *(u32 *)(r6 +30)		; daddr, network byte order
+	r8 = *(u32 *)(r6 +30)		# daddr, network byte order
 .ifdef TRACE
 	; "redirect: checking destination address: %x" (43 bytes with NUL), on the stack at r10 -48
-	r1 = 0x7463657269646572 ll	; "redirect"
+	r1 = 0x7463657269646572 ll	# "redirect"
 	*(u64 *)(r10 -48) = r1
-	r1 = 0x696b63656863203a ll	; ": checki"
+	r1 = 0x696b63656863203a ll	# ": checki"
 	*(u64 *)(r10 -40) = r1
-	r1 = 0x697473656420676e ll	; "ng desti"
+	r1 = 0x697473656420676e ll	# "ng desti"
 	*(u64 *)(r10 -32) = r1
-	r1 = 0x61206e6f6974616e ll	; "nation a"
+	r1 = 0x61206e6f6974616e ll	# "nation a"
 	*(u64 *)(r10 -24) = r1
-	r1 = 0x203a737365726464 ll	; "ddress: "
+	r1 = 0x203a737365726464 ll	# "ddress: "
 	*(u64 *)(r10 -16) = r1
-	r1 = 0x0000000000007825 ll	; "%x"
+	r1 = 0x0000000000007825 ll	# "%x"
 	*(u64 *)(r10 -8) = r1
 	r1 = r10
 	r1 += -48
 	r2 = 43
-	r3 = r8			; the %x argument: daddr ...
-	r3 = be32 r3		; ... in host order, like bpf_ntohl()
+	r3 = r8			# the %x argument: daddr ...
+	r3 = be32 r3		# ... in host order, like bpf_ntohl()
 	call bpf_trace_printk
 .endif
 ; A 32-bit compare (w8), since the u32 load zero-extends while a 64-bit compare
@@ -118,15 +118,15 @@
 ; and one 2-byte store of immediates, the MAC's bytes in memory order.
 .ifdef TRACE
 	; "redirect: rewriting destination MAC" (36 bytes with NUL), on the stack at r10 -40
-	r1 = 0x7463657269646572 ll	; "redirect"
+	r1 = 0x7463657269646572 ll	# "redirect"
 	*(u64 *)(r10 -40) = r1
-	r1 = 0x746972776572203a ll	; ": rewrit"
+	r1 = 0x746972776572203a ll	# ": rewrit"
 	*(u64 *)(r10 -32) = r1
-	r1 = 0x7473656420676e69 ll	; "ing dest"
+	r1 = 0x7473656420676e69 ll	# "ing dest"
 	*(u64 *)(r10 -24) = r1
-	r1 = 0x206e6f6974616e69 ll	; "ination "
+	r1 = 0x206e6f6974616e69 ll	# "ination "
 	*(u64 *)(r10 -16) = r1
-	r1 = 0x000000000043414d ll	; "MAC"
+	r1 = 0x000000000043414d ll	# "MAC"
 	*(u64 *)(r10 -8) = r1
 	r1 = r10
 	r1 += -40
@@ -134,18 +134,18 @@
 	call bpf_trace_printk
 .endif
 .ifndef KEEP_DEST_MAC
-	*(u32 *)(r6 +0) = htonl(DEST_MAC >> 16)		; h_dest[0..4]
-	*(u16 *)(r6 +4) = htons(DEST_MAC & 0xffff)	; h_dest[4..6]
+	*(u32 *)(r6 +0) = htonl(DEST_MAC >> 16)		# h_dest[0..4]
+	*(u16 *)(r6 +4) = htons(DEST_MAC & 0xffff)	# h_dest[4..6]
 .endif
 .ifdef TRACE
 	; "redirect: performing redirect" (30 bytes with NUL), on the stack at r10 -32
-	r1 = 0x7463657269646572 ll	; "redirect"
+	r1 = 0x7463657269646572 ll	# "redirect"
 	*(u64 *)(r10 -32) = r1
-	r1 = 0x726f66726570203a ll	; ": perfor"
+	r1 = 0x726f66726570203a ll	# ": perfor"
 	*(u64 *)(r10 -24) = r1
-	r1 = 0x64657220676e696d ll	; "ming red"
+	r1 = 0x64657220676e696d ll	# "ming red"
 	*(u64 *)(r10 -16) = r1
-	r1 = 0x0000007463657269 ll	; "irect"
+	r1 = 0x0000007463657269 ll	# "irect"
 	*(u64 *)(r10 -8) = r1
 	r1 = r10
 	r1 += -32
@@ -159,22 +159,22 @@
 	r2 = REDIRECT_FLAGS
 	call bpf_redirect
 .ifdef TRACE
-	r8 = r0				; keep the verdict: calls clobber r0-r5
+	r8 = r0				# keep the verdict: calls clobber r0-r5
 	; "redirect: result: %d" (21 bytes with NUL), on the stack at r10 -24
-	r1 = 0x7463657269646572 ll	; "redirect"
+	r1 = 0x7463657269646572 ll	# "redirect"
 	*(u64 *)(r10 -24) = r1
-	r1 = 0x746c75736572203a ll	; ": result"
+	r1 = 0x746c75736572203a ll	# ": result"
 	*(u64 *)(r10 -16) = r1
-	r1 = 0x000000006425203a ll	; ": %d"
+	r1 = 0x000000006425203a ll	# ": %d"
 	*(u64 *)(r10 -8) = r1
 	r1 = r10
 	r1 += -24
 	r2 = 21
-	r3 = r8			; the %d argument: what bpf_redirect returned
+	r3 = r8			# the %d argument: what bpf_redirect returned
 	call bpf_trace_printk
 	r0 = r8
 .endif
-	exit				; r0 = what bpf_redirect returned
+	exit				# r0 = what bpf_redirect returned
 pass:
-	r0 = TC_ACT_OK			; hand the packet to netns_1's stack unchanged
+	r0 = TC_ACT_OK			# hand the packet to netns_1's stack unchanged
 	exit

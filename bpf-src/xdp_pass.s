@@ -11,7 +11,7 @@
 	.license "GPL"
 	.name xdp_pass
 
-	.equ XDP_PASS, 2		; enum xdp_action, include/uapi/linux/bpf.h
+	.equ XDP_PASS, 2		# enum xdp_action, include/uapi/linux/bpf.h
 
 	r0 = XDP_PASS
 	exit

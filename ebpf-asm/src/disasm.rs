@@ -10,7 +10,7 @@
 //!
 //! Decoding never panics: bad input gives a [`DecodeError`] naming the slot.
 
-use crate::encode::{decode_slots, DecodeError, DecodeReason};
+use crate::encode::{DecodeError, DecodeReason};
 use crate::helpers::helper_name;
 use crate::insn::*;
 use std::fmt::{self, Write};
@@ -71,9 +71,31 @@ pub fn disassemble(bytes: &[u8], opts: &DisasmOptions) -> Result<String, DecodeE
 
 /// Disassemble slots into a listing (one instruction per line).
 pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String, DecodeError> {
-    // Pass 1: decode everything, so an error comes before any output and
-    // jump targets are known.
-    let decoded = decode_slots(slots)?;
+    // Pass 1: decode everything, so jump targets are known. A slot that
+    // does not decode is listed as `.8byte` (what llvm-objdump shows as
+    // `<unknown>`), which both assemblers read back, and the listing goes on
+    // with the next slot.
+    let mut decoded: Vec<(usize, Result<Instruction, DecodeError>)> =
+        Vec::with_capacity(slots.len());
+    let mut at = 0;
+    while at < slots.len() {
+        match crate::encode::decode(&slots[at..]) {
+            Ok((ins, used)) => {
+                decoded.push((at, Ok(ins)));
+                at += used.max(1);
+            }
+            Err(e) => {
+                decoded.push((
+                    at,
+                    Err(DecodeError {
+                        slot: at + e.slot,
+                        reason: e.reason,
+                    }),
+                ));
+                at += 1;
+            }
+        }
+    }
     let mut starts = vec![false; slots.len() + 1];
     for &(at, _) in &decoded {
         starts[at] = true;
@@ -81,8 +103,11 @@ pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String,
     starts[slots.len()] = true;
     let mut is_target = vec![false; slots.len() + 1];
     if opts.labels {
-        for &(at, ins) in &decoded {
-            if let Some(t) = target_slot(at, &ins, &starts) {
+        for (at, ins) in decoded
+            .iter()
+            .filter_map(|(at, r)| Some((*at, r.as_ref().ok()?)))
+        {
+            if let Some(t) = target_slot(at, ins, &starts) {
                 is_target[t] = true;
             }
         }
@@ -91,10 +116,26 @@ pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String,
     // bytes column: enough that a long listing is not copied as it grows.
     let per_slot = if opts.bytes { 64 } else { 24 };
     let mut out = Listing(Vec::with_capacity(slots.len() * per_slot));
-    for &(at, ins) in &decoded {
+    for (at, r) in &decoded {
+        let at = *at;
         if is_target[at] {
             let _ = writeln!(out, "L{at}:");
         }
+        let ins = match r {
+            Ok(ins) => *ins,
+            Err(e) => {
+                if opts.bytes {
+                    push_bytes_column(&mut out.0, at, &slots[at..at + 1]);
+                } else if opts.slot_numbers {
+                    let _ = write!(out, "{at}: ({:02x}) ", slots[at].code);
+                } else if opts.labels {
+                    out.0.push(b'\t');
+                }
+                let raw = u64::from_le_bytes(slots[at].to_bytes());
+                let _ = writeln!(out, ".8byte {raw:#018x}\t# <unknown>: {}", e.reason);
+                continue;
+            }
+        };
         if opts.bytes {
             push_bytes_column(&mut out.0, at, &slots[at..at + ins.slots()]);
         } else if opts.slot_numbers {
@@ -558,17 +599,24 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_slot() {
-        let e = disassemble(
-            &[0x95, 0, 0, 0, 0, 0, 0, 0, 0x18, 1, 0, 0, 0, 0, 0, 0],
+    fn undecodable_slots_are_listed_as_raw_data_and_the_listing_goes_on() {
+        let text = disassemble(
+            &[
+                0xff, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0, 0x18, 1, 0, 0, 0, 0, 0, 0,
+            ],
             &Default::default(),
         )
-        .unwrap_err();
-        assert_eq!(e.slot, 1);
-        assert_eq!(e.reason, DecodeReason::TruncatedLddw);
+        .expect("lists");
+        assert_eq!(
+            text,
+            "\t.8byte 0x00000000000000ff\t# <unknown>: unknown opcode 0xff\n\texit\n\t.8byte 0x0000000000000118\t# <unknown>: truncated lddw: the second slot is missing\n"
+        );
+        // The listing assembles back to the same bytes.
+        let p = crate::assemble(&text, &Default::default()).expect("reassembles");
+        assert_eq!(p.to_bytes()[..8], [0xff, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(p.insns().len(), 3);
+        // Only a partial slot is an error: there is no slot to list.
         let e = disassemble(&[0x95, 0, 0], &Default::default()).unwrap_err();
         assert_eq!(e.reason, DecodeReason::TrailingBytes(3));
-        let e = disassemble(&[0xff, 0, 0, 0, 0, 0, 0, 0], &Default::default()).unwrap_err();
-        assert_eq!(e.to_string(), "slot 0: unknown opcode 0xff");
     }
 }

@@ -17,113 +17,35 @@
 //!   `AsmOptions::file_name`, else `NAME.s`).
 
 use crate::btf::gen;
-use crate::insn::Insn;
+use crate::object::{Object, Section, SectionKind};
 use crate::program::Program;
-use object::write::{Object, Relocation, StandardSegment, Symbol, SymbolSection};
-use object::{
-    elf, Architecture, BinaryFormat, Endianness, RelocationFlags, SectionKind, SymbolFlags,
-    SymbolKind, SymbolScope,
-};
-use std::collections::HashMap;
-use std::fmt;
 
-/// Why an object could not be written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ElfError(pub String);
+/// Why an object could not be written (or read): see [`crate::object::ElfError`].
+pub use crate::object::ElfError;
 
-impl fmt::Display for ElfError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot write the ELF object: {}", self.0)
-    }
-}
-
-impl std::error::Error for ElfError {}
-
-/// The ELF object bytes for `prog`.
+/// The ELF object bytes for `prog`, through the object model
+/// ([`Object::from_program`], then `.BTF`/`.BTF.ext`, then [`Object::to_elf`]).
 pub fn write_object(prog: &Program) -> Result<Vec<u8>, ElfError> {
-    let mut obj = Object::new(BinaryFormat::Elf, Architecture::Bpf, Endianness::Little);
-    let segment = obj.segment_name(StandardSegment::Text).to_vec();
-
-    // Map-value offsets are already in the lddw's `imm` (the implicit addend).
-    let code = prog.to_bytes();
-    let text = obj.add_section(
-        segment.clone(),
-        prog.section().as_bytes().to_vec(),
-        SectionKind::Text,
-    );
-    obj.set_section_data(text, code.clone(), 8);
-    obj.add_symbol(Symbol {
-        name: prog.name().as_bytes().to_vec(),
-        value: 0,
-        size: code.len() as u64,
-        kind: SymbolKind::Text,
-        scope: SymbolScope::Dynamic,
-        weak: false,
-        section: SymbolSection::Section(text),
-        flags: SymbolFlags::None,
-    });
-
-    let mut license = prog.license().as_bytes().to_vec();
-    license.push(0);
-    let lic = obj.add_section(segment, b"license".to_vec(), SectionKind::Data);
-    let size = license.len() as u64;
-    obj.set_section_data(lic, license, 1);
-    obj.add_symbol(Symbol {
-        name: b"_license".to_vec(),
-        value: 0,
-        size,
-        kind: SymbolKind::Data,
-        scope: SymbolScope::Dynamic,
-        weak: false,
-        section: SymbolSection::Section(lic),
-        flags: SymbolFlags::None,
-    });
-
+    let mut obj = Object::from_program(prog);
     let file_name = match prog.file_name() {
         "" => format!("{}.s", prog.name()),
         f => f.to_string(),
     };
     let btf = gen::generate(&gen::Input::from_program(prog, &file_name));
     for (name, data) in [(".BTF", btf.btf_bytes()), (".BTF.ext", btf.ext_bytes())] {
-        let s = obj.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::Other);
-        obj.set_section_data(s, data, 4);
+        let mut s = Section::new(name, SectionKind::Other);
+        s.push_bytes(&data);
+        s.align = 4;
+        obj.add_section(s);
     }
-
-    let mut map_symbols = HashMap::new();
-    for r in prog.relocations() {
-        let sym = *map_symbols.entry(r.symbol.clone()).or_insert_with(|| {
-            obj.add_symbol(Symbol {
-                name: r.symbol.as_bytes().to_vec(),
-                value: 0,
-                size: 0,
-                kind: SymbolKind::Data,
-                scope: SymbolScope::Dynamic,
-                weak: false,
-                section: SymbolSection::Undefined,
-                flags: SymbolFlags::None,
-            })
-        });
-        obj.add_relocation(
-            text,
-            Relocation {
-                offset: (r.slot * Insn::SIZE) as u64,
-                symbol: sym,
-                addend: 0,
-                flags: RelocationFlags::Elf {
-                    r_type: elf::R_BPF_64_64,
-                },
-            },
-        )
-        .map_err(|e| ElfError(e.to_string()))?;
-    }
-    obj.write().map_err(|e| ElfError(e.to_string()))
+    obj.to_elf()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::text::{assemble, AsmOptions};
-    use object::{Object as _, ObjectSection, ObjectSymbol};
+    use object::{Architecture, Object as _, ObjectSection, ObjectSymbol};
 
     #[test]
     fn sections_and_symbols() {

@@ -12,7 +12,8 @@
 //! - [`builder`]: build programs from Rust with typed registers and labels;
 //! - [`text`]: the text assembler ([`assemble`]);
 //! - [`disasm`]: bytes back to text, kernel or LLVM syntax;
-//! - [`elf`]: a relocatable ELF object for `bpftool`/`tc`.
+//! - [`mod@object`]: the object model (sections, symbols, relocations, maps), read from and written to ELF;
+//! - [`elf`]: writes one [`Program`] as an ELF object, through [`object::Object`].
 
 pub mod btf;
 pub mod builder;
@@ -21,6 +22,7 @@ pub mod elf;
 pub mod encode;
 pub mod helpers;
 pub mod insn;
+pub mod object;
 pub mod opcode;
 pub mod program;
 pub mod text;

@@ -65,6 +65,9 @@ pub struct Program {
     /// The file the text came from (`AsmOptions::file_name`), which BTF
     /// line info names; empty when not built from text.
     pub(crate) file_name: String,
+    /// Statements encoded as llvm-mc encodes them that the verifier will
+    /// refuse or that do not mean what they seem (see [`Program::warnings`]).
+    pub(crate) warnings: Vec<crate::text::AsmError>,
 }
 
 /// Default ELF section: a TC classifier, as `tc ... bpf da obj FILE sec tc` expects.
@@ -84,6 +87,7 @@ impl Program {
             source: String::new(),
             lines: Vec::new(),
             unused_defines: Vec::new(),
+            warnings: Vec::new(),
             file_name: String::new(),
         }
     }
@@ -136,6 +140,13 @@ impl Program {
     /// nothing silently. Empty for programs not assembled from text.
     pub fn unused_defines(&self) -> &[String] {
         &self.unused_defines
+    }
+
+    /// Warnings from the text assembler, each at line:column: writes to r10
+    /// and 64-bit moves of 0x80000000..=0xffffffff (sign-extended), which
+    /// llvm-mc encodes and so do we. Empty for programs not from text.
+    pub fn warnings(&self) -> &[crate::text::AsmError] {
+        &self.warnings
     }
 
     pub fn set_section(&mut self, s: &str) {

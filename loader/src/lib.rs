@@ -9,7 +9,8 @@
 //!   trace), built on the bpf layer and on `netlink`;
 //! - `cli/` (in the `redirect-lab` binary): the command line.
 //!
-//! `bpf::sys` and `lab::sys` are the only modules with `unsafe` code.
+//! `bpf::sys`, `bpf::ringbuf` (the mmap()ed ring buffer) and `lab::sys` are
+//! the only modules with `unsafe` code.
 //! The bpf layer's modules are re-exported at the crate root, so
 //! `loader::prog::Program` and `loader::bpf::prog::Program` are one path.
 
@@ -17,7 +18,8 @@ pub mod bpf;
 pub mod lab;
 
 pub use bpf::{
-    asm, defines, elf, error, file, link, map, pin, prog, retval, sys, types, verifier, xlated,
+    asm, btf, defines, elf, error, file, link, map, pin, prog, retval, ringbuf, sys, tracing,
+    types, verifier, xlated,
 };
 
 pub use asm::AsmLoad;
@@ -25,5 +27,6 @@ pub use error::{Error, Result, SysError};
 pub use link::{Link, LinkInfo};
 pub use map::{Map, MapInfo, MapSpec};
 pub use prog::{LoadOptions, ProgInfo, Program, TestRun, TestRunResult};
+pub use ringbuf::RingBuf;
 pub use types::{AttachType, LinkType, MapType, ProgType};
 pub use verifier::{SourceLine, SourceMap, VerifierError};

@@ -31,6 +31,8 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Inspect programs loaded in the kernel.
     Prog(cli::prog::ProgArgs),
+    /// Follow one datagram of the lab through the kernel (tp_btf, and fentry with --functions).
+    Path(cli::path::PathArgs),
     /// The lab: up, down, listen, send, status, trace.
     #[command(flatten)]
     Lab(cli::lab::LabCommand),
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cli::run::run(a),
         Command::Prog(a) => cli::prog::prog(a),
         Command::Lab(c) => Ok(cli::lab::run(c)),
+        Command::Path(a) => Ok(cli::path::run(a)),
     };
     match result {
         Ok(code) => code,

@@ -64,12 +64,19 @@ fn every_benchmark_runs_at_a_tiny_size_and_fills_its_rows() {
         "4. assembler",
         "5. kernel matrix",
         "6. redirect modes",
+        "7. path tracer",
     ] {
         assert!(
             rows.iter().any(|r| r[0] == bench),
             "no row for {bench}:\n{md}"
         );
     }
+    // Attach (base, base + fentry) and per-packet cost (traced, untraced).
+    assert_eq!(
+        rows.iter().filter(|r| r[0] == "7. path tracer").count(),
+        4,
+        "{md}"
+    );
     // (a), (b), (c) for 2 UDP sizes x (pps, loss), TCP, RTT p50 and p99.
     assert!(
         rows.iter().filter(|r| r[0] == "1. forwarding").count() >= 3 * 7,

@@ -16,10 +16,10 @@ const COUNTER_PROG: &str = "\
 \t.section tc
 \t.license \"GPL\"
 \t.name count_pkts
-\tr1 = counter + 0 ll\t\t; &counter[0], patched by the loader (map value)
+\tr1 = counter + 0 ll\t\t# &counter[0], patched by the loader (map value)
 \tr2 = 1
 \tlock *(u64 *)(r1 +0) += r2
-\tr0 = 0\t\t\t\t; TCX_PASS
+\tr0 = 0\t\t\t\t# TCX_PASS
 \texit
 ";
 

@@ -7,9 +7,9 @@ const NO_BOUNDS_CHECK: &str = "\
 ; reads the EtherType without proving the packet is long enough
 \t.section tc
 \t.license \"GPL\"
-\tr6 = *(u32 *)(r1 +76)\t\t; skb->data
-\tr7 = *(u32 *)(r1 +80)\t\t; skb->data_end (unused: that is the bug)
-\tr0 = *(u16 *)(r6 +12)\t\t; h_proto, unchecked
+\tr6 = *(u32 *)(r1 +76)\t\t# skb->data
+\tr7 = *(u32 *)(r1 +80)\t\t# skb->data_end (unused: that is the bug)
+\tr0 = *(u16 *)(r6 +12)\t\t# h_proto, unchecked
 \tr0 = 0
 \texit
 ";

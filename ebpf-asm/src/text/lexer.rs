@@ -1,9 +1,16 @@
 //! A byte-level lexer for one line of assembly text.
 //!
 //! No regular expressions and no allocation: a token is a kind plus a byte
-//! range into the line (and, for numbers, the value). Comments start with `;`,
-//! `//`, or a `#` at the start of the line or after whitespace (a `#` glued to
-//! a name is the kernel's `call bpf_redirect#23`).
+//! range into the line (and, for numbers, the value).
+//!
+//! Comments are LLVM's: `//` or a `#` at the start of the line or after
+//! whitespace (a `#` glued to a name is the kernel's `call bpf_redirect#23`)
+//! run to the end of the line; `/* ... */` is skipped within a line (an
+//! unclosed one is an error, never a silent drop). `;` is LLVM's statement
+//! separator: the lexer ends the statement there ([`Tok::Eol`]) and
+//! [`Lexer::next_statement`] steps over it. A line whose first non-blank
+//! character is `;` (as in verifier logs and `bpftool ... linum` output) is
+//! a comment line; the assembler skips it before lexing.
 
 /// Punctuation and operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +76,7 @@ pub enum LexError {
     NumberTooLarge = 2,
     BadDigit = 3,
     UnterminatedString = 4,
+    UnterminatedComment = 5,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,8 +119,25 @@ impl<'a> Lexer<'a> {
     pub fn next_token(&mut self) -> Token {
         let line = self.line;
         let mut i = self.pos;
-        while i < line.len() && (line[i] == b' ' || line[i] == b'\t' || line[i] == b'\r') {
-            i += 1;
+        loop {
+            while i < line.len() && (line[i] == b' ' || line[i] == b'\t' || line[i] == b'\r') {
+                i += 1;
+            }
+            if !(self.at(i) == b'/' && self.at(i + 1) == b'*') {
+                break;
+            }
+            match line[i + 2..].windows(2).position(|w| w == b"*/") {
+                Some(k) => i += 2 + k + 2,
+                None => {
+                    self.pos = line.len();
+                    return Token {
+                        tok: Tok::Bad,
+                        start: i,
+                        end: line.len(),
+                        num: LexError::UnterminatedComment as u64,
+                    };
+                }
+            }
         }
         let start = i;
         let tok = |kind: Tok, end: usize, num: u64| Token {
@@ -128,7 +153,13 @@ impl<'a> Lexer<'a> {
         let b = line[i];
         // `#` opens a comment at the start of a line or after whitespace.
         let hash_comment = b == b'#' && (i == 0 || matches!(line[i - 1], b' ' | b'\t'));
-        if b == b';' || (b == b'/' && self.at(i + 1) == b'/') || hash_comment {
+        if b == b';' {
+            // End of this statement; the position stays on the `;` so every
+            // later call also sees the end, until `next_statement`.
+            self.pos = i;
+            return tok(Tok::Eol, i, 0);
+        }
+        if (b == b'/' && self.at(i + 1) == b'/') || hash_comment {
             self.pos = line.len();
             return tok(Tok::Eol, i, 0);
         }
@@ -214,6 +245,21 @@ impl<'a> Lexer<'a> {
         tok(Tok::Punct(p), i + len, 0)
     }
 
+    /// After a statement ended at `;`, steps over it and returns true; at
+    /// the real end of the line returns false.
+    pub fn next_statement(&mut self) -> bool {
+        let mut i = self.pos;
+        while matches!(self.at(i), b' ' | b'\t' | b'\r') {
+            i += 1;
+        }
+        if self.at(i) == b';' {
+            self.pos = i + 1;
+            true
+        } else {
+            false
+        }
+    }
+
     /// The next token without consuming it.
     pub fn peek(&self) -> Token {
         let mut c = *self;
@@ -223,7 +269,9 @@ impl<'a> Lexer<'a> {
 
 /// Lex a number at `i`: decimal, `0x` hex, `0b` binary, `0o` octal, or a
 /// leading `0` for octal as in C, which is how llvm-mc reads `017` (15): the
-/// same text must give the same bytes in both assemblers.
+/// same text must give the same bytes in both assemblers. A C suffix (`U`,
+/// `L`, `LL`, `UL`, `ULL`) is skipped, as llvm-mc skips it
+/// (`0xffffffff00000000LL` in the selftests).
 fn lex_number(line: &[u8], i: usize) -> (Tok, usize, u64) {
     let (radix, mut j) = match (line[i], line.get(i + 1).map(|b| b.to_ascii_lowercase())) {
         (b'0', Some(b'x')) => (16u64, i + 2),
@@ -247,6 +295,20 @@ fn lex_number(line: &[u8], i: usize) -> (Tok, usize, u64) {
             }
             _ => 99,
         };
+        if d >= radix && digits_start < j {
+            // C's integer suffixes, which llvm-mc skips (`U`, `L`, `LL`,
+            // `UL`, `ULL`, either case): only as
+            // the whole rest of the word.
+            let mut end = j;
+            while end < line.len() && (line[end].is_ascii_alphanumeric() || line[end] == b'_') {
+                end += 1;
+            }
+            let suffix = line[j..end].to_ascii_uppercase();
+            if matches!(&suffix[..], b"U" | b"L" | b"LL" | b"UL" | b"ULL") {
+                j = end;
+                break;
+            }
+        }
         if d >= radix {
             bad = true;
         } else {
@@ -286,7 +348,7 @@ mod tests {
     fn tokens() {
         use P::*;
         assert_eq!(
-            kinds("r0 = *(u32 *)(r1 +76) ; c"),
+            kinds("r0 = *(u32 *)(r1 +76) # c"),
             vec![
                 Tok::Ident,
                 Tok::Punct(Assign),

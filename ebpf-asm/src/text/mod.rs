@@ -67,6 +67,14 @@ impl fmt::Display for AsmError {
     }
 }
 
+impl AsmError {
+    /// The same report as a warning (`file:3:7: warning: ...`), for
+    /// [`crate::Program::warnings`].
+    pub fn as_warning(&self) -> String {
+        self.to_string().replacen(": error: ", ": warning: ", 1)
+    }
+}
+
 impl std::error::Error for AsmError {}
 
 /// Assemble a whole source file into a [`Program`].

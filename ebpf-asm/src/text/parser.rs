@@ -94,6 +94,9 @@ pub(crate) struct Assembler<'a> {
     mentioned: RefCell<HashSet<&'a str>>,
     /// The `-D` names, in the order given.
     define_names: Vec<&'a str>,
+    /// What llvm-mc encodes but the verifier will refuse (see
+    /// [`Program::warnings`]).
+    warnings: Vec<AsmError>,
 }
 
 /// The line being parsed: a lexer, the current token and the position.
@@ -167,6 +170,7 @@ impl<'a> Assembler<'a> {
             conds: Vec::new(),
             mentioned: RefCell::new(HashSet::new()),
             define_names: opts.defines.iter().map(|(k, _)| k.as_str()).collect(),
+            warnings: Vec::new(),
         }
     }
 
@@ -239,6 +243,7 @@ impl<'a> Assembler<'a> {
         p.relocations = std::mem::take(&mut self.relocs);
         p.source = src.to_string();
         p.lines = std::mem::take(&mut self.lines);
+        p.warnings = std::mem::take(&mut self.warnings);
         p.file_name = self.file.to_string();
         let mentioned = self.mentioned.borrow();
         p.unused_defines = self
@@ -288,7 +293,13 @@ impl<'a> Assembler<'a> {
     /// Process one line.
     fn line(&mut self, text: &'a str, lineno: u32, start: usize) -> PResult<()> {
         // In a skipped block only directives matter (they may end it).
-        if !self.active() && !text.trim_start_matches([' ', '\t']).starts_with('.') {
+        let trimmed = text.trim_start_matches([' ', '\t']);
+        if !self.active() && !trimmed.starts_with('.') {
+            return Ok(());
+        }
+        // A line starting with `;` is a comment, as in verifier logs; a `;`
+        // after code separates statements (see `lexer`).
+        if trimmed.starts_with(';') {
             return Ok(());
         }
         let mut lx = Lexer::new(text);
@@ -301,7 +312,19 @@ impl<'a> Assembler<'a> {
             lineno,
             start,
         };
-        l.statement()
+        loop {
+            l.statement()?;
+            if !l.asm.active() {
+                return Ok(());
+            }
+            if l.tok.tok != Tok::Eol {
+                return Err(l.unexpected("the end of the statement"));
+            }
+            if !l.lx.next_statement() {
+                return Ok(());
+            }
+            l.bump();
+        }
     }
 }
 
@@ -350,6 +373,9 @@ impl<'a> Line<'a, '_> {
                     }
                 }
                 x if x == LexError::UnterminatedString as u64 => "unterminated string".to_string(),
+                x if x == LexError::UnterminatedComment as u64 => {
+                    "`/*` with no `*/` on this line (comments do not span lines)".to_string()
+                }
                 _ => format!("unexpected character `{}`", self.text(t)),
             },
             _ => format!("`{}`", self.text(t)),
@@ -485,12 +511,16 @@ impl<'a> Line<'a, '_> {
         Ok(r.reg)
     }
 
-    fn not_r10(&self, r: RegOp) -> PResult<()> {
+    /// A write to r10: llvm-mc encodes it, and so do we, so that the
+    /// verifier's refusal ("frame pointer is read only") can be shown; a
+    /// warning says so.
+    fn not_r10(&mut self, r: RegOp) -> PResult<()> {
         if r.reg == Reg::R10 {
-            return Err(self.err(
+            let w = self.err(
                 r.at,
-                "r10 is the read-only frame pointer; it cannot be written",
-            ));
+                "r10 is the read-only frame pointer: this write is encoded (as llvm-mc does), but the verifier refuses it",
+            );
+            self.asm.warnings.push(w);
         }
         Ok(())
     }
@@ -1214,6 +1244,22 @@ impl<'a> Line<'a, '_> {
         }
         let imm = match dst.width {
             Width::W32 => self.imm32(v, at)?,
+            // llvm-mc takes 0x80000000..=0xffffffff as the 32-bit pattern
+            // and the kernel sign-extends it: `r1 = 0xffffffff` sets r1 to
+            // -1. Encode it the same way, with a warning.
+            Width::W64 if v > i32::MAX as i64 && v <= u32::MAX as i64 => {
+                let w = self.err(
+                    at,
+                    format!(
+                        "{v:#x} is sign-extended by a 64-bit move: {} becomes {:#x}; write `{} = {v:#x} ll` for {v:#x} (encoded as llvm-mc does)",
+                        reg_name(dst.width, dst.reg),
+                        v as u32 as i32 as i64 as u64,
+                        reg_name(dst.width, dst.reg)
+                    ),
+                );
+                self.asm.warnings.push(w);
+                v as u32 as i32
+            }
             Width::W64 => i32::try_from(v).map_err(|_| {
                 self.err(
                     at,
@@ -1535,6 +1581,24 @@ impl<'a> Line<'a, '_> {
                 self.asm.license = Some(s);
                 Ok(())
             }
+            ".8byte" | ".quad" => {
+                // Raw instruction slots, as llvm-objdump prints what it
+                // cannot decode and the selftests write unusual encodings:
+                // each value is one slot, little-endian (llvm-mc's bytes).
+                loop {
+                    let v = self.expr()?;
+                    let (start, end) = self.line_range();
+                    self.asm
+                        .insns
+                        .push(crate::insn::Insn::from_bytes((v as u64).to_le_bytes()));
+                    self.asm.lines.push((self.lineno, start as u32, end as u32));
+                    if self.is(P::Comma) {
+                        self.bump();
+                    } else {
+                        return self.end();
+                    }
+                }
+            }
             ".name" => {
                 let s = self.ident("a program name, like `.name redirect`")?.to_string();
                 self.asm.name = Some(s);
@@ -1542,7 +1606,7 @@ impl<'a> Line<'a, '_> {
             }
             _ => Err(self.err(
                 t.start,
-                format!("unknown directive `{word}`; expected .section, .license, .name, .equ, .set, .ifdef, .ifndef, .else or .endif"),
+                format!("unknown directive `{word}`; expected .section, .license, .name, .8byte, .equ, .set, .ifdef, .ifndef, .else or .endif"),
             )),
         }
     }

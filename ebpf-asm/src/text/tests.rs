@@ -61,7 +61,7 @@ fn immediate_or_offset_out_of_range() {
         "immediate 4294967296 out of range for a 32-bit field",
     );
     check("r1 += -2147483649", 1, 7, "out of range for a 32-bit field");
-    check("r1 = 0x80000000", 1, 6, "write `r1 = 2147483648 ll`");
+    check("r1 = 0x100000000", 1, 6, "write `r1 = 4294967296 ll`");
     check(
         "r0 = *(u32 *)(r1 +32768)",
         1,
@@ -147,9 +147,31 @@ fn bad_access_size() {
 
 #[test]
 fn write_to_r10() {
-    check("r10 = 0", 1, 1, "r10 is the read-only frame pointer");
-    check("exit\n\tw10 += 1", 2, 2, "read-only frame pointer");
-    check("r10 = *(u64 *)(r1 +0)", 1, 1, "read-only frame pointer");
+    // Writes to r10 are encoded as llvm-mc encodes them, with a warning at
+    // the register: the verifier is the one that refuses them.
+    for (src, line, col, want) in [
+        ("r10 = 0", 1, 1, vec![0xb7, 0x0a, 0, 0, 0, 0, 0, 0]),
+        (
+            "exit\n\tw10 += 1",
+            2,
+            2,
+            vec![0x95, 0, 0, 0, 0, 0, 0, 0, 0x04, 0x0a, 0, 0, 1, 0, 0, 0],
+        ),
+        (
+            "r10 = *(u64 *)(r1 +0)",
+            1,
+            1,
+            vec![0x79, 0x1a, 0, 0, 0, 0, 0, 0],
+        ),
+    ] {
+        let p = assemble(src, &AsmOptions::default()).expect("encoded");
+        assert_eq!(p.to_bytes(), want, "{src}");
+        let w = &p.warnings()[0];
+        assert_eq!((w.line, w.column), (line, col), "{src}");
+        assert!(w
+            .as_warning()
+            .contains("warning: r10 is the read-only frame pointer"));
+    }
     // Reading it, and storing through it, is what it is for.
     assert_eq!(one("r1 = r10").to_bytes(), [0xbf, 0xa1, 0, 0, 0, 0, 0, 0]);
     assert_eq!(bytes("*(u64 *)(r10 -8) = r1")[..2], [0x7b, 0x1a]);
@@ -403,4 +425,70 @@ fn deeply_nested_expressions_are_refused_not_overflowed() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+#[test]
+fn semicolon_separates_statements_as_in_llvm() {
+    // The selftests' naked inline asm: nothing after a `;` may be dropped.
+    assert_eq!(
+        bytes("r0 = 1; r1 = 2; exit\n"),
+        bytes("r0 = 1\nr1 = 2\nexit\n")
+    );
+    assert_eq!(bytes("\tr0 = 1 ;\t;exit;\n"), bytes("r0 = 1\nexit\n"));
+    assert_eq!(bytes("out: r0 = 0; exit\n").len(), 16);
+    // The source map gives both statements the same line.
+    let p = assemble("r0 = 0; exit\n", &AsmOptions::default()).expect("assembles");
+    assert_eq!(p.source_of(1).map(|l| l.line), Some(1));
+    // Columns count from the start of the line, not of the statement.
+    check("r0 = 0; r11 = 1\n", 1, 9, "r11");
+    check("r0 = 0 exit; exit\n", 1, 8, "exit");
+}
+
+#[test]
+fn comments_hash_slashes_blocks_and_semicolon_lines() {
+    let want = bytes("r0 = 0\nexit\n");
+    assert_eq!(
+        bytes("; a verifier-log style comment line\n\tr0 = 0\t# why\nexit // done\n"),
+        want
+    );
+    assert_eq!(
+        bytes("  ; indented comment line\n/* lead */ r0 = /* mid */ 0\nexit\n"),
+        want
+    );
+    check("r0 = 0 /* never closed\nexit\n", 1, 8, "`/*` with no `*/`");
+}
+
+#[test]
+fn c_integer_suffixes_are_skipped_as_llvm_mc_does() {
+    assert_eq!(
+        bytes("r1 = 0xffffffff00000000LL ll\n"),
+        bytes("r1 = 0xffffffff00000000 ll\n")
+    );
+    assert_eq!(
+        bytes("r0 = 5ull\nr0 = 7U\nr0 = 16UL\n"),
+        bytes("r0 = 5\nr0 = 7\nr0 = 16\n")
+    );
+    // Not a suffix llvm-mc knows: still a malformed number.
+    check("r0 = 5LU\n", 1, 6, "malformed number");
+}
+
+#[test]
+fn a_64_bit_move_of_0xffffffff_is_sign_extended_as_llvm_mc_encodes_it() {
+    // llvm-mc-19: `r1 = 0xffffffff` -> b7 01 00 00 ff ff ff ff (r1 = -1).
+    let p = assemble("r1 = 0xffffffff\n", &AsmOptions::default()).expect("encoded");
+    assert_eq!(p.to_bytes(), [0xb7, 0x01, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    let w = &p.warnings()[0];
+    assert_eq!((w.line, w.column), (1, 6));
+    assert!(
+        w.message.contains("becomes 0xffffffffffffffff"),
+        "{}",
+        w.message
+    );
+    // 32-bit moves and values that fit carry no warning.
+    assert!(
+        assemble("w1 = 0xffffffff\nr1 = 7\n", &AsmOptions::default())
+            .expect("assembles")
+            .warnings()
+            .is_empty()
+    );
 }

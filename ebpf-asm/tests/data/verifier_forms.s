@@ -3,10 +3,10 @@
 	.section tc
 	.name forms
 	r6 = r1
-	r1 = *(u32 *)(r6 +0)		; skb->len: a value the verifier cannot predict
+	r1 = *(u32 *)(r6 +0)		# skb->len: a value the verifier cannot predict
 	r1 &= 0xffff
 	r3 = r1
-	r3 |= 1				; never zero: a divisor
+	r3 |= 1				# never zero: a divisor
 	w2 = w1
 	w4 = w3
 	r1 += 1

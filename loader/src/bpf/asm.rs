@@ -133,6 +133,10 @@ impl Program {
         opts.license = prog.license();
         opts.verbose = how.verbose;
         opts.source_map = Some(&map);
+        // BTF by default: the FUNC, and a line_info per instruction naming
+        // the .s line, so bpftool and the verifier log quote the source.
+        let btf = crate::btf::ProgBtf::for_program(prog, how.file_name)?;
+        opts.btf = Some(&btf);
         Program::load_with(&bytes, &opts)
     }
 }

@@ -2,25 +2,31 @@
 //! kernel objects it becomes, and nothing about the lab.
 //!
 //! It follows `include/uapi/linux/bpf.h` for every `union bpf_attr` layout.
-//! [`sys`] is the only module here with `unsafe` code.
+//! [`sys`], [`tracing`] and [`ringbuf`] (its shared-memory reader) are the
+//! only modules here with `unsafe` code.
 //!
 //! - [`sys`]: the `bpf(2)` commands, one `#[repr(C)]` attr each;
 //! - [`prog`]: `BPF_PROG_LOAD` with the verifier log, `BPF_PROG_TEST_RUN`,
 //!   program info and listing;
 //! - [`asm`]: loading `ebpf-asm` programs (map patching, source maps);
+//! - [`btf`]: `BPF_BTF_LOAD`, and the func/line info `BPF_PROG_LOAD` takes;
 //! - [`elf`]: loading clang-built ELF objects (global data as array maps);
 //! - [`mod@file`]: load a `.s` or `.o` file, whichever it is;
 //! - [`verifier`]: reading the verifier log, mapping it to source lines;
 //! - [`xlated`]: the program as the kernel runs it, listed like bpftool;
 //! - [`map`]: maps and their elements;
+//! - [`ringbuf`]: ring buffer maps and their mmap()ed reader;
 //! - [`link`]: `BPF_LINK_CREATE` (TCX, XDP) and link info;
 //! - [`retval`]: what TC and XDP return values mean;
 //! - [`pin`]: bpffs pins;
+//! - [`tracing`]: `tp_btf` and fentry programs, attached with
+//!   `BPF_RAW_TRACEPOINT_OPEN`;
 //! - [`types`]: program, attach, map and link types with their kernel versions;
 //! - [`defines`]: `-D NAME=VALUE` parsing (integers, MACs, IPv4);
 //! - [`error`]: errors that name the command, the errno and what to do.
 
 pub mod asm;
+pub mod btf;
 pub mod defines;
 pub mod elf;
 pub mod error;
@@ -30,7 +36,9 @@ pub mod map;
 pub mod pin;
 pub mod prog;
 pub mod retval;
+pub mod ringbuf;
 pub mod sys;
+pub mod tracing;
 pub mod types;
 pub mod verifier;
 pub mod xlated;

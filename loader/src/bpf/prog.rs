@@ -43,6 +43,12 @@ pub struct LoadOptions<'a> {
     pub verbose: bool,
     /// Instruction slot -> source line, to annotate verifier logs.
     pub source_map: Option<&'a SourceMap>,
+    /// `attach_btf_id`: for `BPF_PROG_TYPE_TRACING`, the vmlinux BTF id of
+    /// the hook (a FUNC for fentry, a `btf_trace_NAME` TYPEDEF for
+    /// `tp_btf`); 0 otherwise. See `bpf::tracing`.
+    pub attach_btf_id: u32,
+    /// The program's BTF: `prog_btf_fd`, `func_info`, `line_info`.
+    pub btf: Option<&'a crate::btf::ProgBtf>,
 }
 
 impl<'a> LoadOptions<'a> {
@@ -55,6 +61,8 @@ impl<'a> LoadOptions<'a> {
             name,
             verbose: false,
             source_map: None,
+            attach_btf_id: 0,
+            btf: None,
         }
     }
 }
@@ -210,8 +218,18 @@ fn try_load(
         license: license.as_ptr() as u64,
         prog_name: *name,
         expected_attach_type: opts.expected_attach_type.map(AttachType::raw).unwrap_or(0),
+        attach_btf_id: opts.attach_btf_id,
         ..Default::default()
     };
+    if let Some(b) = opts.btf {
+        attr.prog_btf_fd = b.btf.as_fd().as_raw_fd() as u32;
+        attr.func_info_rec_size = crate::btf::ProgBtf::FUNC_INFO_REC_SIZE;
+        attr.func_info = b.func_info.as_ptr() as u64;
+        attr.func_info_cnt = b.func_info_cnt();
+        attr.line_info_rec_size = crate::btf::ProgBtf::LINE_INFO_REC_SIZE;
+        attr.line_info = b.line_info.as_ptr() as u64;
+        attr.line_info_cnt = b.line_info_cnt();
+    }
     if log_level != 0 {
         attr.log_level = log_level;
         attr.log_size = log.len() as u32;

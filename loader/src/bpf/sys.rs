@@ -37,6 +37,7 @@ pub mod cmd {
     pub const BPF_PROG_GET_FD_BY_ID: u32 = 13;
     pub const BPF_MAP_GET_FD_BY_ID: u32 = 14;
     pub const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
+    pub const BPF_BTF_LOAD: u32 = 18;
     pub const BPF_MAP_FREEZE: u32 = 22;
     pub const BPF_LINK_CREATE: u32 = 28;
     pub const BPF_LINK_GET_FD_BY_ID: u32 = 30;
@@ -59,6 +60,7 @@ pub mod cmd {
             BPF_PROG_GET_FD_BY_ID => "BPF_PROG_GET_FD_BY_ID",
             BPF_MAP_GET_FD_BY_ID => "BPF_MAP_GET_FD_BY_ID",
             BPF_OBJ_GET_INFO_BY_FD => "BPF_OBJ_GET_INFO_BY_FD",
+            BPF_BTF_LOAD => "BPF_BTF_LOAD",
             BPF_MAP_FREEZE => "BPF_MAP_FREEZE",
             BPF_LINK_CREATE => "BPF_LINK_CREATE",
             BPF_LINK_GET_FD_BY_ID => "BPF_LINK_GET_FD_BY_ID",
@@ -200,6 +202,27 @@ pub struct ProgLoadAttr {
 }
 // SAFETY: repr(C), integers only, no implicit padding (asserted below).
 unsafe impl Attr for ProgLoadAttr {}
+
+/// The `BPF_BTF_LOAD` part of `union bpf_attr`, up to `btf_log_true_size`
+/// (Linux 6.4+, output; older kernels accept it as zero input).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BtfLoadAttr {
+    /// `btf`: user pointer to the raw BTF (header, types, strings).
+    pub btf: u64,
+    /// `btf_log_buf`: user pointer to the log buffer.
+    pub btf_log_buf: u64,
+    /// `btf_size`.
+    pub btf_size: u32,
+    /// `btf_log_size`.
+    pub btf_log_size: u32,
+    /// `btf_log_level`.
+    pub btf_log_level: u32,
+    /// `btf_log_true_size` (output).
+    pub btf_log_true_size: u32,
+}
+// SAFETY: repr(C), integers only, no padding (asserted below).
+unsafe impl Attr for BtfLoadAttr {}
 
 /// The `BPF_OBJ_PIN` / `BPF_OBJ_GET` part of `union bpf_attr`.
 #[repr(C)]
@@ -505,6 +528,13 @@ const _: () = {
     assert!(offset_of!(ProgLoadAttr, fd_array) == 120);
     assert!(offset_of!(ProgLoadAttr, log_true_size) == 140);
     assert!(size_of::<ProgLoadAttr>() == 144);
+    assert!(offset_of!(ProgLoadAttr, prog_btf_fd) == 72);
+    assert!(offset_of!(ProgLoadAttr, func_info) == 80);
+    assert!(offset_of!(ProgLoadAttr, line_info) == 96);
+    assert!(offset_of!(ProgLoadAttr, line_info_cnt) == 104);
+    assert!(offset_of!(BtfLoadAttr, btf_size) == 16);
+    assert!(offset_of!(BtfLoadAttr, btf_log_true_size) == 28);
+    assert!(size_of::<BtfLoadAttr>() == 32);
     assert!(size_of::<ObjAttr>() == 16);
     assert!(offset_of!(TestRunAttr, ctx_in) == 48);
     assert!(offset_of!(TestRunAttr, batch_size) == 72);

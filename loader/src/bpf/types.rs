@@ -113,6 +113,13 @@ kernel_enum! {
     /// `enum bpf_attach_type`: the ones this project uses (at load time as
     /// `expected_attach_type`, and for `BPF_LINK_CREATE`).
     pub enum AttachType: "attach type" {
+        /// A `tp_btf` tracing program: a raw tracepoint typed by its
+        /// `btf_trace_NAME` typedef.
+        TraceRawTp = 23, "BPF_TRACE_RAW_TP", "trace_raw_tp", (5, 5);
+        /// An fentry tracing program: runs at a kernel function's entry.
+        TraceFentry = 24, "BPF_TRACE_FENTRY", "trace_fentry", (5, 5);
+        /// An fexit tracing program: runs when a kernel function returns.
+        TraceFexit = 25, "BPF_TRACE_FEXIT", "trace_fexit", (5, 5);
         /// XDP through a bpf_link (`BPF_LINK_CREATE` with an ifindex).
         Xdp = 37, "BPF_XDP", "xdp", (5, 9);
         /// TC ingress through a bpf_link, no qdisc needed.

@@ -87,6 +87,9 @@ pub fn asm(a: AsmArgs) -> CliResult {
     for w in loader::defines::define_warnings(&file, &text, &prog, &defines) {
         eprintln!("redirect-lab: {w}");
     }
+    for w in prog.warnings() {
+        eprintln!("redirect-lab: {}", w.as_warning());
+    }
     let (out, default_path): (Vec<u8>, Option<PathBuf>) = match a.format {
         Format::Elf => (
             ebpf_asm::elf::write_object(&prog).map_err(|e| e.to_string())?,

@@ -21,6 +21,7 @@ macro_rules! outln {
 
 pub mod asm;
 pub mod lab;
+pub mod path;
 pub mod prog;
 pub mod run;
 

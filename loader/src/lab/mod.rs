@@ -13,6 +13,8 @@
 //! - [`traffic`]: `listen` in `netns_2`, `send` from the host side;
 //! - [`ping`]: ICMP echo through the lab, for two-way traffic;
 //! - [`trace`]: print `trace_pipe` for the `--trace` program;
+//! - [`mod@path`]: follow a datagram through the kernel with our own tracing
+//!   programs (`redirect-lab path`);
 //! - [`procfs`]: counters and routes from `/proc/thread-self/net/`;
 //! - [`privilege`]: a plain message when not root.
 //!
@@ -23,6 +25,7 @@
 pub mod down;
 pub mod maps;
 pub mod mode;
+pub mod path;
 pub mod ping;
 pub mod plan;
 pub mod privilege;

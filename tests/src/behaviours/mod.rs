@@ -12,6 +12,7 @@ use crate::report::Verdict;
 pub mod arp;
 pub mod mode_delivery;
 pub mod mode_tcx;
+pub mod path_trace;
 pub mod redirect;
 pub mod redirect_peer;
 pub mod tc_netlink;
@@ -219,6 +220,30 @@ pub static REGISTRY: &[Behaviour] = &[
         title: "tcx chain: BPF_F_AFTER never runs after a redirect, BPF_F_BEFORE TCX_NEXT/DROP, before cls_bpf",
         min_kernel: "6.6",
         run: mode_tcx::order,
+    },
+    Behaviour {
+        id: "path-egress",
+        title: "path (tp_btf): veth1@2 receive, veth2@1 queue, veth2@2 receive, no drop",
+        min_kernel: "5.5",
+        run: path_trace::egress,
+    },
+    Behaviour {
+        id: "path-ingress",
+        title: "path (tp_btf) with BPF_F_INGRESS: netif_rx on veth2@1 OTHERHOST, dropped there",
+        min_kernel: "5.5",
+        run: path_trace::ingress,
+    },
+    Behaviour {
+        id: "path-no-program",
+        title: "path (tp_btf) without the program: netns_1 forwards veth1@2 -> veth2@1",
+        min_kernel: "5.5",
+        run: path_trace::no_program,
+    },
+    Behaviour {
+        id: "path-functions",
+        title: "path (fentry): skb_do_redirect, __bpf_redirect; ip_forward only without it",
+        min_kernel: "5.5",
+        run: path_trace::functions,
     },
 ];
 

@@ -26,6 +26,7 @@ pub mod elf;
 pub mod forwarding;
 pub mod kernels;
 pub mod ours;
+pub mod path;
 pub mod progcost;
 pub mod stats;
 pub mod sys;
@@ -103,13 +104,14 @@ pub fn unique_name(tag: &str) -> String {
 pub type Bench = (&'static str, fn(&Config) -> Vec<Row>);
 
 /// Every benchmark, in the order of the table.
-pub const ALL: [Bench; 6] = [
+pub const ALL: [Bench; 7] = [
     ("1. forwarding", forwarding::run),
     ("2. program cost", progcost::run),
     ("3. lab bring-up", bringup::run),
     ("4. assembler", asm::run),
     ("5. kernel matrix", kernels::run),
     ("6. redirect modes", forwarding::run_modes),
+    ("7. path tracer", path::run),
 ];
 
 /// Runs the benchmarks whose names contain one of `only` (all when empty),

@@ -23,7 +23,7 @@ pub fn assemble_file(path: &Path, defines: &[(&str, i64)]) -> Result<Vec<u8>, St
 pub fn assemble_to_elf(text: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
     let prog =
         ebpf_asm::assemble(text, &ebpf_asm::AsmOptions::default()).map_err(|e| e.to_string())?;
-    let elf = ebpf_asm::elf::write_object(&prog).map_err(|e| format!("ELF writer: {}", e.0))?;
+    let elf = ebpf_asm::elf::write_object(&prog).map_err(|e| format!("ELF writer: {e}"))?;
     Ok((prog.to_bytes(), elf))
 }
 
