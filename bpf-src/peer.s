@@ -19,6 +19,14 @@
 ; otherwise skb_do_redirect drops the packet and returns nothing anyone sees:
 ; the failure is silent. `redirect-lab up --mode peer --pitfall` shows it.
 
+;
+; `--mode netkit` loads this same program: there veth2@1/veth2@2 are a netkit
+; pair (drivers/net/netkit.c), whose netkit_peer_dev is the ndo_get_peer_dev
+; this helper needs. A program attached with BPF_NETKIT_PRIMARY would run in
+; netkit_xmit of veth2@1, i.e. only after netns_1's stack had routed the packet
+; out of it, and the peer redirect skips netkit_xmit (and its policy) entirely;
+; so the technique stays here, on veth1@2's tc ingress.
+
 	.section tc
 	.license "GPL"
 	.name redirect_peer

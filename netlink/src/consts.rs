@@ -284,6 +284,32 @@ pub const XDP_ATTACHED_MULTI: u8 = 4;
 pub const VETH_INFO_PEER: u16 = 1;
 
 // ---------------------------------------------------------------------------
+// if_link.h: netkit (Linux 6.7, drivers/net/netkit.c), `IFLA_NETKIT_*` inside
+// `IFLA_INFO_DATA` of kind "netkit".
+// ---------------------------------------------------------------------------
+
+/// `IFLA_NETKIT_PEER_INFO`: nested `struct ifinfomsg` + `IFLA_*` for the peer
+/// end, as `VETH_INFO_PEER` is for veth.
+pub const IFLA_NETKIT_PEER_INFO: u16 = 1;
+/// `IFLA_NETKIT_PRIMARY`: u8, read-only (dumps): this end is the primary.
+pub const IFLA_NETKIT_PRIMARY: u16 = 2;
+/// `IFLA_NETKIT_POLICY`: u32 `enum netkit_action`, the primary's verdict when
+/// no program is attached.
+pub const IFLA_NETKIT_POLICY: u16 = 3;
+/// `IFLA_NETKIT_PEER_POLICY`: u32, the same for the peer.
+pub const IFLA_NETKIT_PEER_POLICY: u16 = 4;
+/// `IFLA_NETKIT_MODE`: u32 `enum netkit_mode`.
+pub const IFLA_NETKIT_MODE: u16 = 5;
+/// `NETKIT_L3` (the default): no Ethernet header, `IFF_NOARP`, no MAC.
+pub const NETKIT_L3: u32 = 0;
+/// `NETKIT_L2`: Ethernet framing, ARP, a settable MAC.
+pub const NETKIT_L2: u32 = 1;
+/// `NETKIT_PASS` (`enum netkit_action`): hand the packet to the peer.
+pub const NETKIT_PASS: u32 = 0;
+/// `NETKIT_DROP`.
+pub const NETKIT_DROP: u32 = 2;
+
+// ---------------------------------------------------------------------------
 // if_addr.h: `struct ifaddrmsg` attributes and flags.
 // ---------------------------------------------------------------------------
 

@@ -120,6 +120,9 @@ pub enum ExtraRef {
     NoAddrOnTarget,
     /// A veth pair `name`/`peer` with both ends in netns_1.
     SameNetnsPair(&'static str, &'static str),
+    /// veth2@1/veth2@2 become a netkit pair (`IFLA_INFO_KIND "netkit"`,
+    /// `NETKIT_L2`): a substitution in the topology, not a step of its own.
+    NetkitPair,
 }
 
 impl ExtraRef {
@@ -138,7 +141,7 @@ impl ExtraRef {
                     value,
                 },
             },
-            ExtraRef::NoAddrOnTarget => return None,
+            ExtraRef::NoAddrOnTarget | ExtraRef::NetkitPair => return None,
             ExtraRef::SameNetnsPair(name, peer) => Extra::SameNetnsPair { name, peer },
         })
     }
@@ -340,6 +343,25 @@ pub static MODES: &[Mode] = &[
         summary: "the egress program attached by BPF_LINK_CREATE BPF_TCX_INGRESS, no qdisc; \
                   the link is pinned so it outlives the process",
         extras: &[],
+        pitfall: None,
+        test_codes: None,
+        maps: &[],
+    },
+    Mode {
+        name: "netkit",
+        // The program is peer.s: what netkit changes is the device, not the
+        // redirect (see the README's netkit section for why no
+        // BPF_NETKIT_PRIMARY program is in the forward path).
+        source: "bpf-src/peer.s",
+        embedded: include_str!("../../../bpf-src/peer.s"),
+        hook: Hook::TcIngress,
+        redirect_flags: 0,
+        helper: "bpf_redirect_peer",
+        since: "6.7",
+        summary: "veth2@1/veth2@2 are a netkit pair (L2); bpf_redirect_peer(veth2@1, 0) from \
+                  veth1@2's tc ingress lands in veth2@2's receive path in netns_2 \
+                  (netkit_peer_dev), skipping netns_1's stack and netkit_xmit",
+        extras: &[ExtraRef::NetkitPair],
         pitfall: None,
         test_codes: None,
         maps: &[],

@@ -194,6 +194,19 @@ pub enum Step {
         peer: &'static str,
         peer_side: Side,
     },
+    /// `ip link add NAME type netkit mode l2 ... peer name PEER netns
+    /// PEER_NS`: a netkit pair (Linux 6.7) in place of a veth pair; `NAME`
+    /// is the primary, the end that owns the BPF programs of both. netkit
+    /// on 6.12 and 7.2 refuses a MAC both at creation (`netkit_validate`:
+    /// "Setting Ethernet address is not supported") and later (EOPNOTSUPP),
+    /// so the peer keeps its random one: `peer_mac` is `None` in the lab.
+    AddNetkit {
+        side: Side,
+        name: &'static str,
+        peer: &'static str,
+        peer_side: Side,
+        peer_mac: Option<[u8; 6]>,
+    },
     /// `ip addr add ADDR/LEN dev DEV`.
     AddAddr {
         side: Side,
@@ -267,6 +280,10 @@ impl Step {
             Step::Sysctl { sysctl, .. } if sysctl.path.contains(VETH2_1) => {
                 Some("replies from netns_2 need their ARP answered by veth2@1")
             }
+            Step::AddNetkit { .. } => Some(
+                "--mode netkit: the netns_1 -> netns_2 link is a netkit pair in L2 mode \
+                 (Ethernet framing and ARP), not a veth pair",
+            ),
             Step::ResolveIfindex { .. } => {
                 Some("the target ifindex is looked up, not assumed to be 3")
             }
@@ -308,6 +325,21 @@ impl Step {
             } => format!(
                 "{}ip link add name {name} type veth peer name {peer} netns {}",
                 exec(*side),
+                names.label(*peer_side)
+            ),
+            Step::AddNetkit {
+                side,
+                name,
+                peer,
+                peer_side,
+                peer_mac,
+            } => format!(
+                "{}ip link add name {name} type netkit mode l2 forward peer forward name \
+                 {peer}{} netns {}",
+                exec(*side),
+                peer_mac
+                    .map(|m| format!(" address {}", MacDisplay(&m)))
+                    .unwrap_or_default(),
                 names.label(*peer_side)
             ),
             Step::AddAddr {
@@ -532,6 +564,29 @@ pub fn steps(names: &LabNames, options: PlanOptions) -> Vec<Step> {
         // Without its address veth2@1 has no connected route either.
         steps.retain(|s| !matches!(s, Step::AddAddr { dev: VETH2_1, .. }));
     }
+    if m.extras.contains(&mode::ExtraRef::NetkitPair) {
+        // The same two ends, the same names and addresses: only the kind of
+        // the netns_1 -> netns_2 link changes.
+        for s in steps.iter_mut() {
+            if let Step::AddVeth {
+                side,
+                name: VETH2_1,
+                peer,
+                peer_side,
+            } = *s
+            {
+                *s = Step::AddNetkit {
+                    side,
+                    name: VETH2_1,
+                    peer,
+                    peer_side,
+                    // No fixed MAC: see Step::AddNetkit; peer.s needs none.
+                    peer_mac: None,
+                };
+            }
+        }
+        steps.retain(|s| !matches!(s, Step::SetMac { dev: VETH2_2, .. }));
+    }
     steps.extend(m.extras(options.pitfall).into_iter().map(Step::Extra));
     steps.push(Step::ResolveIfindex {
         side: Netns1,
@@ -636,6 +691,7 @@ mod tests {
                 Step::AddNetns { side }
                 | Step::LoopbackUp { side }
                 | Step::AddVeth { side, .. }
+                | Step::AddNetkit { side, .. }
                 | Step::AddAddr { side, .. }
                 | Step::LinkUp { side, .. }
                 | Step::AddRoute { side, .. }
@@ -725,6 +781,24 @@ mod tests {
             )
         };
         let last = |s: &[Step]| s.last().cloned().unwrap();
+        // netkit: the second wire changes kind, nothing else does.
+        let nk = plan("netkit", false);
+        let pe = plan("peer", false);
+        // One step fewer: netkit's peer keeps its own MAC.
+        assert_eq!(nk.len() + 1, pe.len());
+        let cmds: Vec<String> = nk.iter().map(|s| s.command(&names)).collect();
+        assert!(cmds.contains(
+            &"ip netns exec netns_1 ip link add name veth2@1 type netkit mode l2 forward peer \
+              forward name veth2@2 netns netns_2"
+                .to_string()
+        ));
+        assert!(!nk
+            .iter()
+            .any(|s| matches!(s, Step::AddVeth { name: VETH2_1, .. })));
+        assert!(nk
+            .iter()
+            .any(|s| matches!(s, Step::AddVeth { name: VETH1_1, .. })));
+        assert_eq!(last(&nk), last(&pe));
         assert!(matches!(last(&plan("tcx", false)), Step::AttachTcx { .. }));
         assert!(matches!(
             last(&plan("xdp", false)),

@@ -414,6 +414,26 @@ impl Builder<'_> {
                     .map_err(nl(cmd))?;
                 self.ifindexes.insert((*side, *name), idx);
             }
+            Step::AddNetkit {
+                side,
+                name,
+                peer,
+                peer_side,
+                peer_mac,
+            } => {
+                let peer_ns = Netns::open(self.netns(*peer_side)?.name()).map_err(nl(cmd))?;
+                let idx = self
+                    .handle(*side)?
+                    .link_add_netkit(
+                        name,
+                        peer,
+                        Some(&peer_ns),
+                        netlink::consts::NETKIT_L2,
+                        *peer_mac,
+                    )
+                    .map_err(nl(cmd))?;
+                self.ifindexes.insert((*side, *name), idx);
+            }
             Step::AddAddr {
                 side,
                 dev,
@@ -702,6 +722,9 @@ impl Lab {
         };
         if let Some((origin, text)) = &source {
             probe(m, origin, text, options)?;
+        }
+        if m.extras.contains(&super::mode::ExtraRef::NetkitPair) {
+            probe_netkit(m)?;
         }
         let removed = self.down()?;
         if options.explain {
@@ -992,6 +1015,34 @@ fn probe(m: &Mode, origin: &str, text: &str, options: &UpOptions) -> Result<(), 
             "loading the program ({origin}) was refused, so the running lab was left alone:\n{e}"
         ))),
     }
+}
+
+/// Creates a netkit pair in a scratch namespace, deleted at once: the
+/// kernel has no other way to say whether it has `CONFIG_NETKIT` (a module
+/// not yet loaded is autoloaded by the request, `rtnl-link-netkit`).
+/// Refused, the running lab is untouched and the error carries the kernel's
+/// errno and extack text.
+fn probe_netkit(m: &Mode) -> Result<(), LabError> {
+    let refused = |e: String| {
+        LabError::Failed(format!(
+            "mode {} needs a netkit device (Linux {}+, CONFIG_NETKIT), which this kernel \
+             refused; the running lab was left alone.\n{e}",
+            m.name, m.since
+        ))
+    };
+    let scratch = netlink::netns::NetnsGuard::unique("nkprobe")
+        .map_err(|e| LabError::Failed(format!("probing for netkit: a scratch netns: {e}")))?;
+    let mut h = netlink::handle::Handle::in_netns(&scratch)
+        .map_err(|e| LabError::Failed(format!("probing for netkit: {e}")))?;
+    h.link_add_netkit(
+        "nkprobe0",
+        "nkprobe1",
+        None,
+        netlink::consts::NETKIT_L2,
+        None,
+    )
+    .map(drop)
+    .map_err(|e| refused(e.to_string()))
 }
 
 /// Assembles and loads the program; in explain mode prints the listing,

@@ -184,6 +184,14 @@ pub static REGISTRY: &[Behaviour] = &[
         run: mode_delivery::tcx,
     },
     Behaviour {
+        id: "mode-netkit-delivers",
+        title: "up --mode netkit (netkit pair L2 + bpf_redirect_peer): UDP + TCP echo, stack skipped; n/a where creating netkit is refused",
+        // The program needs 5.10; whether the kernel has netkit (6.7+,
+        // CONFIG_NETKIT) is probed, not assumed from the version.
+        min_kernel: "5.10",
+        run: mode_delivery::netkit,
+    },
+    Behaviour {
         id: "mode-peer-same-netns-drops",
         title: "up --mode peer --pitfall: a target whose peer is in netns_1 drops silently",
         min_kernel: "5.10",

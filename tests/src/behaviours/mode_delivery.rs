@@ -35,6 +35,13 @@ fn up(tag: &str, name: &str, pitfall: bool) -> Result<Result<LabGuard, Verdict>,
     };
     match LabGuard::try_up(tag, &options) {
         Ok(g) => Ok(Ok(g)),
+        Err(e) if e.contains(&format!("mode {name} needs a netkit device")) => {
+            // The probe's own words: what the kernel said to RTM_NEWLINK.
+            Ok(Err(Verdict::NotApplicable(format!(
+                "creating a netkit pair was refused (netkit is Linux 6.7+, CONFIG_NETKIT): {}",
+                e.lines().last().unwrap_or(&e)
+            ))))
+        }
         Err(e) if e.contains(&format!("mode {name} needs")) => {
             Ok(Err(Verdict::NotApplicable(format!(
                 "this kernel refused {} (Linux {}+): {}",
@@ -184,7 +191,7 @@ fn delivers(tag: &str, name: &str, skips_stack: bool) -> Result<Verdict, String>
         .filter(|n| n.starts_with("self-check"))
         .cloned()
         .collect();
-    if name == "peer" {
+    if name == "peer" || name == "netkit" {
         // A peer redirect bypasses veth's receive accounting; the kernel
         // adds it to the peer's RX counters only since 6.7, so this is
         // recorded, and delivery is proven by the socket above.
@@ -258,6 +265,12 @@ pub fn egress() -> Result<Verdict, String> {
 }
 pub fn peer() -> Result<Verdict, String> {
     delivers("mpeer", "peer", true)
+}
+/// netkit pair between netns_1 and netns_2, bpf_redirect_peer into its
+/// primary: delivered with netns_1's stack skipped, or n/a with the kernel's
+/// answer to creating the pair.
+pub fn netkit() -> Result<Verdict, String> {
+    delivers("mnetkit", "netkit", true)
 }
 pub fn neigh() -> Result<Verdict, String> {
     delivers("mneigh", "neigh", true)
