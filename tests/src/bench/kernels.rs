@@ -74,7 +74,12 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         let mut c = Command::new("timeout");
         c.arg("300")
             .arg(bin)
-            .args(["--kernels", ",", "--timeout", "60"]);
+            .args(["--kernels", ",", "--timeout", "60", "--out"])
+            // Its own file: the smoke run must not overwrite the real
+            // matrix that `make kernels` wrote to target/kernel-matrix.md.
+            .arg(
+                std::env::temp_dir().join(format!("bench-smoke-matrix-{}.md", std::process::id())),
+            );
         (c, "kernel-matrix, host column only (smoke)".into(), vec![])
     } else {
         let Some(make) = find_tool("make") else {
