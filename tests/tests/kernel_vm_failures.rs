@@ -62,13 +62,46 @@ fn a_panicking_kernel_is_failed_quickly() {
     );
 }
 
-/// A kernel still running at the deadline is killed and its run failed.
-/// A 2-second limit is shorter than any boot under TCG, so this is a real
-/// hang as far as the runner can tell.
+/// The smallest static x86-64 ELF executable that never exits: one
+/// PT_LOAD segment whose entry is `jmp .` (eb fe). As PID 1 it is a real
+/// hang, however fast the machine boots (an init that merely fails to run
+/// makes the kernel panic, which a fast boot reaches before any deadline).
+fn spinning_init() -> Vec<u8> {
+    const BASE: u64 = 0x40_0000;
+    const CODE: u64 = 64 + 56; // after the ELF header and one program header
+    let mut e = Vec::new();
+    e.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+    e.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    e.extend_from_slice(&0x3eu16.to_le_bytes()); // EM_X86_64
+    e.extend_from_slice(&1u32.to_le_bytes()); // EV_CURRENT
+    e.extend_from_slice(&(BASE + CODE).to_le_bytes()); // e_entry
+    e.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
+    e.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+    e.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    for v in [64u16, 56, 1, 64, 0, 0] {
+        // e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
+        e.extend_from_slice(&v.to_le_bytes());
+    }
+    e.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    e.extend_from_slice(&5u32.to_le_bytes()); // PF_R | PF_X
+    e.extend_from_slice(&0u64.to_le_bytes()); // p_offset
+    e.extend_from_slice(&BASE.to_le_bytes()); // p_vaddr
+    e.extend_from_slice(&BASE.to_le_bytes()); // p_paddr
+    e.extend_from_slice(&(CODE + 2).to_le_bytes()); // p_filesz
+    e.extend_from_slice(&(CODE + 2).to_le_bytes()); // p_memsz
+    e.extend_from_slice(&0x1000u64.to_le_bytes()); // p_align
+    assert_eq!(e.len() as u64, CODE);
+    e.extend_from_slice(&[0xeb, 0xfe]); // jmp .
+    e
+}
+
+/// A kernel still running at the deadline is killed and its run failed:
+/// its init spins forever, so this is a real hang.
 #[test]
 fn a_hanging_kernel_is_killed_and_failed() {
     let kernel = kernel();
-    let rd = initrd("hang", Some(b"not an executable"));
+    let init = spinning_init();
+    let rd = initrd("hang", Some(&init));
     let boot = vm::boot(&kernel, &rd, Duration::from_secs(2)).unwrap();
     let _ = std::fs::remove_file(&rd);
     assert!(boot.timed_out);
