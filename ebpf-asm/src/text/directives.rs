@@ -337,18 +337,19 @@ impl<'a> Line<'a, '_> {
                 }
             };
         }
-        let ty =
-            match parts.next().map(|p| p.trim_start_matches(['@', '%'])) {
-                None => default_section(name).sh_type,
-                Some("progbits") => SHT_PROGBITS.0,
-                Some("nobits") => SHT_NOBITS.0,
-                Some(other) => return Err(self.err(
+        let ty = match parts.next().map(|p| p.trim_start_matches(['@', '%'])) {
+            None => default_section(name).sh_type,
+            Some("progbits") => SHT_PROGBITS.0,
+            Some("nobits") => SHT_NOBITS.0,
+            Some(other) => {
+                return Err(self.err(
                     at,
                     format!(
                         "section type `{other}` is not supported; expected @progbits or @nobits"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let entsize = match parts.next() {
             None => 0,
             Some(e) => e.parse::<u64>().map_err(|_| {

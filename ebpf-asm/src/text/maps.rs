@@ -112,12 +112,14 @@ impl Line<'_, '_> {
                 "value" | "value_size" => "value_size",
                 "max_entries" | "entries" => "max_entries",
                 "flags" | "map_flags" => "map_flags",
-                _ => return Err(self.err(
-                    kat,
-                    format!(
+                _ => {
+                    return Err(self.err(
+                        kat,
+                        format!(
                         "unknown map field `{key}`; expected key=, value=, max_entries= or flags="
                     ),
-                )),
+                    ))
+                }
             };
             if given.iter().any(|g| g.0 == field) {
                 return Err(self.err(kat, format!("`{key}` given twice")));

@@ -749,6 +749,10 @@ impl<'a> Line<'a, '_> {
                     });
                     return Ok(());
                 }
+                if word == "addr_space_cast" && self.peek().tok == Tok::Punct(P::LParen) {
+                    self.bump();
+                    return self.addr_space_cast(dst);
+                }
                 if let Some(spec) = atomic_word(word) {
                     self.bump();
                     return self.atomic_call(dst, word, spec);
@@ -867,6 +871,42 @@ impl<'a> Line<'a, '_> {
             pseudo: LdPseudo::Imm64,
             imm: addend as u32 as i64,
         });
+        Ok(())
+    }
+
+    /// `rD = addr_space_cast(rS, DST_AS, SRC_AS)` (arena pointers): a
+    /// 64-bit register move with `off = BPF_ADDR_SPACE_CAST` and
+    /// `imm = DST_AS << 16 | SRC_AS`, as llvm-mc-19 encodes it.
+    fn addr_space_cast(&mut self, dst: RegOp) -> PResult<()> {
+        self.need64(dst, "addr_space_cast")?;
+        self.expect(P::LParen, "`(` after addr_space_cast")?;
+        let src = self.reg("the source register")?;
+        if src.width != Width::W64 {
+            return Err(self.err(
+                src.at,
+                format!("addr_space_cast needs `r{}`", src.reg.num()),
+            ));
+        }
+        self.expect(P::Comma, "`,` and the destination address space")?;
+        let dat = self.tok.start;
+        let dst_as = self.expr()?;
+        self.expect(P::Comma, "`,` and the source address space")?;
+        let sat = self.tok.start;
+        let src_as = self.expr()?;
+        self.expect(P::RParen, "`)` to close addr_space_cast")?;
+        let space = |v: i64, at: usize| {
+            u16::try_from(v)
+                .map_err(|_| self.err(at, format!("address space {v} out of range (0..65535)")))
+        };
+        let (d, s) = (space(dst_as, dat)?, space(src_as, sat)?);
+        let slot = Insn::new(
+            crate::opcode::BPF_ALU64 | crate::opcode::BPF_MOV | crate::opcode::BPF_X,
+            dst.reg.num(),
+            src.reg.num(),
+            crate::disasm::BPF_ADDR_SPACE_CAST,
+            ((d as u32) << 16 | s as u32) as i32,
+        );
+        self.push_bytes(&slot.to_bytes());
         Ok(())
     }
 
