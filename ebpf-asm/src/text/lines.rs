@@ -289,6 +289,11 @@ impl<'a> Assembler<'a> {
             });
         }
         build.refs.retain(|r| r.kind == RefKind::Call);
+        let firsts: Vec<Option<(u32, u32, u32)>> = build.secs.iter().map(|s| s.first).collect();
+        let at = |i: usize, message: String| {
+            let (line, start, end) = firsts.get(i).copied().flatten().unwrap_or((1, 0, 0));
+            self.error_at(line, start as usize, end as usize, 0, message)
+        };
         let (object, lines) = build.finish(&|l, m| self.error_loc(l, m))?;
         let programs: Vec<usize> = (0..object.sections.len())
             .filter(|&i| {
@@ -297,23 +302,11 @@ impl<'a> Assembler<'a> {
             .collect();
         for (i, s) in object.sections.iter().enumerate() {
             if !programs.contains(&i) && s.size > 0 {
-                return Err(AsmError {
-                    file: self.file.to_string(),
-                    line: 1,
-                    column: 1,
-                    message: format!("section `{}` holds data: this file is an object, not one program; assemble it with assemble_object (`asm --object`)", s.name),
-                    source_line: self.src.split('\n').next().unwrap_or("").to_string(),
-                });
+                return Err(at(i, format!("section `{}` holds data: this file is an object, not one program; assemble it with ebpf_asm::text::assemble_object", s.name)));
             }
         }
         if programs.len() > 1 {
-            return Err(AsmError {
-                file: self.file.to_string(),
-                line: 1,
-                column: 1,
-                message: format!("{} program sections: this file is an object, not one program; assemble it with assemble_object", programs.len()),
-                source_line: self.src.split('\n').next().unwrap_or("").to_string(),
-            });
+            return Err(at(programs[1], format!("a second program section (`{}`): this file is an object, not one program; assemble it with ebpf_asm::text::assemble_object", object.sections[programs[1]].name)));
         }
         let (section, insns, slot_lines) = match programs.first() {
             Some(&i) => {

@@ -47,6 +47,8 @@ pub(crate) struct SecBuf {
     /// The text gave the flags (`.section NAME,"ax"`), so instructions may
     /// not turn the section into a program section.
     pub flags_given: bool,
+    /// The line that first put bytes in the section, for errors about it.
+    pub first: Option<(u32, u32, u32)>,
 }
 
 /// What the text said about one symbol name.
@@ -186,6 +188,7 @@ impl Build {
             sec: default_section(name),
             lines: Vec::new(),
             flags_given: false,
+            first: None,
         });
         self.secs.len() - 1
     }
@@ -201,6 +204,9 @@ impl Build {
     pub fn push(&mut self, bytes: &[u8], line: (u32, u32, u32)) {
         let Some(c) = self.cur else { return };
         let s = &mut self.secs[c];
+        if s.first.is_none() && !bytes.is_empty() {
+            s.first = Some(line);
+        }
         s.sec.push_bytes(bytes);
         if s.sec.kind == SectionKind::Program {
             while (s.lines.len() as u64) * 8 < s.sec.size {

@@ -657,8 +657,10 @@ fn kernel_syntax_files_still_make_one_program_and_more_is_refused() {
     assert_eq!((p.section(), p.insns().len()), ("xdp", 2));
     let e = err(".section xdp\nexit\n.section tc\nexit\n");
     assert!(e.message.contains("assemble_object"), "{e}");
+    assert_eq!(e.line, 4, "{e}");
     let e = err(".section .rodata\n.asciz \"x\"\n.section tc\nexit\n");
     assert!(e.message.contains("holds data"), "{e}");
+    assert_eq!(e.line, 2, "{e}");
     // The same file as an object: an executable `xdp` with a `.name`d
     // global function and `.license`.
     let o = obj(".section xdp\n.name pass\n.license \"GPL\"\nr0 = 2\nexit\n");
