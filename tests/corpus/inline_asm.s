@@ -128,6 +128,24 @@ printk_like:
 .Lfunc_end5:
 	.size	printk_like, .Lfunc_end5-printk_like
 
+# verifier_ld_ind.c / verifier_jeq_infer_not_null.c style: legacy packet
+# loads, jmp32 conditions, an lddw written as two raw slots, callx.
+	.section	"tc","ax",@progbits
+	.globl	legacy_and_jmp32
+	.p2align	3
+	.type	legacy_and_jmp32,@function
+legacy_and_jmp32:
+	r6 = r1; r0 = *(u8 *)skb[12]; r0 = *(u16 *)skb[r1]; r0 = *(u32 *)skb[0]
+	.8byte 0x0000000000001118; .8byte 0x0000000000000000
+	w1 = 7
+	if w1 == 7 goto l1_3; if w1 != w2 goto l1_3; if w1 s< -5 goto l1_3
+	if w1 & 0x10 goto l1_3; if r1 s>= r2 goto l1_3; if r1 <= 0x7fffffff goto l1_3
+	callx r6
+l1_3:
+	w0 = 0; exit
+.Lfunc_end6:
+	.size	legacy_and_jmp32, .Lfunc_end6-legacy_and_jmp32
+
 	.section	".maps","aw",@progbits
 	.globl	map_hash_8b
 	.p2align	3
