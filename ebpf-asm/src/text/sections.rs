@@ -71,9 +71,6 @@ pub(crate) struct SymExpr {
     pub add: Option<(String, usize)>,
     pub sub: Option<(String, usize)>,
     pub constant: i64,
-    /// `r1 = NAME + 0 ll`: an offset was written, even if 0 (a map-value
-    /// reference for a one-program file, not a map fd).
-    pub offset_written: bool,
 }
 
 /// What a pending reference patches.

@@ -839,8 +839,7 @@ impl<'a> Line<'a, '_> {
         let name_tok = self.tok;
         let name = self.text(name_tok);
         self.bump();
-        let offset_written = self.is(P::Plus) || self.is(P::Minus);
-        let addend = if offset_written {
+        let addend = if self.is(P::Plus) || self.is(P::Minus) {
             let at = self.tok.start;
             let v = self.expr()?;
             self.imm32(v, at)?
@@ -864,7 +863,6 @@ impl<'a> Line<'a, '_> {
                 add: Some((name.to_string(), name_tok.start)),
                 sub: None,
                 constant: addend as i64,
-                offset_written,
             },
             name_tok.start,
         );

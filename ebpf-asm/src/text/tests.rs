@@ -710,16 +710,3 @@ fn map_directive_writes_the_maps_entry() {
     let e = obj_err(".map m, array, colour=1\n");
     assert!(e.message.contains("unknown map field"), "{e}");
 }
-
-#[test]
-fn a_written_zero_offset_is_still_a_map_value_reference() {
-    use crate::program::RelocKind;
-    let p = assemble(
-        "r1 = lost + 0 ll\nr2 = events ll\nexit\n",
-        &AsmOptions::default(),
-    )
-    .unwrap();
-    let kinds: Vec<RelocKind> = p.relocations().iter().map(|r| r.kind).collect();
-    assert_eq!(kinds, [RelocKind::MapValue { offset: 0 }, RelocKind::MapFd]);
-    assert_eq!(p.relocations()[1].slot, 2);
-}
