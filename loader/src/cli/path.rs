@@ -225,7 +225,7 @@ impl Printer {
             let dev = places.device(e);
             let hook = tracer.hook_name(e);
             let reason = tracer.reason_name(e);
-            let note = path::annotate(hook, side, dev, e.pkt_type, reason);
+            let note = tracer.note(places, e);
             self.steps.push(svg::Step {
                 side,
                 device: dev,
@@ -233,6 +233,17 @@ impl Printer {
                 note: note.clone(),
                 dropped: hook == "kfree_skb",
             });
+            // A neighbour event's daddr is the entry's key, its reason field
+            // the entry's NUD state.
+            let nud = tracer
+                .is_neigh(e)
+                .then(|| path::nud_state_name(e.reason as u8));
+            // Events of hooks that carry no skb have no pkt_type.
+            let pkt_type = if e.skb == 0 {
+                "-"
+            } else {
+                path::pkt_type_name(e.pkt_type)
+            };
             let kind = if tracer.is_function(e) {
                 "fentry"
             } else {
@@ -243,7 +254,8 @@ impl Printer {
                     "{{\"t_ns\":{},\"skb\":\"{:#x}\",\"kind\":\"{kind}\",\"hook\":{},\"netns\":{},\
                      \"netns_inode\":{},\"device\":{},\"ifindex\":{},\"len\":{},\"pkt_type\":{},\
                      \"protocol\":{},\"mark\":{},\"reason\":{},\"saddr\":\"{}\",\"daddr\":\"{}\",\
-                     \"sport\":{},\"dport\":{},\"ip_proto\":{},\"cpu\":{},\"note\":{}}}",
+                     \"sport\":{},\"dport\":{},\"ip_proto\":{},\"cpu\":{},\"nud_state\":{},\
+                     \"note\":{}}}",
                     e.ts_ns.saturating_sub(t0),
                     e.skb,
                     json_str(hook),
@@ -252,7 +264,7 @@ impl Printer {
                     dev.map(json_str).unwrap_or_else(|| "null".into()),
                     e.ifindex,
                     e.len,
-                    json_str(path::pkt_type_name(e.pkt_type)),
+                    json_str(pkt_type),
                     e.protocol,
                     e.mark,
                     reason.map(json_str).unwrap_or_else(|| "null".into()),
@@ -262,6 +274,7 @@ impl Printer {
                     e.dport,
                     e.ip_proto,
                     e.cpu,
+                    nud.map(|n| json_str(&n)).unwrap_or_else(|| "null".into()),
                     json_str(&note)
                 );
             } else {
@@ -274,7 +287,7 @@ impl Printer {
                     label(side),
                     dev.unwrap_or("-"),
                     e.len,
-                    path::pkt_type_name(e.pkt_type),
+                    pkt_type,
                     note
                 );
             }

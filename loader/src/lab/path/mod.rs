@@ -10,6 +10,11 @@
 //! (`/sys/kernel/btf/vmlinux`, through `ebpf_asm::btf::vmlinux`): these
 //! differ between the kernels of the matrix, so no table of ours holds them.
 //!
+//! The neighbour layer (`neigh.s` on the `neigh_*` tracepoints) shows
+//! where a namespace's own stack resolves the next hop with ARP: it carries
+//! a neighbour entry, not a packet, so its events are placed by the entry's
+//! device and tied to the lab by the entry's IPv4 key.
+//!
 //! Every program writes the same 64-byte event ([`event`]) into one
 //! `BPF_MAP_TYPE_RINGBUF` they all share, with `bpf_ringbuf_output`; a record
 //! the buffer has no room for counts in the `lost` array, since the ring
@@ -34,7 +39,7 @@ use crate::bpf::tracing::{self, Hook};
 use crate::lab::plan::{self, Side, DEVICES, LISTEN_PORT};
 use crate::lab::{Lab, LabError};
 use crate::{Link, Map, MapSpec, MapType, Program, RingBuf};
-pub use event::{pkt_type_name, Event, EVENT_SIZE};
+pub use event::{nud_state_name, pkt_type_name, Event, EVENT_SIZE};
 
 /// The template for hooks carrying an skb, assembled once per hook.
 pub const SKB_TEMPLATE: &str = include_str!("../../../../bpf-src/path/skb.s");
@@ -60,6 +65,24 @@ pub const BASE_TRACEPOINTS: &[&str] = &[
 /// device the XDP program ran on, not a packet.
 pub const XDP_TEMPLATE: &str = include_str!("../../../../bpf-src/path/xdp.s");
 const XDP_FILE: &str = "bpf-src/path/xdp.s";
+
+/// The template for the `neigh_*` tracepoints, which carry a neighbour
+/// entry, not a packet.
+pub const NEIGH_TEMPLATE: &str = include_str!("../../../../bpf-src/path/neigh.s");
+const NEIGH_FILE: &str = "bpf-src/path/neigh.s";
+
+/// The neighbour part of the base layer (include/trace/events/neigh.h,
+/// 5.0+): where netns_1's own stack (`--no-program`, `--mode neigh`)
+/// resolves the next hop with ARP before the packet can leave. Each must
+/// exist as `btf_trace_NAME`; a missing one is skipped with the reason.
+pub const NEIGH_TRACEPOINTS: &[&str] = &[
+    "neigh_create",
+    "neigh_event_send_done",
+    "neigh_event_send_dead",
+    "neigh_update",
+    "neigh_update_done",
+    "neigh_timer_handler",
+];
 
 /// The XDP part of the base layer: `up --mode xdp` redirects in XDP, before
 /// any skb exists, so only these tracepoints see that step.
@@ -198,6 +221,77 @@ fn xdp_defines(btf: &Vmlinux, name: &str) -> Result<(u32, Vec<(String, i64)>), S
     ))
 }
 
+/// The `-D` constants of `bpf-src/path/neigh.s` for tracepoint `name`, or
+/// why the hook is skipped. The entry is the first `struct neighbour *`
+/// argument, wherever this kernel puts it (fourth for neigh_create, first
+/// for the others).
+fn neigh_defines(btf: &Vmlinux, name: &str) -> Result<(u32, Vec<(String, i64)>), String> {
+    let tp = btf.tracepoint(name).map_err(|e| e.to_string())?;
+    let n = tp
+        .args
+        .iter()
+        .position(|a| a.c_type.contains("struct neighbour *"))
+        .map(|i| 8 * i as i64)
+        .ok_or_else(|| format!("{name} has no struct neighbour * argument"))?;
+    let off = |path: &str| -> Result<i64, String> {
+        btf.member(path)
+            .map(|f| i64::from(f.byte_offset()))
+            .map_err(|e| e.to_string())
+    };
+    let subnet = |a: Ipv4Addr| i64::from(u32::from_le_bytes(a.octets()));
+    let mut create = Vec::new();
+    if name == "neigh_create" {
+        // It fires right after neigh_alloc(), before ___neigh_create copies
+        // the key and sets the device: the template reads the arguments.
+        let pos = |want: &dyn Fn(&str) -> bool, what: &str| {
+            tp.args
+                .iter()
+                .position(|a| want(&a.c_type))
+                .map(|i| 8 * i as i64)
+                .ok_or_else(|| format!("{name} has no {what} argument"))
+        };
+        create = vec![
+            (
+                "DEV_ARG_OFF".to_string(),
+                pos(
+                    &|t| t.contains("struct net_device *"),
+                    "struct net_device *",
+                )?,
+            ),
+            (
+                "TBL_ARG_OFF".to_string(),
+                pos(
+                    &|t| t.contains("struct neigh_table *"),
+                    "struct neigh_table *",
+                )?,
+            ),
+            (
+                "PKEY_ARG_OFF".to_string(),
+                pos(&|t| t.contains("void *"), "const void * (the key)")?,
+            ),
+        ];
+    }
+    Ok((
+        tp.btf_id,
+        [
+            ("N_ARG_OFF".into(), n),
+            ("N_TBL".into(), off("neighbour.tbl")?),
+            ("N_DEV".into(), off("neighbour.dev")?),
+            ("N_NUD_STATE".into(), off("neighbour.nud_state")?),
+            ("N_PRIMARY_KEY".into(), off("neighbour.primary_key")?),
+            ("TBL_FAMILY".into(), off("neigh_table.family")?),
+            ("DEV_IFINDEX".into(), off("net_device.ifindex")?),
+            ("DEV_NET".into(), off("net_device.nd_net.net")?),
+            ("NET_INUM".into(), off("net.ns.inum")?),
+            ("SUBNET_1".into(), subnet(plan::SUBNET_1)),
+            ("SUBNET_2".into(), subnet(plan::SUBNET_2)),
+        ]
+        .into_iter()
+        .chain(create)
+        .collect(),
+    ))
+}
+
 /// The `-D` constants of `bpf-src/path/fib.s`, or why the hook is skipped.
 fn fib_defines(btf: &Vmlinux) -> Result<Vec<(String, i64)>, String> {
     let tp = btf
@@ -323,6 +417,19 @@ impl Tracer {
                     .map_err(|e| fail(&hook.section(), e))?;
             }
             Err(why) => t.skipped.push(("tp_btf/fib_table_lookup".into(), why)),
+        }
+        for tp in NEIGH_TRACEPOINTS {
+            match neigh_defines(btf, tp) {
+                Ok((btf_id, d)) => {
+                    let hook = Hook::RawTp {
+                        name: tp.to_string(),
+                        btf_id,
+                    };
+                    t.add_template(&hook, NEIGH_TEMPLATE, NEIGH_FILE, d)
+                        .map_err(|e| fail(&hook.section(), e))?;
+                }
+                Err(why) => t.skipped.push((format!("tp_btf/{tp}"), why)),
+            }
         }
         for tp in XDP_TRACEPOINTS {
             match xdp_defines(btf, tp) {
@@ -498,6 +605,24 @@ impl Tracer {
         self.hooks.get(e.hook as usize).is_some_and(|h| h.function)
     }
 
+    /// Whether the event came from a `neigh_*` tracepoint (a neighbour
+    /// entry, not a packet: its `daddr` is the entry's key, its `reason`
+    /// the NUD state).
+    pub fn is_neigh(&self, e: &Event) -> bool {
+        self.hook_name(e).starts_with("neigh_")
+    }
+
+    /// The event's step in plain words: [`annotate`], or
+    /// [`annotate_neigh`] for the neighbour layer.
+    pub fn note(&self, places: &Places, e: &Event) -> String {
+        let (hook, side, dev) = (self.hook_name(e), places.side(e), places.device(e));
+        if self.is_neigh(e) {
+            annotate_neigh(hook, side, dev, e.daddr, e.reason as u8)
+        } else {
+            annotate(hook, side, dev, e.pkt_type, self.reason_name(e))
+        }
+    }
+
     /// The drop reason's kernel name (without `SKB_DROP_REASON_`).
     pub fn reason_name(&self, e: &Event) -> Option<&str> {
         if self.hook_name(e) != "kfree_skb" || self.reasons.is_empty() {
@@ -590,12 +715,7 @@ pub fn annotate(
     reason: Option<&str>,
 ) -> String {
     let dev = dev.unwrap_or("a device outside the lab");
-    let ns = match side {
-        Some(Side::Host) => "the host",
-        Some(Side::Netns1) => "netns_1",
-        Some(Side::Netns2) => "netns_2",
-        None => "a namespace outside the lab",
-    };
+    let ns = ns_label(side);
     match hook {
         "net_dev_queue" if dev == plan::VETH1_1 => format!("sent by {ns}: queued on {dev}"),
         "net_dev_queue" if dev == plan::VETH2_1 => {
@@ -629,6 +749,63 @@ pub fn annotate(
             None => format!("dropped in {ns} (this kernel reports no reason)"),
         },
         f => format!("{f} in {ns}"),
+    }
+}
+
+fn ns_label(side: Option<Side>) -> &'static str {
+    match side {
+        Some(Side::Host) => "the host",
+        Some(Side::Netns1) => "netns_1",
+        Some(Side::Netns2) => "netns_2",
+        None => "a namespace outside the lab",
+    }
+}
+
+/// A neighbour-layer step in plain words: `key` is the IPv4 address the
+/// entry resolves, `state` its NUD state when the tracepoint fired.
+pub fn annotate_neigh(
+    hook: &str,
+    side: Option<Side>,
+    dev: Option<&str>,
+    key: Ipv4Addr,
+    state: u8,
+) -> String {
+    let dev = dev.unwrap_or("a device outside the lab");
+    let ns = ns_label(side);
+    let name = nud_state_name(state);
+    // NUD_VALID (include/net/neighbour.h): the states with a usable address.
+    let valid = state
+        & (event::NUD_PERMANENT
+            | event::NUD_NOARP
+            | event::NUD_REACHABLE
+            | event::NUD_PROBE
+            | event::NUD_STALE
+            | event::NUD_DELAY)
+        != 0;
+    match hook {
+        "neigh_create" => format!(
+            "{ns}'s neighbour layer creates an entry for {key} on {dev}: ARP will resolve it"
+        ),
+        "neigh_event_send_done" if state & event::NUD_INCOMPLETE != 0 => format!(
+            "{ns}'s neighbour layer resolves {key} (ARP) on {dev}: the packet waits in the \
+             entry's queue"
+        ),
+        "neigh_event_send_done" => {
+            format!("{ns}'s neighbour layer checks {key} on {dev} ({name})")
+        }
+        "neigh_event_send_dead" => {
+            format!("{ns}'s neighbour entry for {key} on {dev} is dead: the packet is dropped")
+        }
+        "neigh_update" => format!("{ns}'s neighbour layer updates {key} on {dev} (was {name})"),
+        "neigh_update_done" if valid => format!(
+            "{ns}'s neighbour layer resolved {key} on {dev} (ARP): now {name}, packets \
+             waiting for it go out"
+        ),
+        "neigh_update_done" => format!("{ns}'s neighbour entry for {key} on {dev} is {name}"),
+        "neigh_timer_handler" => {
+            format!("{ns}'s neighbour timer for {key} on {dev}: {name}")
+        }
+        h => format!("{h}: {ns}'s neighbour entry for {key} on {dev} ({name})"),
     }
 }
 
@@ -744,6 +921,67 @@ mod tests {
         )
         .unwrap();
         assert_eq!(calls(&xdp).iter().filter(|&&h| h == 130).count(), 1);
+        let neigh_defines: Vec<(String, i64)> = [
+            "HOOK",
+            "N_ARG_OFF",
+            "N_TBL",
+            "N_DEV",
+            "N_NUD_STATE",
+            "N_PRIMARY_KEY",
+            "TBL_FAMILY",
+            "DEV_IFINDEX",
+            "DEV_NET",
+            "NET_INUM",
+            "SUBNET_1",
+            "SUBNET_2",
+        ]
+        .iter()
+        .map(|n| (n.to_string(), 8))
+        .collect();
+        let neigh_opts = |defines| ebpf_asm::AsmOptions {
+            file_name: NEIGH_FILE.into(),
+            defines,
+        };
+        let neigh = ebpf_asm::assemble(NEIGH_TEMPLATE, &neigh_opts(neigh_defines.clone())).unwrap();
+        let mut create = neigh_defines;
+        for d in ["DEV_ARG_OFF", "TBL_ARG_OFF", "PKEY_ARG_OFF"] {
+            create.push((d.to_string(), 8));
+        }
+        ebpf_asm::assemble(NEIGH_TEMPLATE, &neigh_opts(create)).unwrap();
+        // One ring buffer write, and the key read by copy (helper 113,
+        // bpf_probe_read_kernel): it lies past what BTF types.
+        let helpers = calls(&neigh);
+        assert_eq!(helpers.iter().filter(|&&h| h == 130).count(), 1);
+        assert!(helpers.contains(&113), "{helpers:?}");
+    }
+
+    #[test]
+    fn neighbour_steps_name_the_address_and_state() {
+        let key = Ipv4Addr::new(10, 0, 2, 11);
+        let s = annotate_neigh(
+            "neigh_event_send_done",
+            Some(Side::Netns1),
+            Some("veth2@1"),
+            key,
+            event::NUD_INCOMPLETE,
+        );
+        assert!(
+            s.starts_with("netns_1's neighbour layer resolves 10.0.2.11 (ARP) on veth2@1"),
+            "{s}"
+        );
+        let s = annotate_neigh(
+            "neigh_update_done",
+            Some(Side::Netns1),
+            Some("veth2@1"),
+            key,
+            event::NUD_REACHABLE,
+        );
+        assert!(
+            s.contains("resolved 10.0.2.11 on veth2@1 (ARP): now REACHABLE"),
+            "{s}"
+        );
+        let s = annotate_neigh("neigh_update", Some(Side::Netns2), None, key, 0);
+        assert!(s.contains("netns_2") && s.contains("was NONE"), "{s}");
     }
 
     #[test]
