@@ -796,11 +796,16 @@ pub fn annotate_neigh(
         "neigh_event_send_dead" => {
             format!("{ns}'s neighbour entry for {key} on {dev} is dead: the packet is dropped")
         }
-        "neigh_update" => format!("{ns}'s neighbour layer updates {key} on {dev} (was {name})"),
-        "neigh_update_done" if valid => format!(
-            "{ns}'s neighbour layer resolved {key} on {dev} (ARP): now {name}, packets \
-             waiting for it go out"
+        // __neigh_update sends the packets queued on an INCOMPLETE entry
+        // before neigh_update_done fires: they leave between the two.
+        "neigh_update" if state & event::NUD_INCOMPLETE != 0 => format!(
+            "{ns}'s neighbour layer learns {key}'s address on {dev} (was INCOMPLETE): the \
+             packets waiting for it go out"
         ),
+        "neigh_update" => format!("{ns}'s neighbour layer updates {key} on {dev} (was {name})"),
+        "neigh_update_done" if valid => {
+            format!("{ns}'s neighbour layer resolved {key} on {dev} (ARP): now {name}")
+        }
         "neigh_update_done" => format!("{ns}'s neighbour entry for {key} on {dev} is {name}"),
         "neigh_timer_handler" => {
             format!("{ns}'s neighbour timer for {key} on {dev}: {name}")
@@ -980,6 +985,14 @@ mod tests {
             s.contains("resolved 10.0.2.11 on veth2@1 (ARP): now REACHABLE"),
             "{s}"
         );
+        let s = annotate_neigh(
+            "neigh_update",
+            Some(Side::Netns1),
+            Some("veth2@1"),
+            key,
+            event::NUD_INCOMPLETE,
+        );
+        assert!(s.contains("learns 10.0.2.11's address on veth2@1"), "{s}");
         let s = annotate_neigh("neigh_update", Some(Side::Netns2), None, key, 0);
         assert!(s.contains("netns_2") && s.contains("was NONE"), "{s}");
     }
