@@ -342,9 +342,30 @@ fn a_lab_that_is_not_up_is_refused_and_nothing_is_left() {
         log.contains("--function ktime_get: it takes no struct sk_buff *"),
         "{log}"
     );
+    // A kernel without BTF: no file, or one that is not BTF. Both are
+    // refused before anything is attached, saying what the kernel lacks.
+    let garbage = std::env::temp_dir().join(format!("lab_path_btf_{}", std::process::id()));
+    std::fs::write(&garbage, b"\x7fELF, not BTF").unwrap();
+    for (file, want) in [
+        ("/nonexistent/vmlinux", "ENOENT"),
+        (garbage.to_str().unwrap(), "is not usable BTF"),
+    ] {
+        let (_, log, ok) = path(p, &["--vmlinux-btf", file]);
+        assert!(!ok, "{log}");
+        assert!(log.contains(file) && log.contains(want), "{log}");
+        assert!(log.contains("CONFIG_DEBUG_INFO_BTF"), "{log}");
+        assert!(!log.contains("attached "), "{log}");
+    }
+    let _ = std::fs::remove_file(&garbage);
+    // The function layer: where the kernel refuses fentry (this host: EPERM)
+    // that is a warning, said once, and the base layer still runs.
     let (_, log, ok) = path(p, &["--functions"]);
     assert!(ok, "{log}");
     assert!(log.contains("attached "), "{log}");
+    if log.contains("fentry is refused") {
+        assert_eq!(log.matches("warning: fentry is refused").count(), 1, "{log}");
+        assert!(log.contains("EPERM"), "{log}");
+    }
     assert!(nothing_left(), "path left programs or maps behind");
 }
 

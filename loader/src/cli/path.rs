@@ -49,6 +49,10 @@ pub struct PathArgs {
     /// With --follow: stop after this many seconds.
     #[arg(long, value_name = "S", requires = "follow")]
     pub seconds: Option<f64>,
+    /// Read the kernel's BTF from FILE instead of /sys/kernel/btf/vmlinux
+    /// (for tests: what a kernel without BTF gets).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub vmlinux_btf: Option<std::path::PathBuf>,
     /// The datagram's payload.
     #[arg(long, default_value = "path")]
     pub payload: String,
@@ -83,7 +87,11 @@ fn path(a: PathArgs) -> Result<(), LabError> {
     privilege::require("redirect-lab path", &LAB_CAPS).map_err(LabError::Privilege)?;
     let lab = Lab::new(a.prefix.as_deref())?;
     lab.require_up()?;
-    let btf = loader::tracing::vmlinux().map_err(|e| LabError::Failed(e.to_string()))?;
+    let btf = match &a.vmlinux_btf {
+        Some(f) => loader::tracing::vmlinux_at(f),
+        None => loader::tracing::vmlinux(),
+    }
+    .map_err(|e| LabError::Failed(e.to_string()))?;
     let places = Places::of(&lab)?;
     // A function named by the user must exist: a typo is an error, not a
     // silently empty layer.
