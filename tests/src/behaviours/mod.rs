@@ -12,6 +12,7 @@ use crate::report::Verdict;
 pub mod arp;
 pub mod mode_delivery;
 pub mod mode_tcx;
+pub mod path_order;
 pub mod path_trace;
 pub mod redirect;
 pub mod redirect_peer;
@@ -244,6 +245,12 @@ pub static REGISTRY: &[Behaviour] = &[
         title: "path (fentry): skb_do_redirect, __bpf_redirect; ip_forward only without it",
         min_kernel: "5.5",
         run: path_trace::functions,
+    },
+    Behaviour {
+        id: "path-order",
+        title: "compare's paths: fewer events for peer than egress, for egress than forwarding, per layer",
+        min_kernel: "5.10",
+        run: path_order::peer_egress_forwarding,
     },
 ];
 
