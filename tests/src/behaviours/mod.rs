@@ -11,6 +11,7 @@ use crate::report::Verdict;
 
 pub mod arp;
 pub mod mode_delivery;
+pub mod mode_netkit;
 pub mod mode_tcx;
 pub mod path_order;
 pub mod path_trace;
@@ -191,6 +192,13 @@ pub static REGISTRY: &[Behaviour] = &[
         // CONFIG_NETKIT) is probed, not assumed from the version.
         min_kernel: "5.10",
         run: mode_delivery::netkit,
+    },
+    Behaviour {
+        id: "mode-netkit-return",
+        title: "up --mode netkit: netkit.s on a BPF_NETKIT_PEER link takes the replies (UDP + TCP echo, ForwDatagrams +0 both ways; +N once detached); n/a without netkit",
+        // Probed like mode-netkit-delivers: netkit links are 6.7+.
+        min_kernel: "5.10",
+        run: mode_netkit::return_path,
     },
     Behaviour {
         id: "mode-peer-same-netns-drops",

@@ -26,7 +26,11 @@ const ECHO_PORT: u16 = 7778;
 const PAYLOAD: &[u8] = b"redirect-lab mode";
 
 /// Brings the lab up with a mode; `Err(verdict)` when the kernel lacks it.
-fn up(tag: &str, name: &str, pitfall: bool) -> Result<Result<LabGuard, Verdict>, String> {
+pub(crate) fn up(
+    tag: &str,
+    name: &str,
+    pitfall: bool,
+) -> Result<Result<LabGuard, Verdict>, String> {
     let m = mode::find(name)?;
     let options = UpOptions {
         mode: m,
@@ -58,7 +62,7 @@ fn up(tag: &str, name: &str, pitfall: bool) -> Result<Result<LabGuard, Verdict>,
 
 /// Sends up to `max` datagrams from the host side until the listener in
 /// netns_2 gets one; returns whether it did.
-fn udp_delivered(g: &LabGuard, listener: &UdpSocket, max: u32) -> Result<bool, String> {
+pub(crate) fn udp_delivered(g: &LabGuard, listener: &UdpSocket, max: u32) -> Result<bool, String> {
     let sender = g.lab.host_udp_socket().map_err(|e| e.to_string())?;
     listener
         .set_read_timeout(Some(WAIT))
@@ -78,7 +82,7 @@ fn udp_delivered(g: &LabGuard, listener: &UdpSocket, max: u32) -> Result<bool, S
 /// A TCP connect from the host side to 10.0.2.11:7778 and a 16-byte echo:
 /// the request crosses through the program, the answer through netns_1's
 /// stack. `Ok(None)` on success, `Ok(Some(why))` when it did not work.
-fn tcp_echo(g: &LabGuard) -> Result<Option<String>, String> {
+pub(crate) fn tcp_echo(g: &LabGuard) -> Result<Option<String>, String> {
     let addr = SocketAddr::from((DEST_ADDR, ECHO_PORT));
     // A socket keeps the namespace it was created in: bind inside netns_2,
     // accept on a plain thread.
