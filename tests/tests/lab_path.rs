@@ -363,7 +363,11 @@ fn a_lab_that_is_not_up_is_refused_and_nothing_is_left() {
     assert!(ok, "{log}");
     assert!(log.contains("attached "), "{log}");
     if log.contains("fentry is refused") {
-        assert_eq!(log.matches("warning: fentry is refused").count(), 1, "{log}");
+        assert_eq!(
+            log.matches("warning: fentry is refused").count(),
+            1,
+            "{log}"
+        );
         assert!(log.contains("EPERM"), "{log}");
     }
     assert!(nothing_left(), "path left programs or maps behind");

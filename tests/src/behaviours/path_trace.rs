@@ -22,6 +22,21 @@ struct Step {
     dev: Option<&'static str>,
     pkt_type: u8,
     reason: Option<String>,
+    /// The IPv4 destination; for a neigh_* step the entry's key.
+    daddr: std::net::Ipv4Addr,
+    /// A neigh_* step's NUD state (the event's reason field).
+    state: u32,
+}
+
+/// What one trace saw.
+struct Trace {
+    steps: Vec<Step>,
+    delivered: bool,
+    refused: Option<String>,
+    /// Whether netns_1's ARP table (/proc/net/arp) had the destination
+    /// before the datagram was sent, and has it after.
+    arp_before: bool,
+    arp_after: bool,
 }
 
 /// How the lab is set up for a trace.
@@ -34,12 +49,14 @@ enum Setup {
 /// Builds a lab, attaches the tracer (with `functions`), sends until the
 /// listener has one datagram (or 3 tries), and returns the steps of the
 /// first lab skb seen on veth1@2, in order; plus the tracer's notes.
-fn trace(
-    tag: &str,
-    setup: Setup,
-    functions: &[&str],
-) -> Result<(Vec<Step>, bool, Option<String>), String> {
+fn trace(tag: &str, setup: Setup, functions: &[&str]) -> Result<Trace, String> {
     let t = Topology::build(tag)?;
+    let dest = loader::lab::plan::DEST_ADDR.to_string();
+    let has_dest = |t: &Topology| -> Result<bool, String> {
+        Ok(t.arp_table(Side::Netns1)?
+            .iter()
+            .any(|(ip, _, _)| *ip == dest))
+    };
     let _prog = match setup {
         Setup::Program(flags) => {
             let p = program::load_variant(&Variant {
@@ -60,7 +77,9 @@ fn trace(
         Setup::Program(f) if f == BPF_F_INGRESS as i64 => 1,
         _ => 3,
     };
+    let arp_before = has_dest(&t)?;
     let (_, got) = t.send_until_received(&listener, PAYLOAD, max, WAIT, WAIT)?;
+    let arp_after = has_dest(&t)?;
     let events: Vec<Event> = places.keep(tracer.drain().map_err(|e| e.to_string())?);
     let first = events
         .iter()
@@ -77,9 +96,29 @@ fn trace(
             dev: places.device(e),
             pkt_type: e.pkt_type,
             reason: tracer.reason_name(e).map(str::to_string),
+            daddr: e.daddr,
+            state: e.reason,
         })
         .collect();
-    Ok((steps, got.is_some(), tracer.function_layer_refused.clone()))
+    Ok(Trace {
+        steps,
+        delivered: got.is_some(),
+        refused: tracer.function_layer_refused.clone(),
+        arp_before,
+        arp_after,
+    })
+}
+
+/// netns_1's neighbour steps for the lab's destination.
+fn netns1_neigh_of_dest(steps: &[Step]) -> Vec<&Step> {
+    steps
+        .iter()
+        .filter(|s| {
+            s.hook.starts_with("neigh_")
+                && s.side == Some(Side::Netns1)
+                && s.daddr == loader::lab::plan::DEST_ADDR
+        })
+        .collect()
 }
 
 fn find(steps: &[Step], from: usize, hook: &str, side: Side, dev: Option<&str>) -> Option<usize> {
@@ -123,7 +162,9 @@ fn in_order(steps: &[Step], want: &[(&str, Side, Option<&str>)]) -> Result<Vec<u
 /// fib_table_lookup in netns_1 in between, received on veth2@2 in netns_2,
 /// and the socket got it; never OTHERHOST, no drop.
 pub fn egress() -> Result<Verdict, String> {
-    let (steps, delivered, _) = trace("pte", Setup::Program(0), &[])?;
+    let Trace {
+        steps, delivered, ..
+    } = trace("pte", Setup::Program(0), &[])?;
     let at = match in_order(
         &steps,
         &[
@@ -158,6 +199,15 @@ pub fn egress() -> Result<Verdict, String> {
             show(&steps)
         )));
     }
+    // The program writes the MACs itself: netns_1's neighbour layer never
+    // resolves the destination.
+    if let Some(s) = netns1_neigh_of_dest(&steps).first() {
+        return Ok(Verdict::Fail(format!(
+            "netns_1's neighbour layer ran ({}) for the redirected packet: {}",
+            s.hook,
+            show(&steps)
+        )));
+    }
     Ok(Verdict::Pass(Some(format!("{} steps", steps.len()))))
 }
 
@@ -165,7 +215,7 @@ pub fn egress() -> Result<Verdict, String> {
 /// a drop with reason OTHERHOST where the kernel reports reasons, and
 /// nothing in netns_2.
 pub fn ingress() -> Result<Verdict, String> {
-    let (steps, _, _) = trace("pti", Setup::Program(BPF_F_INGRESS as i64), &[])?;
+    let Trace { steps, .. } = trace("pti", Setup::Program(BPF_F_INGRESS as i64), &[])?;
     let at = match in_order(
         &steps,
         &[
@@ -210,26 +260,63 @@ pub fn ingress() -> Result<Verdict, String> {
 /// veth1@2, netns_1 looks up a route (fib_table_lookup, where the kernel
 /// has the tracepoint), it is queued on veth2@1 and received on veth2@2.
 pub fn no_program() -> Result<Verdict, String> {
-    let (steps, delivered, _) = trace("ptn", Setup::NoProgram, &[])?;
+    let tr = trace("ptn", Setup::NoProgram, &[])?;
+    let (steps, delivered) = (&tr.steps, tr.delivered);
     let btf = loader::tracing::vmlinux().map_err(|e| e.to_string())?;
     let fib = btf.tracepoint("fib_table_lookup").is_ok();
+    let neigh = btf.tracepoint("neigh_create").is_ok();
     let lookup = ("fib_table_lookup", Side::Netns1, Some("veth1@2"));
     let mut want = vec![("netif_receive_skb", Side::Netns1, Some("veth1@2"))];
     if fib {
         want.push(lookup);
     }
-    if let Err(e) = in_order(
-        &steps,
+    // A fresh lab's netns_1 has no entry for the destination: its
+    // neighbour layer makes one and resolves it (ARP) before veth2@1 sends.
+    if neigh {
+        if tr.arp_before {
+            return Err("netns_1's ARP table had the destination before the first send".into());
+        }
+        want.push(("neigh_create", Side::Netns1, Some("veth2@1")));
+        want.push(("neigh_update", Side::Netns1, Some("veth2@1")));
+    }
+    let at = match in_order(
+        steps,
         &[
             want.as_slice(),
             &[("net_dev_queue", Side::Netns1, Some("veth2@1"))],
         ]
         .concat(),
     ) {
-        return Ok(Verdict::Fail(e));
+        Ok(at) => at,
+        Err(e) => return Ok(Verdict::Fail(e)),
+    };
+    if neigh {
+        let n = want.len();
+        let (create, update) = (&steps[at[n - 2]], &steps[at[n - 1]]);
+        if create.daddr != loader::lab::plan::DEST_ADDR
+            || update.daddr != loader::lab::plan::DEST_ADDR
+        {
+            return Ok(Verdict::Fail(format!(
+                "netns_1 resolved {} / {}, not the destination",
+                create.daddr, update.daddr
+            )));
+        }
+        // neigh_update fires before the update: the entry was INCOMPLETE
+        // (ARP asked), and the kernel's own table has it now.
+        if update.state != u32::from(loader::lab::path::event::NUD_INCOMPLETE) {
+            return Ok(Verdict::Fail(format!(
+                "netns_1's entry was {} at the update, not INCOMPLETE",
+                loader::lab::path::nud_state_name(update.state as u8)
+            )));
+        }
+        if !tr.arp_after {
+            return Ok(Verdict::Fail(
+                "netns_1's ARP table has no entry for the destination".into(),
+            ));
+        }
     }
     if let Err(e) = in_order(
-        &steps,
+        steps,
         &[
             ("net_dev_queue", Side::Netns1, Some("veth2@1")),
             ("netif_receive_skb", Side::Netns2, Some("veth2@2")),
@@ -240,7 +327,9 @@ pub fn no_program() -> Result<Verdict, String> {
     if !delivered {
         return Ok(Verdict::Fail("netns_2's socket got nothing".into()));
     }
-    Ok(Verdict::pass())
+    Ok(Verdict::Pass(neigh.then(|| {
+        "netns_1 resolved 10.0.2.11 (neigh_create, neigh_update)".to_string()
+    })))
 }
 
 /// The function layer: skb_do_redirect and __bpf_redirect for egress in
@@ -248,7 +337,11 @@ pub fn no_program() -> Result<Verdict, String> {
 /// applicable where fentry is refused (the errno is the note).
 pub fn functions() -> Result<Verdict, String> {
     const FNS: &[&str] = &["skb_do_redirect", "__bpf_redirect", "ip_rcv", "ip_forward"];
-    let (with, _, refused) = trace("ptf", Setup::Program(0), FNS)?;
+    let Trace {
+        steps: with,
+        refused,
+        ..
+    } = trace("ptf", Setup::Program(0), FNS)?;
     if let Some(r) = refused {
         return Ok(Verdict::NotApplicable(r));
     }
@@ -270,7 +363,7 @@ pub fn functions() -> Result<Verdict, String> {
             s.hook
         )));
     }
-    let (without, _, _) = trace("ptg", Setup::NoProgram, FNS)?;
+    let without = trace("ptg", Setup::NoProgram, FNS)?.steps;
     if let Err(e) = in_order(
         &without,
         &[

@@ -425,8 +425,11 @@ impl Tracer {
                         name: tp.to_string(),
                         btf_id,
                     };
-                    t.add_template(&hook, NEIGH_TEMPLATE, NEIGH_FILE, d)
-                        .map_err(|e| fail(&hook.section(), e))?;
+                    // The neighbour layer adds to the packet's story but is
+                    // not it: a kernel refusing one hook skips it, said why.
+                    if let Err(e) = t.add_template(&hook, NEIGH_TEMPLATE, NEIGH_FILE, d) {
+                        t.skipped.push((hook.section(), e.to_string()));
+                    }
                 }
                 Err(why) => t.skipped.push((format!("tp_btf/{tp}"), why)),
             }
