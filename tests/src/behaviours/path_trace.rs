@@ -26,6 +26,8 @@ struct Step {
     daddr: std::net::Ipv4Addr,
     /// A neigh_* step's NUD state (the event's reason field).
     state: u32,
+    /// From the function layer (fentry).
+    function: bool,
 }
 
 /// What one trace saw.
@@ -37,6 +39,12 @@ struct Trace {
     /// before the datagram was sent, and has it after.
     arp_before: bool,
     arp_after: bool,
+    /// fentry programs attached, and the hooks skipped with why.
+    fentry: usize,
+    skipped: Vec<(String, String)>,
+    /// Seconds to attach everything, and to detach it (drop the tracer).
+    attach_s: f64,
+    detach_s: f64,
 }
 
 /// How the lab is set up for a trace.
@@ -50,6 +58,18 @@ enum Setup {
 /// listener has one datagram (or 3 tries), and returns the steps of the
 /// first lab skb seen on veth1@2, in order; plus the tracer's notes.
 fn trace(tag: &str, setup: Setup, functions: &[&str]) -> Result<Trace, String> {
+    let fns: Vec<String> = functions.iter().map(|s| s.to_string()).collect();
+    trace_within(tag, setup, &fns, None)
+}
+
+/// [`trace`] with fentry tried only within `budget` (see
+/// `Tracer::attach_within`).
+fn trace_within(
+    tag: &str,
+    setup: Setup,
+    fns: &[String],
+    budget: Option<std::time::Duration>,
+) -> Result<Trace, String> {
     let t = Topology::build(tag)?;
     let dest = loader::lab::plan::DEST_ADDR.to_string();
     let has_dest = |t: &Topology| -> Result<bool, String> {
@@ -70,8 +90,9 @@ fn trace(tag: &str, setup: Setup, functions: &[&str]) -> Result<Trace, String> {
     };
     let btf = loader::tracing::vmlinux().map_err(|e| e.to_string())?;
     let places = Places::of(t.lab()).map_err(|e| e.to_string())?;
-    let fns: Vec<String> = functions.iter().map(|s| s.to_string()).collect();
-    let mut tracer = Tracer::attach(&btf, &fns).map_err(|e| e.to_string())?;
+    let t0 = std::time::Instant::now();
+    let mut tracer = Tracer::attach_within(&btf, fns, budget).map_err(|e| e.to_string())?;
+    let attach_s = t0.elapsed().as_secs_f64();
     let listener = t.listener()?;
     let max = match setup {
         Setup::Program(f) if f == BPF_F_INGRESS as i64 => 1,
@@ -98,14 +119,25 @@ fn trace(tag: &str, setup: Setup, functions: &[&str]) -> Result<Trace, String> {
             reason: tracer.reason_name(e).map(str::to_string),
             daddr: e.daddr,
             state: e.reason,
+            function: tracer.is_function(e),
         })
         .collect();
+    let refused = tracer.function_layer_refused.clone();
+    let fentry = tracer.hooks.iter().filter(|h| h.function).count();
+    let skipped = std::mem::take(&mut tracer.skipped);
+    let t1 = std::time::Instant::now();
+    drop(tracer);
+    let detach_s = t1.elapsed().as_secs_f64();
     Ok(Trace {
         steps,
         delivered: got.is_some(),
-        refused: tracer.function_layer_refused.clone(),
+        refused,
         arp_before,
         arp_after,
+        fentry,
+        skipped,
+        attach_s,
+        detach_s,
     })
 }
 
@@ -374,4 +406,95 @@ pub fn functions() -> Result<Verdict, String> {
         return Ok(Verdict::Fail(format!("without the program: {e}")));
     }
     Ok(Verdict::pass())
+}
+
+/// How long path-attach-all may spend attaching fentry programs. 5.10 waits
+/// for an RCU-tasks grace period on every trampoline update, attach and
+/// detach alike, so under TCG it gets through a fraction of the ~1,500
+/// functions in this time; the newer kernels attach them all.
+const ATTACH_ALL_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// `BPF_PROG_LOAD` of the smallest program, `r0 = 0; exit`, as a socket
+/// filter: the reference the attach time is set against. Seconds per load.
+fn plain_load_s(n: usize) -> Result<f64, String> {
+    // BPF_ALU64 | BPF_MOV | BPF_K r0 = 0, then BPF_JMP | BPF_EXIT
+    // (include/uapi/linux/bpf.h, bpf_common.h).
+    const R0_0_EXIT: [u8; 16] = [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    let opts = loader::LoadOptions::new(loader::ProgType::SocketFilter, "ref_r0_exit");
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        loader::Program::load_with(&R0_0_EXIT, &opts).map_err(|e| e.to_string())?;
+    }
+    Ok(t.elapsed().as_secs_f64() / n as f64)
+}
+
+/// fentry on every skb function the BTF scan finds (`path --all`), within
+/// [`ATTACH_ALL_BUDGET`]: the attached ones see a redirected datagram in
+/// netns_1, and every one not attached says why (an errno, or the budget).
+/// The attach and detach times go out as a `LABBENCH` line for `make
+/// bench` (benchmark 7), set against a plain `BPF_PROG_LOAD` measured in
+/// the same run; the verdict asserts no time. Not applicable where fentry is
+/// refused.
+pub fn attach_all() -> Result<Verdict, String> {
+    let btf = loader::tracing::vmlinux().map_err(|e| e.to_string())?;
+    let all: Vec<String> = btf.skb_functions().into_iter().map(|f| f.name).collect();
+    let reference = plain_load_s(20)?;
+    let tr = trace_within("pta", Setup::Program(0), &all, Some(ATTACH_ALL_BUDGET))?;
+    if let Some(r) = tr.refused {
+        return Ok(Verdict::NotApplicable(r));
+    }
+    let not_tried = tr
+        .skipped
+        .iter()
+        .filter(|(_, why)| why.starts_with("not tried"))
+        .count();
+    let tried = all.len() - not_tried;
+    println!(
+        "LABBENCH path-attach-all functions={} tried={tried} attached={} attach_s={:.4} \
+         detach_s={:.4} ref_load_s={:.6}",
+        all.len(),
+        tr.fentry,
+        tr.attach_s,
+        tr.detach_s,
+        reference
+    );
+    if tr.fentry == 0 {
+        return Ok(Verdict::Fail(format!(
+            "no fentry program attached of {tried} tried: {:?}",
+            tr.skipped.first()
+        )));
+    }
+    // Every refusal names its errno (the loader's message for a failed
+    // bpf(2) command); only the time budget may skip without one.
+    if let Some((hook, why)) = tr
+        .skipped
+        .iter()
+        .filter(|(hook, _)| hook.starts_with("fentry/"))
+        .find(|(_, why)| !why.starts_with("not tried") && !why.contains(" failed: E"))
+    {
+        return Ok(Verdict::Fail(format!(
+            "{hook} skipped without an errno: {why}"
+        )));
+    }
+    let seen: std::collections::BTreeSet<&str> = tr
+        .steps
+        .iter()
+        .filter(|s| s.function && s.side == Some(Side::Netns1))
+        .map(|s| s.hook.as_str())
+        .collect();
+    if seen.is_empty() {
+        return Ok(Verdict::Fail(format!(
+            "{} fentry programs attached, none saw the datagram in netns_1: {}",
+            tr.fentry,
+            show(&tr.steps)
+        )));
+    }
+    Ok(Verdict::Pass(Some(format!(
+        "fentry on {} of {} skb functions ({} tried in {} s); {} saw the datagram in netns_1",
+        tr.fentry,
+        all.len(),
+        tried,
+        ATTACH_ALL_BUDGET.as_secs(),
+        seen.len()
+    ))))
 }

@@ -342,6 +342,19 @@ impl Tracer {
     /// fentry functions. A refused function layer is reported in
     /// `function_layer_refused`, not as an error.
     pub fn attach(btf: &Vmlinux, functions: &[String]) -> Result<Tracer, LabError> {
+        Tracer::attach_within(btf, functions, None)
+    }
+
+    /// [`Tracer::attach`], trying fentry functions only until `budget` has
+    /// passed since the start; the rest are skipped, said so. (On 5.10 each
+    /// fentry attach waits for an RCU-tasks grace period, so the 1,500 skb
+    /// functions of `--all` take minutes on a slow machine.)
+    pub fn attach_within(
+        btf: &Vmlinux,
+        functions: &[String],
+        budget: Option<Duration>,
+    ) -> Result<Tracer, LabError> {
+        let start = std::time::Instant::now();
         let fail = |what: &str, e: crate::Error| LabError::Failed(format!("{what}: {e}"));
         let events = RingBuf::create("path_events", RINGBUF_BYTES)
             .map_err(|e| fail("creating the events ring buffer", e))?;
@@ -448,6 +461,16 @@ impl Tracer {
             }
         }
         for f in functions {
+            if let Some(b) = budget.filter(|b| start.elapsed() >= *b) {
+                t.skipped.push((
+                    format!("fentry/{f}"),
+                    format!(
+                        "not tried: the time budget of {} s ran out",
+                        b.as_secs_f64()
+                    ),
+                ));
+                continue;
+            }
             if t.function_layer_refused.is_some() {
                 t.skipped.push((
                     format!("fentry/{f}"),
