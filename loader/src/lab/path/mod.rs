@@ -92,6 +92,7 @@ pub const XDP_TRACEPOINTS: &[&str] = &["xdp_redirect", "xdp_redirect_err"];
 /// the names that exist on every kernel of the matrix, plus the renamed
 /// ones, which are probed in BTF and skipped where absent.
 pub const CURATED_FUNCTIONS: &[&str] = &[
+    "tcf_classify",
     "skb_do_redirect",
     "__bpf_redirect",
     "__dev_queue_xmit",
@@ -102,7 +103,10 @@ pub const CURATED_FUNCTIONS: &[&str] = &[
     "__dev_forward_skb2",
     "__netif_rx",
     "netif_rx",
+    "netif_rx_internal",
+    "enqueue_to_backlog",
     "__netif_receive_skb",
+    "__netif_receive_skb_one_core",
     "__netif_receive_skb_core",
     "ip_rcv",
     "ip_rcv_finish",
@@ -760,7 +764,15 @@ pub fn annotate(
         ),
         "netif_receive_skb" => format!("received on {dev} in {ns}"),
         "skb_copy_datagram_iovec" => format!("delivered to the UDP socket in {ns}"),
-        "fib_table_lookup" => format!("{ns}'s IP stack looked up a route (packet from {dev})"),
+        // The flow carries no packet: a datagram's input route and proxy
+        // ARP's check that it can answer for 10.0.2.11 look the same.
+        "fib_table_lookup" if side.is_some() && dev == "a device outside the lab" => format!(
+            "{ns}'s IP stack looked up the route to 10.0.2.11 (an output lookup: no lab device \
+             came in, as for bpf_redirect_neigh or bpf_fib_lookup)"
+        ),
+        "fib_table_lookup" => {
+            format!("{ns}'s IP stack looked up the route to 10.0.2.11 (input from {dev})")
+        }
         "xdp_redirect" => format!(
             "XDP on {dev} in {ns} redirected the frame (bpf_redirect), before any skb exists"
         ),
