@@ -260,6 +260,12 @@ pub static REGISTRY: &[Behaviour] = &[
         min_kernel: "5.10",
         run: path_order::peer_egress_forwarding,
     },
+    Behaviour {
+        id: "path-attach-all",
+        title: "path --all: fentry on every skb function BTF lists (8 s budget), each skip says why; the datagram is seen",
+        min_kernel: "5.5",
+        run: path_trace::attach_all,
+    },
 ];
 
 /// Looks a behaviour up by id.
