@@ -45,6 +45,20 @@ pub struct LinkProgram {
     pub helper: &'static str,
 }
 
+/// `--mode netkit --pitfall`: the same program on the other end of the
+/// pair's programs, `BPF_NETKIT_PRIMARY` (54), which runs on veth2@1's
+/// transmit (netns_1 -> netns_2) and so never sees netns_2's replies.
+pub static NETKIT_ON_PRIMARY: LinkProgram = LinkProgram {
+    source: "bpf-src/netkit.s",
+    embedded: include_str!("../../../bpf-src/netkit.s"),
+    attach: AttachType::NetkitPrimary,
+    prog_type: ProgType::SchedCls,
+    dev: VETH2_1,
+    runs: "veth2@1's transmit in netns_1",
+    target: VETH1_2,
+    helper: "bpf_redirect_neigh",
+};
+
 /// `--mode netkit`'s way back: `bpf-src/netkit.s` on veth2@2's transmit
 /// (`BPF_NETKIT_PEER`, attached through veth2@1), `bpf_redirect_neigh` to
 /// veth1@2.
@@ -408,7 +422,14 @@ pub static MODES: &[Mode] = &[
                   bpf_redirect_neigh's the replies out of veth1@2; netns_1's stack is skipped \
                   both ways",
         extras: &[ExtraRef::NetkitPair, ExtraRef::Link(&NETKIT_RETURN)],
-        pitfall: None,
+        pitfall: Some(Pitfall {
+            what: "netkit.s attached with BPF_NETKIT_PRIMARY instead: it runs on veth2@1's \
+                   transmit (netkit_xmit runs the sending device's programs), never sees \
+                   netns_2's replies, and netns_1's stack forwards them",
+            extras: &[ExtraRef::Link(&NETKIT_ON_PRIMARY)],
+            without: &[ExtraRef::Link(&NETKIT_RETURN)],
+            target: None,
+        }),
         test_codes: None,
         maps: &[],
     },
@@ -598,5 +619,11 @@ mod tests {
             "netkit wants the primary's ifindex"
         );
         assert!(nk.extras(false).contains(&Extra::Link(&NETKIT_RETURN)));
+        // The pitfall swaps the attach type, nothing else.
+        let p = nk.extras(true);
+        assert!(p.contains(&Extra::Link(&NETKIT_ON_PRIMARY)));
+        assert!(!p.contains(&Extra::Link(&NETKIT_RETURN)));
+        assert_eq!(NETKIT_ON_PRIMARY.attach.raw(), 54, "BPF_NETKIT_PRIMARY");
+        assert_eq!(NETKIT_ON_PRIMARY.source, NETKIT_RETURN.source);
     }
 }

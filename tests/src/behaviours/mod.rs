@@ -200,6 +200,12 @@ pub static REGISTRY: &[Behaviour] = &[
         run: mode_netkit::return_path,
     },
     Behaviour {
+        id: "mode-netkit-primary-misses-replies",
+        title: "up --mode netkit --pitfall: netkit.s on BPF_NETKIT_PRIMARY runs on veth2@1's transmit, so netns_1 forwards the replies",
+        min_kernel: "5.10",
+        run: mode_netkit::primary_misses_replies,
+    },
+    Behaviour {
         id: "mode-peer-same-netns-drops",
         title: "up --mode peer --pitfall: a target whose peer is in netns_1 drops silently",
         min_kernel: "5.10",
