@@ -249,6 +249,51 @@ pub const FIB_RET_CODES: &[(u32, &str)] = &[
     (9, "BPF_FIB_LKUP_RET_NO_SRC_ADDR"),
 ];
 
+/// A `BPF_FIB_LOOKUP_*` flag (include/uapi/linux/bpf.h) and the kernel that
+/// added it (net/core/filter.c's accepted-flags mask grew with each).
+#[derive(Debug, PartialEq, Eq)]
+pub struct FibFlag {
+    pub value: u32,
+    pub name: &'static str,
+    pub since: &'static str,
+}
+
+/// Every `bpf_fib_lookup` flag; `fib.s` uses none (a full lookup, as
+/// `ip_forward` does), and [`super::Lab::probe_fib_flags`] asks the kernel
+/// which of them it knows.
+pub static FIB_LOOKUP_FLAGS: &[FibFlag] = &[
+    FibFlag {
+        value: 1,
+        name: "BPF_FIB_LOOKUP_DIRECT",
+        since: "4.18",
+    },
+    FibFlag {
+        value: 2,
+        name: "BPF_FIB_LOOKUP_OUTPUT",
+        since: "4.18",
+    },
+    FibFlag {
+        value: 4,
+        name: "BPF_FIB_LOOKUP_SKIP_NEIGH",
+        since: "6.3",
+    },
+    FibFlag {
+        value: 8,
+        name: "BPF_FIB_LOOKUP_TBID",
+        since: "6.5",
+    },
+    FibFlag {
+        value: 16,
+        name: "BPF_FIB_LOOKUP_SRC",
+        since: "6.7",
+    },
+    FibFlag {
+        value: 32,
+        name: "BPF_FIB_LOOKUP_MARK",
+        since: "6.10",
+    },
+];
+
 /// Device names of the same-netns pair the `peer` pitfall adds.
 pub const SAME_NS_A: &str = "vethsame@1";
 pub const SAME_NS_B: &str = "vethsame@2";

@@ -11,6 +11,7 @@ use crate::report::Verdict;
 
 pub mod arp;
 pub mod mode_delivery;
+pub mod mode_fib;
 pub mod mode_netkit;
 pub mod mode_tcx;
 pub mod path_trace;
@@ -228,6 +229,12 @@ pub static REGISTRY: &[Behaviour] = &[
         title: "up --mode fib --forwarding-off names BPF_FIB_LKUP_RET_FWD_DISABLED (5)",
         min_kernel: "5.10",
         run: mode_delivery::fib_forwarding_off,
+    },
+    Behaviour {
+        id: "mode-fib-flags-probed",
+        title: "bpf_fib_lookup flags probed by test run: DIRECT/OUTPUT everywhere; which of SKIP_NEIGH, TBID, SRC, MARK this kernel knows",
+        min_kernel: "5.10",
+        run: mode_fib::flags_probed,
     },
     Behaviour {
         id: "mode-tcx-order",
