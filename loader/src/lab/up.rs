@@ -5,7 +5,9 @@
 //! (rtnetlink, `include/uapi/linux/rtnetlink.h`, `if_link.h`, `pkt_sched.h`,
 //! `pkt_cls.h`); sysctls are written under `/proc/sys` from a thread inside
 //! the namespace; the program is assembled by `ebpf-asm` and loaded with
-//! `BPF_PROG_LOAD` (`include/uapi/linux/bpf.h`) by [`crate::prog`].
+//! `BPF_PROG_LOAD` (`include/uapi/linux/bpf.h`) by [`crate::prog`]; TCX
+//! and netkit attachments are `BPF_LINK_CREATE` links ([`crate::link`]),
+//! pinned on bpffs.
 //!
 //! `up` starts with [`Lab::down`], like the seed's `-make down`, so running
 //! it on a lab that is up rebuilds it cleanly.
