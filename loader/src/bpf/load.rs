@@ -418,9 +418,7 @@ fn create_data_maps(
             ))
         })?;
         let Some((_, data)) = values.iter_mut().find(|(i, _)| *i == sym.section) else {
-            return Err(Error::Input(format!(
-                "--set {name}: its section is empty"
-            )));
+            return Err(Error::Input(format!("--set {name}: its section is empty")));
         };
         if !matches!(sym.size, 1 | 2 | 4 | 8) {
             return Err(Error::Input(format!(
@@ -429,8 +427,7 @@ fn create_data_maps(
             )));
         }
         let bits = sym.size * 8;
-        let fits = bits == 64
-            || (*value >= -(1i64 << (bits - 1)) && *value < (1i64 << bits));
+        let fits = bits == 64 || (*value >= -(1i64 << (bits - 1)) && *value < (1i64 << bits));
         if !fits {
             return Err(Error::Input(format!(
                 "--set {name}={value}: does not fit its {} bytes",
@@ -683,7 +680,10 @@ impl Ctx<'_> {
                         return Err(self.err(
                             u.section,
                             r.offset,
-                            format!("R_BPF_64_64 against {} on an instruction that is not lddw", sym.name),
+                            format!(
+                                "R_BPF_64_64 against {} on an instruction that is not lddw",
+                                sym.name
+                            ),
                         ));
                     }
                     self.map_ref(code, at, u.section, r.offset, sym, imm)?;
@@ -713,7 +713,11 @@ impl Ctx<'_> {
                     // section and imm says where).
                     let target = sym.value as i64 + (i64::from(imm) + 1) * INSN as i64;
                     let target = u64::try_from(target).map_err(|_| {
-                        self.err(u.section, r.offset, format!("a call before the start of {}", sym.name))
+                        self.err(
+                            u.section,
+                            r.offset,
+                            format!("a call before the start of {}", sym.name),
+                        )
                     })?;
                     let slot = self.slot_of(code, units, tsec, target, (u.section, r.offset))?;
                     set_imm(code, at, slot as i64 - (at as i64 + 1));
@@ -722,7 +726,10 @@ impl Ctx<'_> {
                     return Err(self.err(
                         u.section,
                         r.offset,
-                        format!("{} in a program section (only data sections use it)", other.name()),
+                        format!(
+                            "{} in a program section (only data sections use it)",
+                            other.name()
+                        ),
                     ))
                 }
             }
@@ -752,8 +759,7 @@ impl Ctx<'_> {
                 && code[b + 1] >> 4 == BPF_PSEUDO_CALL
                 && !handled.contains(&off)
             {
-                let imm =
-                    i32::from_le_bytes([code[b + 4], code[b + 5], code[b + 6], code[b + 7]]);
+                let imm = i32::from_le_bytes([code[b + 4], code[b + 5], code[b + 6], code[b + 7]]);
                 let target = off as i64 + (i64::from(imm) + 1) * INSN as i64;
                 let target = u64::try_from(target)
                     .map_err(|_| self.err(u.section, off, "a call before the section's start"))?;
@@ -808,7 +814,10 @@ impl Ctx<'_> {
                         self.err(
                             section,
                             offset,
-                            format!("lddw of {:?} in .maps, which declares no map there", sym.name),
+                            format!(
+                                "lddw of {:?} in .maps, which declares no map there",
+                                sym.name
+                            ),
                         )
                     })?;
                 patch_map_ref(code, slot, self.maps[i].map.as_fd().as_raw_fd(), None)
@@ -819,7 +828,11 @@ impl Ctx<'_> {
                     .iter()
                     .find(|(s, _)| *s == target)
                     .ok_or_else(|| {
-                        self.err(section, offset, format!("lddw into {}, which is empty", tsec.name))
+                        self.err(
+                            section,
+                            offset,
+                            format!("lddw into {}, which is empty", tsec.name),
+                        )
                     })?;
                 let off = sym.value as i64 + i64::from(addend);
                 if !(0..tsec.size as i64).contains(&off) {
@@ -832,7 +845,12 @@ impl Ctx<'_> {
                         ),
                     ));
                 }
-                patch_map_ref(code, slot, self.maps[m].map.as_fd().as_raw_fd(), Some(off as i32))
+                patch_map_ref(
+                    code,
+                    slot,
+                    self.maps[m].map.as_fd().as_raw_fd(),
+                    Some(off as i32),
+                )
             }
             SectionKind::Program => Err(self.err(
                 section,
@@ -846,7 +864,10 @@ impl Ctx<'_> {
             _ => Err(self.err(
                 section,
                 offset,
-                format!("lddw of {:?} in section {}, which is neither a map nor data", sym.name, tsec.name),
+                format!(
+                    "lddw of {:?} in section {}, which is neither a map nor data",
+                    sym.name, tsec.name
+                ),
             )),
         }
     }
@@ -940,7 +961,9 @@ pub fn pick_section(obj: &Object, section: Option<&str>) -> Result<usize> {
             .section_index(want)
             .filter(|&i| obj.sections[i].kind == SectionKind::Program)
             .ok_or_else(|| {
-                Error::Elf(format!("no program section {want:?}; the object has {names:?}"))
+                Error::Elf(format!(
+                    "no program section {want:?}; the object has {names:?}"
+                ))
             });
     }
     let candidates: Vec<&String> = if names.len() == 1 {

@@ -63,7 +63,10 @@ impl MapFlags {
         if self.is_empty() {
             return "0".into();
         }
-        let mut parts: Vec<String> = self.iter_names().map(|(n, _)| format!("BPF_F_{n}")).collect();
+        let mut parts: Vec<String> = self
+            .iter_names()
+            .map(|(n, _)| format!("BPF_F_{n}"))
+            .collect();
         let unknown = self.bits() & !MapFlags::all().bits();
         if unknown != 0 {
             parts.push(format!("{unknown:#x}"));
