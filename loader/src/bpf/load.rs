@@ -27,6 +27,8 @@
 //! errno and hint and say which map or program they were about.
 
 use std::collections::HashSet;
+
+use byteorder::{ByteOrder, LittleEndian};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use ebpf_asm::btf::ext::{BtfExt, FuncInfo, LineInfo, ProgInfo};
@@ -444,7 +446,8 @@ fn create_data_maps(
                 format!("symbol {name} ({} bytes) runs past the section", sym.size),
             ));
         };
-        slot.copy_from_slice(&value.to_le_bytes()[..sym.size as usize]);
+        // Two's complement, little-endian, in the symbol's width.
+        LittleEndian::write_uint(slot, *value as u64 & width_mask(bits), sym.size as usize);
     }
     let mut out = Vec::new();
     for (i, mut data) in values {
@@ -673,7 +676,7 @@ impl Ctx<'_> {
                     format!("relocation names symbol {}, which does not exist", r.symbol),
                 )
             })?;
-            let imm = i32::from_le_bytes([code[b + 4], code[b + 5], code[b + 6], code[b + 7]]);
+            let imm = imm_at(code, at);
             match r.kind {
                 RelocType::Ld64 => {
                     if code[b] != BPF_LD | BPF_DW | BPF_IMM {
@@ -759,7 +762,7 @@ impl Ctx<'_> {
                 && code[b + 1] >> 4 == BPF_PSEUDO_CALL
                 && !handled.contains(&off)
             {
-                let imm = i32::from_le_bytes([code[b + 4], code[b + 5], code[b + 6], code[b + 7]]);
+                let imm = imm_at(code, at);
                 let target = off as i64 + (i64::from(imm) + 1) * INSN as i64;
                 let target = u64::try_from(target)
                     .map_err(|_| self.err(u.section, off, "a call before the section's start"))?;
@@ -937,10 +940,26 @@ impl Ctx<'_> {
     }
 }
 
+/// The `imm` of the instruction at linked slot `at` (`struct bpf_insn`:
+/// code, regs, off, then the little-endian s32 at byte 4).
+fn imm_at(code: &[u8], at: u64) -> i32 {
+    let b = (at * INSN) as usize;
+    LittleEndian::read_i32(&code[b + 4..b + 8])
+}
+
 /// Sets the `imm` of the instruction at linked slot `at`.
 fn set_imm(code: &mut [u8], at: u64, imm: i64) {
     let b = (at * INSN) as usize;
-    code[b + 4..b + 8].copy_from_slice(&(imm as i32).to_le_bytes());
+    LittleEndian::write_i32(&mut code[b + 4..b + 8], imm as i32);
+}
+
+/// The low `bits` bits set.
+fn width_mask(bits: u64) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
 }
 
 /// The names of the program sections with code, for listings.
