@@ -436,8 +436,8 @@ fn create_data_maps(
                 sym.size
             )));
         }
-        let start = sym.offset as usize;
-        let end = start + sym.size as usize;
+        let start = usize::try_from(sym.offset).unwrap_or(usize::MAX);
+        let end = start.saturating_add(sym.size as usize);
         let Some(slot) = data.get_mut(start..end) else {
             return Err(elf_at(
                 file,
@@ -584,16 +584,17 @@ impl Ctx<'_> {
                 ),
             ));
         }
-        let bytes = s
-            .data
-            .get(start as usize..(start + size) as usize)
-            .ok_or_else(|| {
-                self.err(
-                    section,
-                    start,
-                    format!("function {name:?} ({size} bytes) runs past the section"),
-                )
-            })?;
+        let end = start
+            .checked_add(size)
+            .and_then(|e| usize::try_from(e).ok())
+            .unwrap_or(usize::MAX);
+        let bytes = s.data.get(start as usize..end).ok_or_else(|| {
+            self.err(
+                section,
+                start,
+                format!("function {name:?} ({size} bytes) runs past the section"),
+            )
+        })?;
         let placed = code.len() as u64 / INSN;
         code.extend_from_slice(bytes);
         units.push(Unit {
@@ -714,8 +715,10 @@ impl Ctx<'_> {
                     // imm, counted from the next instruction (for a global
                     // function imm is -1; for a static one the symbol is the
                     // section and imm says where).
-                    let target = sym.value as i64 + (i64::from(imm) + 1) * INSN as i64;
-                    let target = u64::try_from(target).map_err(|_| {
+                    let target = i64::try_from(sym.value)
+                        .ok()
+                        .and_then(|v| v.checked_add((i64::from(imm) + 1) * INSN as i64));
+                    let target = target.and_then(|t| u64::try_from(t).ok()).ok_or_else(|| {
                         self.err(
                             u.section,
                             r.offset,
@@ -837,8 +840,11 @@ impl Ctx<'_> {
                             format!("lddw into {}, which is empty", tsec.name),
                         )
                     })?;
-                let off = sym.value as i64 + i64::from(addend);
-                if !(0..tsec.size as i64).contains(&off) {
+                let off = i64::try_from(sym.value)
+                    .ok()
+                    .and_then(|v| v.checked_add(i64::from(addend)))
+                    .unwrap_or(-1);
+                if !(0..i64::try_from(tsec.size).unwrap_or(i64::MAX)).contains(&off) {
                     return Err(self.err(
                         section,
                         offset,
