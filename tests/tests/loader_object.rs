@@ -132,6 +132,8 @@ fn load_pins_two_programs_and_every_map_of_a_clang_object() {
         assert!(line.contains(what), "{line}");
     }
     assert!(out.contains("calls bump"), "the subprogram is named: {out}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.is_empty(), "no warnings: {err}");
     assert!(
         out.contains("flags BPF_F_NO_PREALLOC"),
         "flags by name: {out}"
@@ -157,7 +159,23 @@ fn load_pins_two_programs_and_every_map_of_a_clang_object() {
         if pin_name == "rodata" {
             assert!(show.contains("frozen"), "{show}");
         }
+        // Maps with data are typed by the object's BTF (as libbpf types
+        // them); maps of ifindexes and the ring buffer are not.
+        let typed = ["counts", "rodata", "bss"].contains(&pin_name);
+        assert_eq!(show.contains("btf_id"), typed, "{pin_name}: {show}");
     }
+    // So bpftool prints .rodata by its variables: --set's value and the string.
+    let dump = bpftool(&[
+        "map",
+        "dump",
+        "pinned",
+        pin.join("maps/rodata").to_str().unwrap(),
+    ]);
+    assert!(dump.contains("\"verdict\": 3"), "{dump}");
+    assert!(
+        dump.contains("\"greeting\": \"objload: tc saw %u bytes\""),
+        "{dump}"
+    );
     // Each program carries the object's BTF, and its line info covers the
     // appended subprogram: bpftool quotes bump's C lines inside xdp_redirect.
     for p in ["tc_count", "xdp_redirect"] {

@@ -41,7 +41,7 @@ use ebpf_asm::opcode::{
 use crate::asm::{kernel_name, patch_map_ref};
 use crate::btf::{LoadedBtf, ProgBtf};
 use crate::error::{Error, Result};
-use crate::map::{Map, MapFlags, MapSpec, BPF_ANY};
+use crate::map::{Map, MapBtf, MapFlags, MapSpec, BPF_ANY};
 use crate::prog::{LoadOptions, Program};
 use crate::types::{MapType, ProgType};
 use crate::verifier::{SourceLine, SourceMap};
@@ -252,10 +252,17 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
     // 2. Maps.
     let decls = obj.declared_maps(btf.as_ref()).map_err(|e| elf(file, e))?;
     let mut maps = Vec::new();
+    let typed = TypedMaps {
+        btf: btf.as_ref(),
+        loaded: loaded_btf.as_ref(),
+    };
     for d in &decls {
-        maps.push(create_declared(d).map_err(|e| about(e, &format!("map {}", d.name)))?);
+        maps.push(
+            create_declared(d, &typed, &mut warnings)
+                .map_err(|e| about(e, &format!("map {}", d.name)))?,
+        );
     }
-    let data_maps = create_data_maps(obj, btf.as_ref(), spec)?;
+    let data_maps = create_data_maps(obj, &typed, spec, &mut warnings)?;
     // (section index, index into maps) for data sections.
     let mut data_of = Vec::new();
     for (section, m) in data_maps {
@@ -345,8 +352,111 @@ pub fn load_elf(bytes: &[u8], spec: &LoadSpec<'_>) -> Result<LoadedObject> {
     load(&obj, spec)
 }
 
+/// The object's BTF, parsed and loaded, for typing maps' keys and values
+/// as libbpf does: `__type(key, T)` / `__type(value, T)` of a `.maps`
+/// definition, and the DATASEC of a data section as its map's value.
+struct TypedMaps<'a> {
+    btf: Option<&'a Btf>,
+    loaded: Option<&'a LoadedBtf>,
+}
+
+impl TypedMaps<'_> {
+    /// (key, value) type ids of map `name`'s `__type` members.
+    fn declared(&self, name: &str) -> (u32, u32) {
+        let Some(btf) = self.btf else {
+            return (0, 0);
+        };
+        let var = btf
+            .types
+            .iter()
+            .find(|t| matches!(t.data, ebpf_asm::btf::TypeData::Var { .. }) && btf.name(t) == name);
+        let Some(ebpf_asm::btf::TypeData::Var { ty, .. }) = var.map(|v| &v.data) else {
+            return (0, 0);
+        };
+        let st = btf.type_by_id(btf.skip_modifiers(*ty));
+        let Some(ebpf_asm::btf::TypeData::Struct { members, .. }) = st.map(|t| &t.data) else {
+            return (0, 0);
+        };
+        let pointee = |member: &str| {
+            members
+                .iter()
+                .find(|m| btf.str_at(m.name_off) == Some(member))
+                .and_then(|m| btf.type_by_id(btf.skip_modifiers(m.ty)))
+                .and_then(|t| match t.data {
+                    ebpf_asm::btf::TypeData::Ptr { ty } => Some(ty),
+                    _ => None,
+                })
+                .unwrap_or(0)
+        };
+        (pointee("key"), pointee("value"))
+    }
+
+    /// The DATASEC type id of section `name`.
+    fn datasec(&self, name: &str) -> u32 {
+        let Some(btf) = self.btf else { return 0 };
+        btf.types
+            .iter()
+            .position(|t| {
+                matches!(t.data, ebpf_asm::btf::TypeData::Datasec { .. }) && btf.name(t) == name
+            })
+            .map_or(0, |i| i as u32 + 1)
+    }
+
+    /// Creates the map with its types when there are any, and without them
+    /// if the kernel refuses them (as libbpf retries), saying so.
+    fn create(
+        &self,
+        spec: &MapSpec<'_>,
+        (key, value): (u32, u32),
+        warnings: &mut Vec<String>,
+    ) -> Result<Map> {
+        // The types whose maps the kernel refuses BTF for (ENOTSUPP: their
+        // values are fds or ifindexes, not data); libbpf leaves it out too.
+        let untyped = matches!(
+            spec.map_type,
+            MapType::PerfEventArray
+                | MapType::CgroupArray
+                | MapType::StackTrace
+                | MapType::ArrayOfMaps
+                | MapType::HashOfMaps
+                | MapType::Devmap
+                | MapType::DevmapHash
+                | MapType::Cpumap
+                | MapType::Xskmap
+                | MapType::Sockmap
+                | MapType::Sockhash
+                | MapType::Queue
+                | MapType::Stack
+        );
+        let Some(loaded) = self.loaded.filter(|_| !untyped && (key != 0 || value != 0)) else {
+            return Map::create(spec);
+        };
+        let with = MapBtf {
+            btf: loaded.as_fd(),
+            key_type_id: key,
+            value_type_id: value,
+        };
+        match Map::create_with_btf(spec, Some(&with)) {
+            Ok(m) => Ok(m),
+            Err(e) => {
+                let m = Map::create(spec)?;
+                warnings.push(format!(
+                    "map {}: created without BTF key/value types, which the kernel refused \
+                     ({e})",
+                    spec.name
+                ));
+                Ok(m)
+            }
+        }
+    }
+}
+
 /// Creates one map of `.maps`.
-fn create_declared(d: &MapDecl) -> Result<ObjectMap> {
+fn create_declared(
+    d: &MapDecl,
+    typed: &TypedMaps<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<ObjectMap> {
     const KNOWN: [&str; 5] = ["type", "key_size", "value_size", "max_entries", "map_flags"];
     if let Some(f) = d.fields.iter().find(|f| !KNOWN.contains(&f.name.as_str())) {
         return Err(Error::Input(format!(
@@ -370,7 +480,7 @@ fn create_declared(d: &MapDecl) -> Result<ObjectMap> {
         flags: d.map_flags().unwrap_or(0),
         name: &kernel_name(&d.name),
     };
-    let map = Map::create(&spec)?;
+    let map = typed.create(&spec, typed.declared(&d.name), warnings)?;
     Ok(ObjectMap {
         name: d.name.clone(),
         origin: MapOrigin::Declared,
@@ -387,10 +497,12 @@ fn create_declared(d: &MapDecl) -> Result<ObjectMap> {
 /// bytes after `spec.sets` are written into them; `.rodata*` frozen.
 fn create_data_maps(
     obj: &Object,
-    btf: Option<&Btf>,
+    typed: &TypedMaps<'_>,
     spec: &LoadSpec<'_>,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<(usize, ObjectMap)>> {
     let file = spec.file_name;
+    let btf = typed.btf;
     let mut values: Vec<(usize, Vec<u8>)> = Vec::new();
     for (i, s) in obj.sections.iter().enumerate() {
         if !s.kind.is_global_data() || s.size == 0 {
@@ -460,15 +572,20 @@ fn create_data_maps(
         };
         let value_size = data.len() as u32;
         let what = format!("map for section {}", s.name);
-        let map = Map::create(&MapSpec {
-            map_type: MapType::Array,
-            key_size: 4,
-            value_size,
-            max_entries: 1,
-            flags: flags.bits(),
-            name: &kernel_name(&s.name),
-        })
-        .map_err(|e| about(e, &what))?;
+        let map = typed
+            .create(
+                &MapSpec {
+                    map_type: MapType::Array,
+                    key_size: 4,
+                    value_size,
+                    max_entries: 1,
+                    flags: flags.bits(),
+                    name: &kernel_name(&s.name),
+                },
+                (0, typed.datasec(&s.name)),
+                warnings,
+            )
+            .map_err(|e| about(e, &what))?;
         data.resize(value_size as usize, 0);
         map.update(&0u32.to_ne_bytes(), &data, BPF_ANY)
             .map_err(|e| about(e, &what))?;
