@@ -154,9 +154,7 @@ fn mutated_objects_never_panic() {
         errors > 100,
         "only {errors} of 3000 mutations were rejected"
     );
-    let e = load(&obj[..obj.len() / 3], None)
-        .unwrap_err()
-        .to_string();
+    let e = load(&obj[..obj.len() / 3], None).unwrap_err().to_string();
     assert!(e.starts_with("ELF object: "), "{e}");
 }
 

@@ -27,6 +27,8 @@
 //! errno and hint and say which map or program they were about.
 
 use std::collections::HashSet;
+
+use byteorder::{ByteOrder, LittleEndian};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use ebpf_asm::btf::ext::{BtfExt, FuncInfo, LineInfo, ProgInfo};
@@ -39,7 +41,7 @@ use ebpf_asm::opcode::{
 use crate::asm::{kernel_name, patch_map_ref};
 use crate::btf::{LoadedBtf, ProgBtf};
 use crate::error::{Error, Result};
-use crate::map::{Map, MapFlags, MapSpec, BPF_ANY};
+use crate::map::{Map, MapBtf, MapFlags, MapSpec, BPF_ANY};
 use crate::prog::{LoadOptions, Program};
 use crate::types::{MapType, ProgType};
 use crate::verifier::{SourceLine, SourceMap};
@@ -250,10 +252,17 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
     // 2. Maps.
     let decls = obj.declared_maps(btf.as_ref()).map_err(|e| elf(file, e))?;
     let mut maps = Vec::new();
+    let typed = TypedMaps {
+        btf: btf.as_ref(),
+        loaded: loaded_btf.as_ref(),
+    };
     for d in &decls {
-        maps.push(create_declared(d).map_err(|e| about(e, &format!("map {}", d.name)))?);
+        maps.push(
+            create_declared(d, &typed, &mut warnings)
+                .map_err(|e| about(e, &format!("map {}", d.name)))?,
+        );
     }
-    let data_maps = create_data_maps(obj, btf.as_ref(), spec)?;
+    let data_maps = create_data_maps(obj, &typed, spec, &mut warnings)?;
     // (section index, index into maps) for data sections.
     let mut data_of = Vec::new();
     for (section, m) in data_maps {
@@ -343,8 +352,111 @@ pub fn load_elf(bytes: &[u8], spec: &LoadSpec<'_>) -> Result<LoadedObject> {
     load(&obj, spec)
 }
 
+/// The object's BTF, parsed and loaded, for typing maps' keys and values
+/// as libbpf does: `__type(key, T)` / `__type(value, T)` of a `.maps`
+/// definition, and the DATASEC of a data section as its map's value.
+struct TypedMaps<'a> {
+    btf: Option<&'a Btf>,
+    loaded: Option<&'a LoadedBtf>,
+}
+
+impl TypedMaps<'_> {
+    /// (key, value) type ids of map `name`'s `__type` members.
+    fn declared(&self, name: &str) -> (u32, u32) {
+        let Some(btf) = self.btf else {
+            return (0, 0);
+        };
+        let var = btf
+            .types
+            .iter()
+            .find(|t| matches!(t.data, ebpf_asm::btf::TypeData::Var { .. }) && btf.name(t) == name);
+        let Some(ebpf_asm::btf::TypeData::Var { ty, .. }) = var.map(|v| &v.data) else {
+            return (0, 0);
+        };
+        let st = btf.type_by_id(btf.skip_modifiers(*ty));
+        let Some(ebpf_asm::btf::TypeData::Struct { members, .. }) = st.map(|t| &t.data) else {
+            return (0, 0);
+        };
+        let pointee = |member: &str| {
+            members
+                .iter()
+                .find(|m| btf.str_at(m.name_off) == Some(member))
+                .and_then(|m| btf.type_by_id(btf.skip_modifiers(m.ty)))
+                .and_then(|t| match t.data {
+                    ebpf_asm::btf::TypeData::Ptr { ty } => Some(ty),
+                    _ => None,
+                })
+                .unwrap_or(0)
+        };
+        (pointee("key"), pointee("value"))
+    }
+
+    /// The DATASEC type id of section `name`.
+    fn datasec(&self, name: &str) -> u32 {
+        let Some(btf) = self.btf else { return 0 };
+        btf.types
+            .iter()
+            .position(|t| {
+                matches!(t.data, ebpf_asm::btf::TypeData::Datasec { .. }) && btf.name(t) == name
+            })
+            .map_or(0, |i| i as u32 + 1)
+    }
+
+    /// Creates the map with its types when there are any, and without them
+    /// if the kernel refuses them (as libbpf retries), saying so.
+    fn create(
+        &self,
+        spec: &MapSpec<'_>,
+        (key, value): (u32, u32),
+        warnings: &mut Vec<String>,
+    ) -> Result<Map> {
+        // The types whose maps the kernel refuses BTF for (ENOTSUPP: their
+        // values are fds or ifindexes, not data); libbpf leaves it out too.
+        let untyped = matches!(
+            spec.map_type,
+            MapType::PerfEventArray
+                | MapType::CgroupArray
+                | MapType::StackTrace
+                | MapType::ArrayOfMaps
+                | MapType::HashOfMaps
+                | MapType::Devmap
+                | MapType::DevmapHash
+                | MapType::Cpumap
+                | MapType::Xskmap
+                | MapType::Sockmap
+                | MapType::Sockhash
+                | MapType::Queue
+                | MapType::Stack
+        );
+        let Some(loaded) = self.loaded.filter(|_| !untyped && (key != 0 || value != 0)) else {
+            return Map::create(spec);
+        };
+        let with = MapBtf {
+            btf: loaded.as_fd(),
+            key_type_id: key,
+            value_type_id: value,
+        };
+        match Map::create_with_btf(spec, Some(&with)) {
+            Ok(m) => Ok(m),
+            Err(e) => {
+                let m = Map::create(spec)?;
+                warnings.push(format!(
+                    "map {}: created without BTF key/value types, which the kernel refused \
+                     ({e})",
+                    spec.name
+                ));
+                Ok(m)
+            }
+        }
+    }
+}
+
 /// Creates one map of `.maps`.
-fn create_declared(d: &MapDecl) -> Result<ObjectMap> {
+fn create_declared(
+    d: &MapDecl,
+    typed: &TypedMaps<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<ObjectMap> {
     const KNOWN: [&str; 5] = ["type", "key_size", "value_size", "max_entries", "map_flags"];
     if let Some(f) = d.fields.iter().find(|f| !KNOWN.contains(&f.name.as_str())) {
         return Err(Error::Input(format!(
@@ -368,7 +480,7 @@ fn create_declared(d: &MapDecl) -> Result<ObjectMap> {
         flags: d.map_flags().unwrap_or(0),
         name: &kernel_name(&d.name),
     };
-    let map = Map::create(&spec)?;
+    let map = typed.create(&spec, typed.declared(&d.name), warnings)?;
     Ok(ObjectMap {
         name: d.name.clone(),
         origin: MapOrigin::Declared,
@@ -385,10 +497,12 @@ fn create_declared(d: &MapDecl) -> Result<ObjectMap> {
 /// bytes after `spec.sets` are written into them; `.rodata*` frozen.
 fn create_data_maps(
     obj: &Object,
-    btf: Option<&Btf>,
+    typed: &TypedMaps<'_>,
     spec: &LoadSpec<'_>,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<(usize, ObjectMap)>> {
     let file = spec.file_name;
+    let btf = typed.btf;
     let mut values: Vec<(usize, Vec<u8>)> = Vec::new();
     for (i, s) in obj.sections.iter().enumerate() {
         if !s.kind.is_global_data() || s.size == 0 {
@@ -418,9 +532,7 @@ fn create_data_maps(
             ))
         })?;
         let Some((_, data)) = values.iter_mut().find(|(i, _)| *i == sym.section) else {
-            return Err(Error::Input(format!(
-                "--set {name}: its section is empty"
-            )));
+            return Err(Error::Input(format!("--set {name}: its section is empty")));
         };
         if !matches!(sym.size, 1 | 2 | 4 | 8) {
             return Err(Error::Input(format!(
@@ -429,16 +541,15 @@ fn create_data_maps(
             )));
         }
         let bits = sym.size * 8;
-        let fits = bits == 64
-            || (*value >= -(1i64 << (bits - 1)) && *value < (1i64 << bits));
+        let fits = bits == 64 || (*value >= -(1i64 << (bits - 1)) && *value < (1i64 << bits));
         if !fits {
             return Err(Error::Input(format!(
                 "--set {name}={value}: does not fit its {} bytes",
                 sym.size
             )));
         }
-        let start = sym.offset as usize;
-        let end = start + sym.size as usize;
+        let start = usize::try_from(sym.offset).unwrap_or(usize::MAX);
+        let end = start.saturating_add(sym.size as usize);
         let Some(slot) = data.get_mut(start..end) else {
             return Err(elf_at(
                 file,
@@ -447,7 +558,8 @@ fn create_data_maps(
                 format!("symbol {name} ({} bytes) runs past the section", sym.size),
             ));
         };
-        slot.copy_from_slice(&value.to_le_bytes()[..sym.size as usize]);
+        // Two's complement, little-endian, in the symbol's width.
+        LittleEndian::write_uint(slot, *value as u64 & width_mask(bits), sym.size as usize);
     }
     let mut out = Vec::new();
     for (i, mut data) in values {
@@ -460,15 +572,20 @@ fn create_data_maps(
         };
         let value_size = data.len() as u32;
         let what = format!("map for section {}", s.name);
-        let map = Map::create(&MapSpec {
-            map_type: MapType::Array,
-            key_size: 4,
-            value_size,
-            max_entries: 1,
-            flags: flags.bits(),
-            name: &kernel_name(&s.name),
-        })
-        .map_err(|e| about(e, &what))?;
+        let map = typed
+            .create(
+                &MapSpec {
+                    map_type: MapType::Array,
+                    key_size: 4,
+                    value_size,
+                    max_entries: 1,
+                    flags: flags.bits(),
+                    name: &kernel_name(&s.name),
+                },
+                (0, typed.datasec(&s.name)),
+                warnings,
+            )
+            .map_err(|e| about(e, &what))?;
         data.resize(value_size as usize, 0);
         map.update(&0u32.to_ne_bytes(), &data, BPF_ANY)
             .map_err(|e| about(e, &what))?;
@@ -584,16 +701,17 @@ impl Ctx<'_> {
                 ),
             ));
         }
-        let bytes = s
-            .data
-            .get(start as usize..(start + size) as usize)
-            .ok_or_else(|| {
-                self.err(
-                    section,
-                    start,
-                    format!("function {name:?} ({size} bytes) runs past the section"),
-                )
-            })?;
+        let end = start
+            .checked_add(size)
+            .and_then(|e| usize::try_from(e).ok())
+            .unwrap_or(usize::MAX);
+        let bytes = s.data.get(start as usize..end).ok_or_else(|| {
+            self.err(
+                section,
+                start,
+                format!("function {name:?} ({size} bytes) runs past the section"),
+            )
+        })?;
         let placed = code.len() as u64 / INSN;
         code.extend_from_slice(bytes);
         units.push(Unit {
@@ -676,14 +794,17 @@ impl Ctx<'_> {
                     format!("relocation names symbol {}, which does not exist", r.symbol),
                 )
             })?;
-            let imm = i32::from_le_bytes([code[b + 4], code[b + 5], code[b + 6], code[b + 7]]);
+            let imm = imm_at(code, at);
             match r.kind {
                 RelocType::Ld64 => {
                     if code[b] != BPF_LD | BPF_DW | BPF_IMM {
                         return Err(self.err(
                             u.section,
                             r.offset,
-                            format!("R_BPF_64_64 against {} on an instruction that is not lddw", sym.name),
+                            format!(
+                                "R_BPF_64_64 against {} on an instruction that is not lddw",
+                                sym.name
+                            ),
                         ));
                     }
                     self.map_ref(code, at, u.section, r.offset, sym, imm)?;
@@ -711,9 +832,15 @@ impl Ctx<'_> {
                     // imm, counted from the next instruction (for a global
                     // function imm is -1; for a static one the symbol is the
                     // section and imm says where).
-                    let target = sym.value as i64 + (i64::from(imm) + 1) * INSN as i64;
-                    let target = u64::try_from(target).map_err(|_| {
-                        self.err(u.section, r.offset, format!("a call before the start of {}", sym.name))
+                    let target = i64::try_from(sym.value)
+                        .ok()
+                        .and_then(|v| v.checked_add((i64::from(imm) + 1) * INSN as i64));
+                    let target = target.and_then(|t| u64::try_from(t).ok()).ok_or_else(|| {
+                        self.err(
+                            u.section,
+                            r.offset,
+                            format!("a call before the start of {}", sym.name),
+                        )
                     })?;
                     let slot = self.slot_of(code, units, tsec, target, (u.section, r.offset))?;
                     set_imm(code, at, slot as i64 - (at as i64 + 1));
@@ -722,7 +849,10 @@ impl Ctx<'_> {
                     return Err(self.err(
                         u.section,
                         r.offset,
-                        format!("{} in a program section (only data sections use it)", other.name()),
+                        format!(
+                            "{} in a program section (only data sections use it)",
+                            other.name()
+                        ),
                     ))
                 }
             }
@@ -752,8 +882,7 @@ impl Ctx<'_> {
                 && code[b + 1] >> 4 == BPF_PSEUDO_CALL
                 && !handled.contains(&off)
             {
-                let imm =
-                    i32::from_le_bytes([code[b + 4], code[b + 5], code[b + 6], code[b + 7]]);
+                let imm = imm_at(code, at);
                 let target = off as i64 + (i64::from(imm) + 1) * INSN as i64;
                 let target = u64::try_from(target)
                     .map_err(|_| self.err(u.section, off, "a call before the section's start"))?;
@@ -808,7 +937,10 @@ impl Ctx<'_> {
                         self.err(
                             section,
                             offset,
-                            format!("lddw of {:?} in .maps, which declares no map there", sym.name),
+                            format!(
+                                "lddw of {:?} in .maps, which declares no map there",
+                                sym.name
+                            ),
                         )
                     })?;
                 patch_map_ref(code, slot, self.maps[i].map.as_fd().as_raw_fd(), None)
@@ -819,10 +951,17 @@ impl Ctx<'_> {
                     .iter()
                     .find(|(s, _)| *s == target)
                     .ok_or_else(|| {
-                        self.err(section, offset, format!("lddw into {}, which is empty", tsec.name))
+                        self.err(
+                            section,
+                            offset,
+                            format!("lddw into {}, which is empty", tsec.name),
+                        )
                     })?;
-                let off = sym.value as i64 + i64::from(addend);
-                if !(0..tsec.size as i64).contains(&off) {
+                let off = i64::try_from(sym.value)
+                    .ok()
+                    .and_then(|v| v.checked_add(i64::from(addend)))
+                    .unwrap_or(-1);
+                if !(0..i64::try_from(tsec.size).unwrap_or(i64::MAX)).contains(&off) {
                     return Err(self.err(
                         section,
                         offset,
@@ -832,7 +971,12 @@ impl Ctx<'_> {
                         ),
                     ));
                 }
-                patch_map_ref(code, slot, self.maps[m].map.as_fd().as_raw_fd(), Some(off as i32))
+                patch_map_ref(
+                    code,
+                    slot,
+                    self.maps[m].map.as_fd().as_raw_fd(),
+                    Some(off as i32),
+                )
             }
             SectionKind::Program => Err(self.err(
                 section,
@@ -846,7 +990,10 @@ impl Ctx<'_> {
             _ => Err(self.err(
                 section,
                 offset,
-                format!("lddw of {:?} in section {}, which is neither a map nor data", sym.name, tsec.name),
+                format!(
+                    "lddw of {:?} in section {}, which is neither a map nor data",
+                    sym.name, tsec.name
+                ),
             )),
         }
     }
@@ -916,10 +1063,26 @@ impl Ctx<'_> {
     }
 }
 
+/// The `imm` of the instruction at linked slot `at` (`struct bpf_insn`:
+/// code, regs, off, then the little-endian s32 at byte 4).
+fn imm_at(code: &[u8], at: u64) -> i32 {
+    let b = (at * INSN) as usize;
+    LittleEndian::read_i32(&code[b + 4..b + 8])
+}
+
 /// Sets the `imm` of the instruction at linked slot `at`.
 fn set_imm(code: &mut [u8], at: u64, imm: i64) {
     let b = (at * INSN) as usize;
-    code[b + 4..b + 8].copy_from_slice(&(imm as i32).to_le_bytes());
+    LittleEndian::write_i32(&mut code[b + 4..b + 8], imm as i32);
+}
+
+/// The low `bits` bits set.
+fn width_mask(bits: u64) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
 }
 
 /// The names of the program sections with code, for listings.
@@ -940,7 +1103,9 @@ pub fn pick_section(obj: &Object, section: Option<&str>) -> Result<usize> {
             .section_index(want)
             .filter(|&i| obj.sections[i].kind == SectionKind::Program)
             .ok_or_else(|| {
-                Error::Elf(format!("no program section {want:?}; the object has {names:?}"))
+                Error::Elf(format!(
+                    "no program section {want:?}; the object has {names:?}"
+                ))
             });
     }
     let candidates: Vec<&String> = if names.len() == 1 {

@@ -63,7 +63,10 @@ impl MapFlags {
         if self.is_empty() {
             return "0".into();
         }
-        let mut parts: Vec<String> = self.iter_names().map(|(n, _)| format!("BPF_F_{n}")).collect();
+        let mut parts: Vec<String> = self
+            .iter_names()
+            .map(|(n, _)| format!("BPF_F_{n}"))
+            .collect();
         let unknown = self.bits() & !MapFlags::all().bits();
         if unknown != 0 {
             parts.push(format!("{unknown:#x}"));
@@ -148,9 +151,24 @@ fn elem_cmd_error(command: u32, e: &std::io::Error) -> Error {
     SysError::with_hint(name, e, hint).into()
 }
 
+/// The BTF types of a map's key and value (`btf_fd`, `btf_key_type_id`,
+/// `btf_value_type_id` of `BPF_MAP_CREATE`), so `bpftool map dump` prints
+/// elements as their C types. A type id 0 means "not described".
+#[derive(Debug, Clone, Copy)]
+pub struct MapBtf<'a> {
+    pub btf: BorrowedFd<'a>,
+    pub key_type_id: u32,
+    pub value_type_id: u32,
+}
+
 impl Map {
     /// `BPF_MAP_CREATE`.
     pub fn create(spec: &MapSpec<'_>) -> Result<Map> {
+        Map::create_with_btf(spec, None)
+    }
+
+    /// `BPF_MAP_CREATE` with the key and value described by BTF.
+    pub fn create_with_btf(spec: &MapSpec<'_>, btf: Option<&MapBtf<'_>>) -> Result<Map> {
         crate::prog::prepare_memlock();
         let mut attr = MapCreateAttr {
             map_type: spec.map_type.raw(),
@@ -161,6 +179,11 @@ impl Map {
             map_name: obj_name(spec.name, "map")?,
             ..Default::default()
         };
+        if let Some(b) = btf {
+            attr.btf_fd = b.btf.as_raw_fd() as u32;
+            attr.btf_key_type_id = b.key_type_id;
+            attr.btf_value_type_id = b.value_type_id;
+        }
         let fd = sys::bpf_fd(cmd::BPF_MAP_CREATE, &mut attr).map_err(|e| {
             let hint = too_old_hint(spec.map_type.kernel_name(), spec.map_type.since())
                 .unwrap_or_else(|| {

@@ -60,9 +60,15 @@ impl Pinned {
 }
 
 /// A file name for a pin: the object's name with `/` (never valid in a
-/// name) replaced.
+/// file name) replaced and leading dots dropped, since bpffs refuses names
+/// that start with one (EPERM): `.rodata` is pinned as `rodata`.
 fn pin_name(name: &str) -> String {
-    name.replace('/', "_")
+    let n = name.trim_start_matches('.').replace('/', "_");
+    if n.is_empty() {
+        "_".into()
+    } else {
+        n
+    }
 }
 
 fn make_dir(dir: &Path, pinned: &mut Pinned) -> Result<(), String> {
