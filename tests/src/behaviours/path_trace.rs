@@ -496,12 +496,30 @@ pub fn attach_all() -> Result<Verdict, String> {
             show(&tr.steps)
         )));
     }
+    // The refusals by errno name ("... failed: ENOENT (...)").
+    let mut by_errno = std::collections::BTreeMap::<&str, usize>::new();
+    for (_, why) in tr.skipped.iter().filter(|(h, _)| h.starts_with("fentry/")) {
+        if let Some(e) = why
+            .split(" failed: ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+        {
+            *by_errno.entry(e).or_default() += 1;
+        }
+    }
+    let refused: Vec<String> = by_errno.iter().map(|(e, n)| format!("{e} {n}")).collect();
     Ok(Verdict::Pass(Some(format!(
-        "fentry on {} of {} skb functions ({} tried in {} s); {} saw the datagram in netns_1",
+        "fentry on {} of {} skb functions ({} tried in {} s; refused: {}); {} saw the datagram \
+         in netns_1",
         tr.fentry,
         all.len(),
         tried,
         ATTACH_ALL_BUDGET.as_secs(),
+        if refused.is_empty() {
+            "none".to_string()
+        } else {
+            refused.join(", ")
+        },
         seen.len()
     ))))
 }
