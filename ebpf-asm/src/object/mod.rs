@@ -15,7 +15,8 @@
 //!   `R_BPF_64_32`), as llvm-mc writes them;
 //! - [`map`]: [`MapDecl`], the fields of each BTF-defined map in `.maps`,
 //!   for the BTF writer;
-//! - `read` / `write`: ELF in and out.
+//! - `read` / `write`: ELF in and out;
+//! - `query`: what a loader asks (BTF map definitions, functions, data symbols).
 //!
 //! Programs are named by one rule, [`Object::programs`]: every global
 //! `STT_FUNC` symbol in an executable section is a program, named by the
@@ -36,6 +37,7 @@
 //! ```
 
 pub mod map;
+mod query;
 mod read;
 pub mod reloc;
 pub mod section;
@@ -43,6 +45,7 @@ pub mod symbol;
 mod write;
 
 pub use map::{MapDecl, MapField, MAP_FIELDS};
+pub use query::{type_size, DataSymbol, FunctionRange};
 pub use reloc::{RelocType, Relocation};
 pub use section::{Section, SectionKind};
 pub use symbol::{Binding, Symbol, SymbolType};
