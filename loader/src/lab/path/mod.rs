@@ -197,6 +197,10 @@ fn member_defines(btf: &Vmlinux) -> Result<Vec<(String, i64)>, LabError> {
         // The destination as the program loads it: the four address bytes,
         // and the two port bytes, as little-endian integers.
         (
+            "SADDR".into(),
+            i64::from(u32::from_le_bytes(plan::HOST_ADDR.octets())),
+        ),
+        (
             "DADDR".into(),
             i64::from(u32::from_le_bytes(plan::DEST_ADDR.octets())),
         ),
@@ -892,6 +896,7 @@ mod tests {
             "PKT_TYPE_OFF",
             "PKT_TYPE_SHIFT",
             "PKT_TYPE_MASK",
+            "SADDR",
             "DADDR",
             "DPORT",
             "HOOK",
