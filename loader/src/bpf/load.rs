@@ -15,8 +15,10 @@
 //!    `BPF_PSEUDO_MAP_VALUE` plus the offset (symbol value plus the
 //!    implicit addend in `imm`); a bpf-to-bpf call (`BPF_PSEUDO_CALL`, with
 //!    or without `R_BPF_64_32`) pulls the called function into the program,
-//!    appended after it, and its `imm` is set to the new distance; the
-//!    func_info and line_info of every appended function follow it;
+//!    appended after it, and its `imm` is set to the new distance; so does
+//!    an `lddw` of a function (a callback for `bpf_loop`), which becomes
+//!    `BPF_PSEUDO_FUNC`; the func_info and line_info of every appended
+//!    function follow it;
 //! 4. programs: every program of [`Object::programs`] (or the one named),
 //!    loaded with `BPF_PROG_LOAD`, `prog_btf_fd`, `func_info`, `line_info`,
 //!    and the line info as the source map of its verifier log.
@@ -807,7 +809,38 @@ impl Ctx<'_> {
                             ),
                         ));
                     }
-                    self.map_ref(code, at, u.section, r.offset, sym, imm)?;
+                    let callback = sym
+                        .section
+                        .and_then(|t| self.obj.sections.get(t))
+                        .is_some_and(|t| t.kind == SectionKind::Program);
+                    if callback {
+                        // A function's address (`bpf_loop(n, fn, ...)`):
+                        // BPF_PSEUDO_FUNC with imm the distance to it, in
+                        // instructions; the addend is a byte offset into
+                        // the symbol (the section symbol, for static ones).
+                        let target = i64::try_from(sym.value)
+                            .ok()
+                            .and_then(|v| v.checked_add(i64::from(imm)))
+                            .and_then(|t| u64::try_from(t).ok())
+                            .filter(|t| t % INSN == 0)
+                            .ok_or_else(|| {
+                                self.err(
+                                    u.section,
+                                    r.offset,
+                                    format!(
+                                        "lddw of function {} + {imm}, not an instruction",
+                                        sym.name
+                                    ),
+                                )
+                            })?;
+                        let tsec = sym.section.unwrap_or(u.section);
+                        let t = self.slot_of(code, units, tsec, target, (u.section, r.offset))?;
+                        code[b + 1] = (code[b + 1] & 0x0f) | (BPF_PSEUDO_FUNC << 4);
+                        set_imm(code, at, t as i64 - (at as i64 + 1));
+                        set_imm(code, at + 1, 0);
+                    } else {
+                        self.map_ref(code, at, u.section, r.offset, sym, imm)?;
+                    }
                 }
                 RelocType::Call32 => {
                     if code[b] != BPF_JMP | BPF_CALL || code[b + 1] >> 4 != BPF_PSEUDO_CALL {
@@ -858,30 +891,19 @@ impl Ctx<'_> {
             }
             handled.insert(r.offset);
         }
-        // Calls within the section that need no relocation: the target is
-        // `imm + 1` instructions on, in the same section.
+        // Calls (and function addresses) within the section that need no
+        // relocation: the target is `imm + 1` instructions on, in the same
+        // section (a hand-written `call pc+N`, `r2 = func[N]`).
         let mut slot = 0;
         while slot < u.size / INSN {
             let off = u.start + slot * INSN;
             let at = u.placed + slot;
             let b = (at * INSN) as usize;
             let code0 = code[b];
-            if code0 == BPF_LD | BPF_DW | BPF_IMM {
-                if code[b + 1] >> 4 == BPF_PSEUDO_FUNC && !handled.contains(&off) {
-                    return Err(self.err(
-                        u.section,
-                        off,
-                        "a function pointer (BPF_PSEUDO_FUNC, a callback) is not supported by \
-                         this loader",
-                    ));
-                }
-                slot += 2;
-                continue;
-            }
-            if code0 == BPF_JMP | BPF_CALL
-                && code[b + 1] >> 4 == BPF_PSEUDO_CALL
-                && !handled.contains(&off)
-            {
+            let lddw = code0 == BPF_LD | BPF_DW | BPF_IMM;
+            let local = (lddw && code[b + 1] >> 4 == BPF_PSEUDO_FUNC)
+                || (code0 == BPF_JMP | BPF_CALL && code[b + 1] >> 4 == BPF_PSEUDO_CALL);
+            if local && !handled.contains(&off) {
                 let imm = imm_at(code, at);
                 let target = off as i64 + (i64::from(imm) + 1) * INSN as i64;
                 let target = u64::try_from(target)
@@ -889,7 +911,7 @@ impl Ctx<'_> {
                 let t = self.slot_of(code, units, u.section, target, (u.section, off))?;
                 set_imm(code, at, t as i64 - (at as i64 + 1));
             }
-            slot += 1;
+            slot += if lddw { 2 } else { 1 };
         }
         Ok(())
     }
@@ -978,15 +1000,6 @@ impl Ctx<'_> {
                     Some(off as i32),
                 )
             }
-            SectionKind::Program => Err(self.err(
-                section,
-                offset,
-                format!(
-                    "lddw of function {:?} (a callback, BPF_PSEUDO_FUNC) is not supported by \
-                     this loader",
-                    sym.name
-                ),
-            )),
             _ => Err(self.err(
                 section,
                 offset,
