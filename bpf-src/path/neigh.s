@@ -45,7 +45,17 @@
 	r6 = *(u64 *)(r1 +N_ARG_OFF)	# the new struct neighbour *, NULL if the allocation failed
 	r9 = *(u64 *)(r1 +DEV_ARG_OFF)	# struct net_device *
 	r7 = *(u64 *)(r1 +TBL_ARG_OFF)	# struct neigh_table *
-	r3 = *(u64 *)(r1 +PKEY_ARG_OFF)	# const void *pkey
+	; pkey is a const void *: before 5.17 the verifier refuses to load a
+	; pointer to anything but a struct from a tp_btf context ("is not a
+	; struct"), so copy the argument's u64 out of the context instead.
+	r3 = r1
+	r3 += PKEY_ARG_OFF
+	r1 = r10
+	r1 += -80
+	r2 = 8
+	call bpf_probe_read_kernel
+	if r0 != 0 goto out
+	r3 = *(u64 *)(r10 -80)		# const void *pkey
 .else
 	r6 = *(u64 *)(r1 +N_ARG_OFF)	# struct neighbour *
 	if r6 == 0 goto out

@@ -71,10 +71,12 @@ fn every_benchmark_runs_at_a_tiny_size_and_fills_its_rows() {
             "no row for {bench}:\n{md}"
         );
     }
-    // Attach (base, base + fentry) and per-packet cost (traced, untraced).
+    // Attach (per base program, base + fentry, the plain-load reference)
+    // and per-packet cost (traced, untraced); the guests' rows are not in
+    // a smoke run.
     assert_eq!(
         rows.iter().filter(|r| r[0] == "7. path tracer").count(),
-        4,
+        5,
         "{md}"
     );
     // (a), (b), (c) for 2 UDP sizes x (pps, loss), TCP, RTT p50 and p99.

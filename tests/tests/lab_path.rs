@@ -11,6 +11,12 @@ use lab_common::*;
 use loader::lab::plan::Side;
 use loader::lab::UpOptions;
 
+/// How long a listener waits: `path` parses BTF and assembles, loads and
+/// attaches 16 programs before it sends, which takes seconds on a loaded
+/// machine (a debug build, parallel tests); a listener gone by then makes
+/// the datagram a NO_SOCKET drop. It returns at the first datagram.
+const LISTEN_WHILE_PATH_RUNS: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// One event of `path --json`, the fields the tests read.
 #[derive(Debug, Clone)]
 struct Ev {
@@ -112,7 +118,7 @@ fn egress_leaves_by_veth2_1_and_reaches_the_socket() {
     // With the program, netns_1 never resolves the destination: the program
     // writes the MAC itself. Flush so that a lookup would have to show.
     ip_neigh(&g.lab, Side::Netns1, &["flush", "all"]);
-    let rx = spawn_listener(&g.lab, 1, DELIVERY_TIMEOUT, false);
+    let rx = spawn_listener(&g.lab, 1, LISTEN_WHILE_PATH_RUNS, false);
     let (evs, log, ok) = path(g.lab.names.prefix.as_deref().unwrap(), &[]);
     assert!(ok, "{log}");
     in_order(
@@ -152,7 +158,7 @@ fn xdp_mode_shows_the_redirect_before_any_skb_in_netns_1() {
             ..Default::default()
         },
     );
-    let rx = spawn_listener(&g.lab, 1, DELIVERY_TIMEOUT, false);
+    let rx = spawn_listener(&g.lab, 1, LISTEN_WHILE_PATH_RUNS, false);
     let (evs, log, ok) = path(g.lab.names.prefix.as_deref().unwrap(), &[]);
     assert!(ok, "{log}");
     // XDP on veth1@2 redirects the frame into veth2@1 before netns_1's
@@ -315,6 +321,35 @@ fn without_a_program_netns_1_forwards_to_netns_2() {
 }
 
 #[test]
+fn neigh_mode_resolves_the_destination_in_netns_1s_neighbour_layer() {
+    let g = LabGuard::up(
+        "ptm",
+        &UpOptions {
+            mode: loader::lab::mode::find("neigh").expect("neigh mode"),
+            ..Default::default()
+        },
+    );
+    // bpf_redirect_neigh fills the MACs from netns_1's neighbour table, so
+    // with the entry flushed its neighbour layer must resolve it first.
+    ip_neigh(&g.lab, Side::Netns1, &["flush", "all"]);
+    let (evs, log, ok) = path(g.lab.names.prefix.as_deref().unwrap(), &[]);
+    assert!(ok, "{log}");
+    let at = in_order(
+        &evs,
+        &[
+            ("netif_receive_skb", "netns_1", "veth1@2"),
+            ("neigh_create", "netns_1", "veth2@1"),
+            ("neigh_update", "netns_1", "veth2@1"),
+            ("net_dev_queue", "netns_1", "veth2@1"),
+            ("netif_receive_skb", "netns_2", "veth2@2"),
+        ],
+        &log,
+    );
+    assert_eq!(evs[at[1]].daddr, "10.0.2.11", "{log}");
+    assert_eq!(evs[at[2]].nud_state, "INCOMPLETE", "{log}");
+}
+
+#[test]
 fn a_lab_that_is_not_up_is_refused_and_nothing_is_left() {
     require_root();
     let prefix = unique_prefix("ptx");
@@ -363,7 +398,11 @@ fn a_lab_that_is_not_up_is_refused_and_nothing_is_left() {
     assert!(ok, "{log}");
     assert!(log.contains("attached "), "{log}");
     if log.contains("fentry is refused") {
-        assert_eq!(log.matches("warning: fentry is refused").count(), 1, "{log}");
+        assert_eq!(
+            log.matches("warning: fentry is refused").count(),
+            1,
+            "{log}"
+        );
         assert!(log.contains("EPERM"), "{log}");
     }
     assert!(nothing_left(), "path left programs or maps behind");

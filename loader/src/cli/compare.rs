@@ -364,7 +364,7 @@ fn path_text(e: &Entry, reference: &Entry) -> String {
     let mut line = String::from("  ");
     for (i, l) in labels.iter().enumerate() {
         let piece = if i == 0 { l.clone() } else { format!(" > {l}") };
-        if line.len() + piece.len() > 100 && line.trim().len() > 0 {
+        if line.len() + piece.len() > 100 && !line.trim().is_empty() {
             s.push_str(&line);
             s.push('\n');
             line = String::from("   ");

@@ -45,6 +45,20 @@ pub struct LinkProgram {
     pub helper: &'static str,
 }
 
+/// `--mode netkit --pitfall`: the same program on the other end of the
+/// pair's programs, `BPF_NETKIT_PRIMARY` (54), which runs on veth2@1's
+/// transmit (netns_1 -> netns_2) and so never sees netns_2's replies.
+pub static NETKIT_ON_PRIMARY: LinkProgram = LinkProgram {
+    source: "bpf-src/netkit.s",
+    embedded: include_str!("../../../bpf-src/netkit.s"),
+    attach: AttachType::NetkitPrimary,
+    prog_type: ProgType::SchedCls,
+    dev: VETH2_1,
+    runs: "veth2@1's transmit in netns_1",
+    target: VETH1_2,
+    helper: "bpf_redirect_neigh",
+};
+
 /// `--mode netkit`'s way back: `bpf-src/netkit.s` on veth2@2's transmit
 /// (`BPF_NETKIT_PEER`, attached through veth2@1), `bpf_redirect_neigh` to
 /// veth1@2.
@@ -235,6 +249,51 @@ pub const FIB_RET_CODES: &[(u32, &str)] = &[
     (9, "BPF_FIB_LKUP_RET_NO_SRC_ADDR"),
 ];
 
+/// A `BPF_FIB_LOOKUP_*` flag (include/uapi/linux/bpf.h) and the kernel that
+/// added it (net/core/filter.c's accepted-flags mask grew with each).
+#[derive(Debug, PartialEq, Eq)]
+pub struct FibFlag {
+    pub value: u32,
+    pub name: &'static str,
+    pub since: &'static str,
+}
+
+/// Every `bpf_fib_lookup` flag; `fib.s` uses none (a full lookup, as
+/// `ip_forward` does), and [`super::Lab::probe_fib_flags`] asks the kernel
+/// which of them it knows.
+pub static FIB_LOOKUP_FLAGS: &[FibFlag] = &[
+    FibFlag {
+        value: 1,
+        name: "BPF_FIB_LOOKUP_DIRECT",
+        since: "4.18",
+    },
+    FibFlag {
+        value: 2,
+        name: "BPF_FIB_LOOKUP_OUTPUT",
+        since: "4.18",
+    },
+    FibFlag {
+        value: 4,
+        name: "BPF_FIB_LOOKUP_SKIP_NEIGH",
+        since: "6.3",
+    },
+    FibFlag {
+        value: 8,
+        name: "BPF_FIB_LOOKUP_TBID",
+        since: "6.5",
+    },
+    FibFlag {
+        value: 16,
+        name: "BPF_FIB_LOOKUP_SRC",
+        since: "6.7",
+    },
+    FibFlag {
+        value: 32,
+        name: "BPF_FIB_LOOKUP_MARK",
+        since: "6.10",
+    },
+];
+
 /// Device names of the same-netns pair the `peer` pitfall adds.
 pub const SAME_NS_A: &str = "vethsame@1";
 pub const SAME_NS_B: &str = "vethsame@2";
@@ -408,7 +467,14 @@ pub static MODES: &[Mode] = &[
                   bpf_redirect_neigh's the replies out of veth1@2; netns_1's stack is skipped \
                   both ways",
         extras: &[ExtraRef::NetkitPair, ExtraRef::Link(&NETKIT_RETURN)],
-        pitfall: None,
+        pitfall: Some(Pitfall {
+            what: "netkit.s attached with BPF_NETKIT_PRIMARY instead: it runs on veth2@1's \
+                   transmit (netkit_xmit runs the sending device's programs), never sees \
+                   netns_2's replies, and netns_1's stack forwards them",
+            extras: &[ExtraRef::Link(&NETKIT_ON_PRIMARY)],
+            without: &[ExtraRef::Link(&NETKIT_RETURN)],
+            target: None,
+        }),
         test_codes: None,
         maps: &[],
     },
@@ -598,5 +664,11 @@ mod tests {
             "netkit wants the primary's ifindex"
         );
         assert!(nk.extras(false).contains(&Extra::Link(&NETKIT_RETURN)));
+        // The pitfall swaps the attach type, nothing else.
+        let p = nk.extras(true);
+        assert!(p.contains(&Extra::Link(&NETKIT_ON_PRIMARY)));
+        assert!(!p.contains(&Extra::Link(&NETKIT_RETURN)));
+        assert_eq!(NETKIT_ON_PRIMARY.attach.raw(), 54, "BPF_NETKIT_PRIMARY");
+        assert_eq!(NETKIT_ON_PRIMARY.source, NETKIT_RETURN.source);
     }
 }

@@ -297,9 +297,15 @@ impl Step {
                 "an XDP frame loses the sender's CHECKSUM_PARTIAL: without this netns_2 drops \
                  it as Udp InCsumErrors",
             ),
+            Step::Extra(Extra::Link(p)) if p.attach == crate::types::AttachType::NetkitPeer => {
+                Some(
+                    "--mode netkit: the way back runs a program on the netkit pair itself \
+                     (BPF_NETKIT_PEER, at veth2@2's transmit), so replies skip netns_1's stack too",
+                )
+            }
             Step::Extra(Extra::Link(_)) => Some(
-                "--mode netkit: the way back runs a program on the netkit pair itself \
-                 (BPF_NETKIT_PEER, at veth2@2's transmit), so replies skip netns_1's stack too",
+                "--mode netkit --pitfall: the same program on the primary's own transmit \
+                 (BPF_NETKIT_PRIMARY), where netns_2's replies never pass",
             ),
             Step::Extra(_) => Some("this mode's pitfall, asked for with --pitfall"),
             Step::CreateMap { .. } | Step::FillMap { .. } => {

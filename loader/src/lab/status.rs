@@ -5,7 +5,9 @@
 //! from an `RTM_GETTFILTER` dump of `veth1@2` ingress (`TCA_BPF_ID`,
 //! `TCA_BPF_NAME`, `TCA_BPF_TAG`; include/uapi/linux/pkt_cls.h), and the
 //! program from `BPF_PROG_GET_FD_BY_ID` + `BPF_OBJ_GET_INFO_BY_FD`
-//! (include/uapi/linux/bpf.h). `netns_1`'s `Ip: ForwDatagrams` counter
+//! (include/uapi/linux/bpf.h); the lab's pinned links (TCX, netkit) from
+//! `BPF_OBJ_GET_INFO_BY_FD` on each pin (`struct bpf_link_info`). `netns_1`'s
+//! `Ip: ForwDatagrams` counter
 //! (`/proc/net/snmp`) shows whether its stack forwarded anything.
 
 use std::fmt;

@@ -5,7 +5,9 @@
 //! (rtnetlink, `include/uapi/linux/rtnetlink.h`, `if_link.h`, `pkt_sched.h`,
 //! `pkt_cls.h`); sysctls are written under `/proc/sys` from a thread inside
 //! the namespace; the program is assembled by `ebpf-asm` and loaded with
-//! `BPF_PROG_LOAD` (`include/uapi/linux/bpf.h`) by [`crate::prog`].
+//! `BPF_PROG_LOAD` (`include/uapi/linux/bpf.h`) by [`crate::prog`]; TCX
+//! and netkit attachments are `BPF_LINK_CREATE` links ([`crate::link`]),
+//! pinned on bpffs.
 //!
 //! `up` starts with [`Lab::down`], like the seed's `-make down`, so running
 //! it on a lab that is up rebuilds it cleanly.
@@ -902,35 +904,7 @@ impl Lab {
     /// = veth1@2, and names the helper's return code the program left in
     /// `skb->cb[0]`.
     fn self_check(&self, prog: &Program, helper: &str, codes: &[(u32, &str)]) -> String {
-        let run = || -> Result<u32, LabError> {
-            let mut h = self.handle_in(Side::Netns1)?;
-            let idx = h
-                .link_index(plan::VETH1_2)
-                .map_err(|e| LabError::Failed(e.to_string()))?;
-            let dst_mac = h
-                .link_get(idx)
-                .map_err(|e| LabError::Failed(e.to_string()))?
-                .mac
-                .unwrap_or_default();
-            let frame = test_frame(&dst_mac);
-            let mut ctx = vec![0u8; SK_BUFF_CTX_LEN];
-            ctx[SK_BUFF_IFINDEX..SK_BUFF_IFINDEX + 4].copy_from_slice(&idx.to_ne_bytes());
-            let r = self
-                .run_in(Side::Netns1, || {
-                    prog.test_run(&crate::prog::TestRun {
-                        data_in: &frame,
-                        ctx_in: &ctx,
-                        ctx_out_size: SK_BUFF_CTX_LEN,
-                        ..Default::default()
-                    })
-                })?
-                .map_err(|e| LabError::Failed(e.to_string()))?;
-            r.ctx_out
-                .get(SK_BUFF_CB0..SK_BUFF_CB0 + 4)
-                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                .ok_or_else(|| LabError::Failed("the kernel returned no __sk_buff".into()))
-        };
-        match run() {
+        match self.test_run_cb0(prog) {
             Ok(code) => {
                 let name = codes
                     .iter()
@@ -945,6 +919,95 @@ impl Lab {
             }
             Err(e) => format!("self-check (BPF_PROG_TEST_RUN) not possible here: {e}"),
         }
+    }
+}
+
+impl Lab {
+    /// Runs one packet from the host side (10.0.1.10) to 10.0.2.11 through
+    /// `prog` with `BPF_PROG_TEST_RUN`, from inside netns_1 with
+    /// `__sk_buff.ifindex` = veth1@2, and returns the `skb->cb[0]` the program
+    /// left (fib.s stores its helper's return code there).
+    pub fn test_run_cb0(&self, prog: &Program) -> Result<u32, LabError> {
+        let mut h = self.handle_in(Side::Netns1)?;
+        let idx = h
+            .link_index(plan::VETH1_2)
+            .map_err(|e| LabError::Failed(e.to_string()))?;
+        let dst_mac = h
+            .link_get(idx)
+            .map_err(|e| LabError::Failed(e.to_string()))?
+            .mac
+            .unwrap_or_default();
+        let frame = test_frame(&dst_mac);
+        let mut ctx = vec![0u8; SK_BUFF_CTX_LEN];
+        ctx[SK_BUFF_IFINDEX..SK_BUFF_IFINDEX + 4].copy_from_slice(&idx.to_ne_bytes());
+        let r = self
+            .run_in(Side::Netns1, || {
+                prog.test_run(&crate::prog::TestRun {
+                    data_in: &frame,
+                    ctx_in: &ctx,
+                    ctx_out_size: SK_BUFF_CTX_LEN,
+                    ..Default::default()
+                })
+            })?
+            .map_err(|e| LabError::Failed(e.to_string()))?;
+        r.ctx_out
+            .get(SK_BUFF_CB0..SK_BUFF_CB0 + 4)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| LabError::Failed("the kernel returned no __sk_buff".into()))
+    }
+
+    /// Which `BPF_FIB_LOOKUP_*` flags this kernel's `bpf_fib_lookup`
+    /// accepts, probed rather than assumed from the version: `bpf-src/fib.s`
+    /// assembled with `-D FLAGS=<flag>`, loaded, and run on one test packet
+    /// in the running lab ([`Lab::test_run_cb0`]). The helper refuses a flag
+    /// it does not know with `-EINVAL` before any lookup
+    /// (`BPF_CALL_4(bpf_skb_fib_lookup)`, net/core/filter.c); any other
+    /// answer is a `BPF_FIB_LKUP_RET_*` code, i.e. the flag was accepted.
+    pub fn probe_fib_flags(&self) -> Result<Vec<FibFlagProbe>, LabError> {
+        let m = mode::find("fib").map_err(LabError::Input)?;
+        let (origin, text) = ProgramSource::Default.resolve_for(m.source, m.embedded)?;
+        let target = self
+            .handle_in(Side::Netns1)?
+            .link_index(plan::VETH2_1)
+            .map_err(|e| LabError::Failed(e.to_string()))?;
+        let mut out = Vec::new();
+        for f in mode::FIB_LOOKUP_FLAGS {
+            let mut d = defines(target, &UpOptions::default());
+            d.push(("FLAGS".to_string(), i64::from(f.value)));
+            let p = assemble(&origin, &text, &d)?;
+            let prog = Program::load_asm(
+                &p,
+                &AsmLoad {
+                    prog_type: ProgType::SchedCls,
+                    file_name: &origin,
+                    maps: &[],
+                    verbose: false,
+                },
+            )
+            .map_err(|e| {
+                LabError::Failed(format!("loading {origin} with FLAGS={}: {e}", f.value))
+            })?;
+            out.push(FibFlagProbe {
+                flag: f,
+                code: self.test_run_cb0(&prog)? as i32,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// What [`Lab::probe_fib_flags`] found for one flag.
+#[derive(Clone, Copy, Debug)]
+pub struct FibFlagProbe {
+    pub flag: &'static mode::FibFlag,
+    /// `bpf_fib_lookup`'s return value: a `BPF_FIB_LKUP_RET_*` code, or
+    /// `-EINVAL` for a flag the kernel does not know.
+    pub code: i32,
+}
+
+impl FibFlagProbe {
+    pub fn accepted(&self) -> bool {
+        self.code != -libc::EINVAL
     }
 }
 

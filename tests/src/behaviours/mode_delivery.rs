@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use loader::lab::mode;
-use loader::lab::plan::{DEST_ADDR, VETH2_1, VETH2_2};
+use loader::lab::plan::{DEST_ADDR, VETH1_2, VETH2_1, VETH2_2};
 use loader::lab::UpOptions;
 
 use crate::report::Verdict;
@@ -223,7 +223,9 @@ fn pitfall_drops(tag: &str, name: &str) -> Result<Verdict, String> {
         .lab
         .ip_counter(Side::Netns1, "ForwDatagrams")
         .map_err(|e| e.to_string())?;
-    let stats = || -> Result<[u64; 2], String> {
+    // veth1@2 too: where the redirect itself fails (xdp_do_redirect refusing
+    // a target), veth counts it on the receiving queue (rx_dropped).
+    let stats = || -> Result<[u64; 3], String> {
         let a = g
             .lab
             .link_stats(Side::Netns1, VETH2_1)
@@ -232,7 +234,11 @@ fn pitfall_drops(tag: &str, name: &str) -> Result<Verdict, String> {
             .lab
             .link_stats(Side::Netns2, VETH2_2)
             .map_err(|e| e.to_string())?;
-        Ok([a.tx_dropped, b.rx_dropped])
+        let c = g
+            .lab
+            .link_stats(Side::Netns1, VETH1_2)
+            .map_err(|e| e.to_string())?;
+        Ok([a.tx_dropped, b.rx_dropped, c.rx_dropped])
     };
     let s0 = stats()?;
     if udp_delivered(&g, &listener, 5)? {
@@ -259,8 +265,9 @@ fn pitfall_drops(tag: &str, name: &str) -> Result<Verdict, String> {
         .map(|(a, b)| a.saturating_sub(b))
         .collect();
     Ok(Verdict::pass_with(format!(
-        "5 sent, none delivered; IFLA_STATS64 deltas: veth2@1 tx_dropped +{}, veth2@2 rx_dropped +{}",
-        d[0], d[1]
+        "5 sent, none delivered; IFLA_STATS64 deltas: veth2@1 tx_dropped +{}, veth2@2 rx_dropped +{}, \
+         veth1@2 rx_dropped +{}",
+        d[0], d[1], d[2]
     )))
 }
 

@@ -9,8 +9,10 @@
 //! the netkit program every reply would be forwarded by netns_1's stack).
 //! Then the contrast: the link's pin is removed, the kernel detaches the
 //! program, and the same echo makes netns_1 forward the replies again.
-//! n/a where the kernel refuses to create a netkit pair (no
-//! `CONFIG_NETKIT`), with the kernel's words.
+//! The pitfall (`--pitfall`) attaches the same program with
+//! `BPF_NETKIT_PRIMARY`: it then runs on veth2@1's transmit, and netns_1
+//! forwards every reply. Both are n/a where the kernel refuses to create a
+//! netkit pair (no `CONFIG_NETKIT`), with the kernel's words.
 
 use std::time::{Duration, Instant};
 
@@ -117,5 +119,76 @@ pub fn return_path() -> Result<Verdict, String> {
         "ForwDatagrams +0 with the BPF_NETKIT_PEER link (UDP + TCP echo), +{} for the \
          same echo once it was detached",
         f3 - f2
+    )))
+}
+
+/// `--mode netkit --pitfall`: netkit.s on `BPF_NETKIT_PRIMARY` instead. The
+/// link is on veth2@1 itself, the way there still skips netns_1 (peer.s),
+/// but the program runs on veth2@1's transmit, which netns_2's replies never
+/// take: the TCP echo works and netns_1 forwards every reply.
+pub fn primary_misses_replies() -> Result<Verdict, String> {
+    let g = match up("mnkpri", "netkit", true)? {
+        Ok(g) => g,
+        Err(v) => return Ok(v),
+    };
+    let st = g.lab.status().map_err(|e| e.to_string())?;
+    let primary = AttachType::NetkitPrimary.raw();
+    let Some(link) = st
+        .links
+        .iter()
+        .find(|l| l.info.attach_type == Some(primary))
+    else {
+        return Ok(Verdict::Fail(format!(
+            "up --mode netkit --pitfall pinned no BPF_NETKIT_PRIMARY link; status:\n{st}"
+        )));
+    };
+    if st
+        .links
+        .iter()
+        .any(|l| l.info.attach_type == Some(AttachType::NetkitPeer.raw()))
+    {
+        return Ok(Verdict::Fail(
+            "the pitfall kept the BPF_NETKIT_PEER link".into(),
+        ));
+    }
+    let primary_idx = st
+        .device(Side::Netns1, plan::VETH2_1)
+        .map(|d| d.ifindex as u32)
+        .ok_or("no veth2@1 in netns_1")?;
+    if link.info.ifindex != Some(primary_idx) {
+        return Ok(Verdict::Fail(format!(
+            "the BPF_NETKIT_PRIMARY link is on ifindex {:?}, veth2@1 is {primary_idx}",
+            link.info.ifindex
+        )));
+    }
+    let listener = g.lab.udp_listener().map_err(|e| e.to_string())?;
+    let f0 = forwarded(&g)?;
+    if !udp_delivered(&g, &listener, 20)? {
+        return Ok(Verdict::Fail(
+            "--mode netkit --pitfall: the way there (peer.s) delivered nothing".into(),
+        ));
+    }
+    let f1 = forwarded(&g)?;
+    if f1 != f0 {
+        return Ok(Verdict::Fail(format!(
+            "netns_1 forwarded {} datagram(s) on the way there",
+            f1 - f0
+        )));
+    }
+    if let Some(why) = tcp_echo(&g)? {
+        return Ok(Verdict::Fail(format!("--mode netkit --pitfall: {why}")));
+    }
+    let f2 = forwarded(&g)?;
+    if f2 == f1 {
+        return Ok(Verdict::Fail(
+            "with the program on BPF_NETKIT_PRIMARY netns_1 forwarded no reply: the \
+             primary's programs saw netns_2's transmit after all"
+                .into(),
+        ));
+    }
+    Ok(Verdict::pass_with(format!(
+        "BPF_NETKIT_PRIMARY link on veth2@1: UDP there +0, the TCP echo's replies +{} \
+         (netns_1 forwarded them)",
+        f2 - f1
     )))
 }

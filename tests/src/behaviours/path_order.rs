@@ -112,5 +112,15 @@ pub fn peer_egress_forwarding() -> Result<Verdict, String> {
             Err(e) => return Ok(Verdict::Fail(e)),
         },
     };
-    Ok(Verdict::Pass(Some(format!("{tp}; {fentry}"))))
+    // The shortest path in full, so the matrix shows what differs by kernel.
+    let peer: Vec<String> = paths[2]
+        .steps
+        .iter()
+        .filter(|s| !s.function)
+        .map(|s| s.label())
+        .collect();
+    Ok(Verdict::Pass(Some(format!(
+        "{tp}; {fentry}; peer (tp_btf): {}",
+        peer.join(" ")
+    ))))
 }

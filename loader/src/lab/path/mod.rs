@@ -92,6 +92,7 @@ pub const XDP_TRACEPOINTS: &[&str] = &["xdp_redirect", "xdp_redirect_err"];
 /// the names that exist on every kernel of the matrix, plus the renamed
 /// ones, which are probed in BTF and skipped where absent.
 pub const CURATED_FUNCTIONS: &[&str] = &[
+    "tcf_classify",
     "skb_do_redirect",
     "__bpf_redirect",
     "__dev_queue_xmit",
@@ -102,7 +103,10 @@ pub const CURATED_FUNCTIONS: &[&str] = &[
     "__dev_forward_skb2",
     "__netif_rx",
     "netif_rx",
+    "netif_rx_internal",
+    "enqueue_to_backlog",
     "__netif_receive_skb",
+    "__netif_receive_skb_one_core",
     "__netif_receive_skb_core",
     "ip_rcv",
     "ip_rcv_finish",
@@ -342,6 +346,19 @@ impl Tracer {
     /// fentry functions. A refused function layer is reported in
     /// `function_layer_refused`, not as an error.
     pub fn attach(btf: &Vmlinux, functions: &[String]) -> Result<Tracer, LabError> {
+        Tracer::attach_within(btf, functions, None)
+    }
+
+    /// [`Tracer::attach`], trying fentry functions only until `budget` has
+    /// passed since the start; the rest are skipped, said so. (On 5.10 each
+    /// fentry attach waits for an RCU-tasks grace period, so the 1,500 skb
+    /// functions of `--all` take minutes on a slow machine.)
+    pub fn attach_within(
+        btf: &Vmlinux,
+        functions: &[String],
+        budget: Option<Duration>,
+    ) -> Result<Tracer, LabError> {
+        let start = std::time::Instant::now();
         let fail = |what: &str, e: crate::Error| LabError::Failed(format!("{what}: {e}"));
         let events = RingBuf::create("path_events", RINGBUF_BYTES)
             .map_err(|e| fail("creating the events ring buffer", e))?;
@@ -425,8 +442,11 @@ impl Tracer {
                         name: tp.to_string(),
                         btf_id,
                     };
-                    t.add_template(&hook, NEIGH_TEMPLATE, NEIGH_FILE, d)
-                        .map_err(|e| fail(&hook.section(), e))?;
+                    // The neighbour layer adds to the packet's story but is
+                    // not it: a kernel refusing one hook skips it, said why.
+                    if let Err(e) = t.add_template(&hook, NEIGH_TEMPLATE, NEIGH_FILE, d) {
+                        t.skipped.push((hook.section(), e.to_string()));
+                    }
                 }
                 Err(why) => t.skipped.push((format!("tp_btf/{tp}"), why)),
             }
@@ -445,6 +465,16 @@ impl Tracer {
             }
         }
         for f in functions {
+            if let Some(b) = budget.filter(|b| start.elapsed() >= *b) {
+                t.skipped.push((
+                    format!("fentry/{f}"),
+                    format!(
+                        "not tried: the time budget of {} s ran out",
+                        b.as_secs_f64()
+                    ),
+                ));
+                continue;
+            }
             if t.function_layer_refused.is_some() {
                 t.skipped.push((
                     format!("fentry/{f}"),
@@ -734,7 +764,15 @@ pub fn annotate(
         ),
         "netif_receive_skb" => format!("received on {dev} in {ns}"),
         "skb_copy_datagram_iovec" => format!("delivered to the UDP socket in {ns}"),
-        "fib_table_lookup" => format!("{ns}'s IP stack looked up a route (packet from {dev})"),
+        // The flow carries no packet: a datagram's input route and proxy
+        // ARP's check that it can answer for 10.0.2.11 look the same.
+        "fib_table_lookup" if side.is_some() && dev == "a device outside the lab" => format!(
+            "{ns}'s IP stack looked up the route to 10.0.2.11 (an output lookup: no lab device \
+             came in, as for bpf_redirect_neigh or bpf_fib_lookup)"
+        ),
+        "fib_table_lookup" => {
+            format!("{ns}'s IP stack looked up the route to 10.0.2.11 (input from {dev})")
+        }
         "xdp_redirect" => format!(
             "XDP on {dev} in {ns} redirected the frame (bpf_redirect), before any skb exists"
         ),
