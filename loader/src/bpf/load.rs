@@ -80,8 +80,9 @@ pub struct LoadSpec<'a> {
     /// `--set NAME=VALUE`: data objects to write before their section's
     /// map is filled (and, for `.rodata`, frozen).
     pub sets: &'a [(String, i64)],
-    /// Maps made elsewhere (the lab's), for relocations against undefined
-    /// symbols of that name.
+    /// Maps made elsewhere (the lab's), by name: for relocations against
+    /// undefined symbols of that name, and in place of a `.maps`
+    /// declaration of that name (its type and sizes must match).
     pub extern_maps: &'a [(&'a str, BorrowedFd<'a>)],
     /// (section index, byte offset) of `lddw`s against an extern map that
     /// take a pointer into its value even at offset 0 (a `.s` file's
@@ -259,10 +260,15 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         loaded: loaded_btf.as_ref(),
     };
     for d in &decls {
-        maps.push(
-            create_declared(d, &typed, &mut warnings)
-                .map_err(|e| about(e, &format!("map {}", d.name)))?,
-        );
+        let what = format!("map {}", d.name);
+        let m = match spec.extern_maps.iter().find(|(n, _)| *n == d.name) {
+            // A map made elsewhere (the lab's, pinned) stands in for the
+            // declaration, as libbpf's bpf_map__reuse_fd does, if it is
+            // the map the object declares.
+            Some((_, fd)) => reuse_declared(d, *fd),
+            None => create_declared(d, &typed, &mut warnings),
+        };
+        maps.push(m.map_err(|e| about(e, &what))?);
     }
     let data_maps = create_data_maps(obj, &typed, spec, &mut warnings)?;
     // (section index, index into maps) for data sections.
@@ -451,6 +457,59 @@ impl TypedMaps<'_> {
             }
         }
     }
+}
+
+/// The map `fd` in place of declaration `d`, when its type and sizes are
+/// the declared ones.
+fn reuse_declared(d: &MapDecl, fd: BorrowedFd<'_>) -> Result<ObjectMap> {
+    let owned = fd
+        .try_clone_to_owned()
+        .map_err(|e| Error::io("duplicating a given map fd", e))?;
+    let map = Map::from_fd(owned)?;
+    let info = map.info()?;
+    let declared = (
+        d.map_type().unwrap_or(0),
+        d.key_size().unwrap_or(0),
+        d.value_size().unwrap_or(0),
+        d.max_entries().unwrap_or(0),
+    );
+    let given = (
+        info.map_type,
+        info.key_size,
+        info.value_size,
+        info.max_entries,
+    );
+    if declared != given {
+        return Err(Error::Input(format!(
+            "the object declares type {} key {} value {} max_entries {}, but the map given \
+             for it (id {}) is type {} key {} value {} max_entries {}",
+            declared.0,
+            declared.1,
+            declared.2,
+            declared.3,
+            info.id,
+            given.0,
+            given.1,
+            given.2,
+            given.3
+        )));
+    }
+    let map_type = MapType::from_raw(info.map_type).ok_or_else(|| {
+        Error::Input(format!(
+            "map type {} is not one this loader knows",
+            info.map_type
+        ))
+    })?;
+    Ok(ObjectMap {
+        name: d.name.clone(),
+        origin: MapOrigin::Declared,
+        map_type,
+        key_size: info.key_size,
+        value_size: info.value_size,
+        max_entries: info.max_entries,
+        flags: MapFlags::from_bits_retain(info.flags),
+        map,
+    })
 }
 
 /// Creates one map of `.maps`.
