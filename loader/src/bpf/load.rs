@@ -1222,6 +1222,89 @@ mod tests {
         assert_eq!(program_sections(&obj), vec!["xdp".to_string()]);
     }
 
+    /// Kernel-free: a call through `R_BPF_64_32` to a function in `.text`
+    /// and a hand-written same-section `call pc+N` are both linked, each
+    /// callee appended once, each `imm` the new distance.
+    #[test]
+    fn calls_are_linked_without_a_kernel() {
+        use ebpf_asm::object::{Binding, Section, Symbol, SymbolType};
+        let insn = |code: u8, regs: u8, imm: i32| {
+            let mut b = [0u8; 8];
+            b[0] = code;
+            b[1] = regs;
+            b[4..].copy_from_slice(&imm.to_le_bytes());
+            b
+        };
+        let call = insn(BPF_JMP | BPF_CALL, BPF_PSEUDO_CALL << 4, -1);
+        let exit = insn(0x95, 0, 0);
+        let mov = |v| insn(0xb7, 0, v);
+        let mut obj = Object::new();
+        let text = obj.add_section(Section::new(".text", SectionKind::Program));
+        // sub: r0 = 42; exit. local: r0 = 7; exit.
+        for i in [mov(42), exit, mov(7), exit] {
+            obj.sections[text].push_bytes(&i);
+        }
+        let tc = obj.add_section(Section::new("tc", SectionKind::Program));
+        // call sub (relocated); call pc+1 (to the local function: slot 3); exit; local.
+        for i in [
+            call,
+            insn(BPF_JMP | BPF_CALL, BPF_PSEUDO_CALL << 4, 1),
+            exit,
+            mov(1),
+            exit,
+        ] {
+            obj.sections[tc].push_bytes(&i);
+        }
+        let f = |name: &str, section, value, size, binding| Symbol {
+            name: name.into(),
+            section: Some(section),
+            value,
+            size,
+            kind: SymbolType::Func,
+            binding,
+        };
+        obj.symbols.push(f("sub", text, 0, 16, Binding::Local));
+        obj.symbols.push(f("other", text, 16, 16, Binding::Local));
+        obj.symbols.push(f("prog", tc, 0, 24, Binding::Global));
+        obj.symbols.push(f("local", tc, 24, 16, Binding::Local));
+        obj.sections[tc]
+            .relocations
+            .push(ebpf_asm::object::Relocation {
+                offset: 0,
+                symbol: 0,
+                kind: RelocType::Ld64,
+            });
+        let spec = LoadSpec::default();
+        let link = |obj: &Object| {
+            let ctx = Ctx {
+                obj,
+                file: "t.o",
+                spec: &spec,
+                decls: &[],
+                maps: &[],
+                data_of: &[],
+                btf: None,
+                ext: None,
+            };
+            ctx.link(&obj.program("prog").unwrap())
+        };
+        // R_BPF_64_64 on a call is refused with its section and offset.
+        let e = link(&obj).err().unwrap().to_string();
+        assert!(
+            e.contains("t.o: section tc at offset 0x0") && e.contains("not lddw"),
+            "{e}"
+        );
+        obj.sections[tc].relocations[0].kind = RelocType::Call32;
+        let l = link(&obj).unwrap();
+        // prog (3 slots), then sub (2) for the first call, then local (2).
+        assert_eq!(l.subprograms, ["sub", "local"]);
+        assert_eq!(l.code.len(), 7 * 8);
+        assert_eq!(imm_at(&l.code, 0), 3 - 1, "call sub: slot 3");
+        assert_eq!(imm_at(&l.code, 1), 5 - 2, "call local: slot 5");
+        assert_eq!(imm_at(&l.code, 3), 42);
+        assert_eq!(imm_at(&l.code, 5), 1);
+    }
+
     #[test]
     fn a_missing_license_is_named_before_any_syscall() {
         let obj = Object::new();
