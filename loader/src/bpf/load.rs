@@ -999,7 +999,8 @@ impl Ctx<'_> {
                         offset,
                         format!(
                             "lddw of {:?}, which is neither a map in .maps nor data in this \
-                             object, and was not given as a map",
+                             object, and was not given as a map (declare it in .maps, or \
+                             create it first and pass it, as the lab does)",
                             sym.name
                         ),
                     )
