@@ -307,3 +307,25 @@ fn unsupported_objects_are_refused_with_the_reason() {
     let e = load(&me, None).unwrap_err().to_string();
     assert!(e.contains("not EM_BPF (247)"), "{e}");
 }
+
+/// A static function passed to `bpf_loop` is an `lddw` of `.text` (a
+/// `R_BPF_64_64` against the section, the function's byte offset in
+/// `imm`): the loader appends the function and makes the `lddw` a
+/// `BPF_PSEUDO_FUNC` pointing at it. The callback runs ten times.
+#[test]
+fn callbacks_are_linked_as_pseudo_func() {
+    let c = "#include <linux/bpf.h>\n\
+             static long (*bpf_loop)(__u32 n, void *fn, void *ctx, __u64 flags) = (void *)181;\n\
+             static int add(__u32 i, void *ctx) { *(__u64 *)ctx += i; return 0; }\n\
+             __attribute__((section(\"tc\"), used)) int loop(struct __sk_buff *skb)\n\
+             { __u64 sum = 0; bpf_loop(10, add, &sum, 0); return sum; }\n\
+             char l[] __attribute__((section(\"license\"), used)) = \"GPL\";\n";
+    let src = std::env::temp_dir().join(format!("loader-obj-{}-cb.c", std::process::id()));
+    std::fs::write(&src, c).expect("write C source");
+    let obj = clang_build_file(&src, &[], "cb");
+    let _ = std::fs::remove_file(&src);
+    let loaded = load(&obj, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.programs[0].subprograms, ["add"]);
+    let r = run_once(&loaded.programs[0].program, &[0u8; 64]);
+    assert_eq!(r.retval, 45, "0 + 1 + ... + 9");
+}

@@ -342,3 +342,62 @@ fn mutated_objects_never_panic_the_loader() {
         "loaded {loaded}, refused {refused}"
     );
 }
+
+/// A map given by name stands in for the object's declaration of that name
+/// (how the lab passes its pinned maps): the program updates *that* map.
+/// A given map of another shape is refused, naming both shapes.
+#[test]
+fn a_given_map_replaces_the_declared_one_when_it_matches() {
+    use std::os::fd::AsFd;
+    require_root();
+    assert!(have("clang-19"), "needs clang-19");
+    let prefix = unique_prefix("objg");
+    let obj = std::env::temp_dir().join(format!("{prefix}.o"));
+    let _scratch = Scratch(vec![obj.clone()]);
+    compile(&corpus("two_progs.bpf.c"), &obj);
+    let bytes = std::fs::read(&obj).unwrap();
+    let make = |max_entries| {
+        Map::create(&loader::MapSpec {
+            map_type: loader::MapType::Hash,
+            key_size: 4,
+            value_size: 8,
+            max_entries,
+            flags: loader::map::MapFlags::NO_PREALLOC.bits(),
+            name: "given",
+        })
+        .unwrap()
+    };
+    let ours = make(64);
+    let given = [("counts", ours.as_fd())];
+    let loaded = loader::load::load_elf(
+        &bytes,
+        &loader::load::LoadSpec {
+            program: Some("tc_count"),
+            extern_maps: &given,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run(&loaded.programs[0].program), 100);
+    let n = ours
+        .lookup(&64u32.to_ne_bytes())
+        .unwrap()
+        .expect("counted in ours");
+    assert_eq!(u64::from_ne_bytes(n[..8].try_into().unwrap()), 1);
+
+    let other = make(32);
+    let given = [("counts", other.as_fd())];
+    let e = loader::load::load_elf(
+        &bytes,
+        &loader::load::LoadSpec {
+            extern_maps: &given,
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("map counts") && e.contains("max_entries 64, but the map given"),
+        "{e}"
+    );
+}

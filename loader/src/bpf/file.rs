@@ -150,7 +150,13 @@ pub fn load_object_file(path: &Path, opts: &FileOptions<'_>) -> Result<(LoadedOb
             verbose: opts.verbose,
             ..Default::default()
         },
-    )?;
+    );
+    let loaded = match (loaded, read.kind) {
+        // A .s file is not an ELF object: say what is wrong without that
+        // prefix (the message names the section and offset all the same).
+        (Err(Error::Elf(m)), FileKind::Asm) => Err(Error::Input(m)),
+        (other, _) => other,
+    }?;
     Ok((loaded, read))
 }
 

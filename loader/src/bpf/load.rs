@@ -15,8 +15,10 @@
 //!    `BPF_PSEUDO_MAP_VALUE` plus the offset (symbol value plus the
 //!    implicit addend in `imm`); a bpf-to-bpf call (`BPF_PSEUDO_CALL`, with
 //!    or without `R_BPF_64_32`) pulls the called function into the program,
-//!    appended after it, and its `imm` is set to the new distance; the
-//!    func_info and line_info of every appended function follow it;
+//!    appended after it, and its `imm` is set to the new distance; so does
+//!    an `lddw` of a function (a callback for `bpf_loop`), which becomes
+//!    `BPF_PSEUDO_FUNC`; the func_info and line_info of every appended
+//!    function follow it;
 //! 4. programs: every program of [`Object::programs`] (or the one named),
 //!    loaded with `BPF_PROG_LOAD`, `prog_btf_fd`, `func_info`, `line_info`,
 //!    and the line info as the source map of its verifier log.
@@ -78,8 +80,9 @@ pub struct LoadSpec<'a> {
     /// `--set NAME=VALUE`: data objects to write before their section's
     /// map is filled (and, for `.rodata`, frozen).
     pub sets: &'a [(String, i64)],
-    /// Maps made elsewhere (the lab's), for relocations against undefined
-    /// symbols of that name.
+    /// Maps made elsewhere (the lab's), by name: for relocations against
+    /// undefined symbols of that name, and in place of a `.maps`
+    /// declaration of that name (its type and sizes must match).
     pub extern_maps: &'a [(&'a str, BorrowedFd<'a>)],
     /// (section index, byte offset) of `lddw`s against an extern map that
     /// take a pointer into its value even at offset 0 (a `.s` file's
@@ -257,10 +260,15 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         loaded: loaded_btf.as_ref(),
     };
     for d in &decls {
-        maps.push(
-            create_declared(d, &typed, &mut warnings)
-                .map_err(|e| about(e, &format!("map {}", d.name)))?,
-        );
+        let what = format!("map {}", d.name);
+        let m = match spec.extern_maps.iter().find(|(n, _)| *n == d.name) {
+            // A map made elsewhere (the lab's, pinned) stands in for the
+            // declaration, as libbpf's bpf_map__reuse_fd does, if it is
+            // the map the object declares.
+            Some((_, fd)) => reuse_declared(d, *fd),
+            None => create_declared(d, &typed, &mut warnings),
+        };
+        maps.push(m.map_err(|e| about(e, &what))?);
     }
     let data_maps = create_data_maps(obj, &typed, spec, &mut warnings)?;
     // (section index, index into maps) for data sections.
@@ -449,6 +457,59 @@ impl TypedMaps<'_> {
             }
         }
     }
+}
+
+/// The map `fd` in place of declaration `d`, when its type and sizes are
+/// the declared ones.
+fn reuse_declared(d: &MapDecl, fd: BorrowedFd<'_>) -> Result<ObjectMap> {
+    let owned = fd
+        .try_clone_to_owned()
+        .map_err(|e| Error::io("duplicating a given map fd", e))?;
+    let map = Map::from_fd(owned)?;
+    let info = map.info()?;
+    let declared = (
+        d.map_type().unwrap_or(0),
+        d.key_size().unwrap_or(0),
+        d.value_size().unwrap_or(0),
+        d.max_entries().unwrap_or(0),
+    );
+    let given = (
+        info.map_type,
+        info.key_size,
+        info.value_size,
+        info.max_entries,
+    );
+    if declared != given {
+        return Err(Error::Input(format!(
+            "the object declares type {} key {} value {} max_entries {}, but the map given \
+             for it (id {}) is type {} key {} value {} max_entries {}",
+            declared.0,
+            declared.1,
+            declared.2,
+            declared.3,
+            info.id,
+            given.0,
+            given.1,
+            given.2,
+            given.3
+        )));
+    }
+    let map_type = MapType::from_raw(info.map_type).ok_or_else(|| {
+        Error::Input(format!(
+            "map type {} is not one this loader knows",
+            info.map_type
+        ))
+    })?;
+    Ok(ObjectMap {
+        name: d.name.clone(),
+        origin: MapOrigin::Declared,
+        map_type,
+        key_size: info.key_size,
+        value_size: info.value_size,
+        max_entries: info.max_entries,
+        flags: MapFlags::from_bits_retain(info.flags),
+        map,
+    })
 }
 
 /// Creates one map of `.maps`.
@@ -807,7 +868,38 @@ impl Ctx<'_> {
                             ),
                         ));
                     }
-                    self.map_ref(code, at, u.section, r.offset, sym, imm)?;
+                    let callback = sym
+                        .section
+                        .and_then(|t| self.obj.sections.get(t))
+                        .is_some_and(|t| t.kind == SectionKind::Program);
+                    if callback {
+                        // A function's address (`bpf_loop(n, fn, ...)`):
+                        // BPF_PSEUDO_FUNC with imm the distance to it, in
+                        // instructions; the addend is a byte offset into
+                        // the symbol (the section symbol, for static ones).
+                        let target = i64::try_from(sym.value)
+                            .ok()
+                            .and_then(|v| v.checked_add(i64::from(imm)))
+                            .and_then(|t| u64::try_from(t).ok())
+                            .filter(|t| t % INSN == 0)
+                            .ok_or_else(|| {
+                                self.err(
+                                    u.section,
+                                    r.offset,
+                                    format!(
+                                        "lddw of function {} + {imm}, not an instruction",
+                                        sym.name
+                                    ),
+                                )
+                            })?;
+                        let tsec = sym.section.unwrap_or(u.section);
+                        let t = self.slot_of(code, units, tsec, target, (u.section, r.offset))?;
+                        code[b + 1] = (code[b + 1] & 0x0f) | (BPF_PSEUDO_FUNC << 4);
+                        set_imm(code, at, t as i64 - (at as i64 + 1));
+                        set_imm(code, at + 1, 0);
+                    } else {
+                        self.map_ref(code, at, u.section, r.offset, sym, imm)?;
+                    }
                 }
                 RelocType::Call32 => {
                     if code[b] != BPF_JMP | BPF_CALL || code[b + 1] >> 4 != BPF_PSEUDO_CALL {
@@ -858,30 +950,19 @@ impl Ctx<'_> {
             }
             handled.insert(r.offset);
         }
-        // Calls within the section that need no relocation: the target is
-        // `imm + 1` instructions on, in the same section.
+        // Calls (and function addresses) within the section that need no
+        // relocation: the target is `imm + 1` instructions on, in the same
+        // section (a hand-written `call pc+N`, `r2 = func[N]`).
         let mut slot = 0;
         while slot < u.size / INSN {
             let off = u.start + slot * INSN;
             let at = u.placed + slot;
             let b = (at * INSN) as usize;
             let code0 = code[b];
-            if code0 == BPF_LD | BPF_DW | BPF_IMM {
-                if code[b + 1] >> 4 == BPF_PSEUDO_FUNC && !handled.contains(&off) {
-                    return Err(self.err(
-                        u.section,
-                        off,
-                        "a function pointer (BPF_PSEUDO_FUNC, a callback) is not supported by \
-                         this loader",
-                    ));
-                }
-                slot += 2;
-                continue;
-            }
-            if code0 == BPF_JMP | BPF_CALL
-                && code[b + 1] >> 4 == BPF_PSEUDO_CALL
-                && !handled.contains(&off)
-            {
+            let lddw = code0 == BPF_LD | BPF_DW | BPF_IMM;
+            let local = (lddw && code[b + 1] >> 4 == BPF_PSEUDO_FUNC)
+                || (code0 == BPF_JMP | BPF_CALL && code[b + 1] >> 4 == BPF_PSEUDO_CALL);
+            if local && !handled.contains(&off) {
                 let imm = imm_at(code, at);
                 let target = off as i64 + (i64::from(imm) + 1) * INSN as i64;
                 let target = u64::try_from(target)
@@ -889,7 +970,7 @@ impl Ctx<'_> {
                 let t = self.slot_of(code, units, u.section, target, (u.section, off))?;
                 set_imm(code, at, t as i64 - (at as i64 + 1));
             }
-            slot += 1;
+            slot += if lddw { 2 } else { 1 };
         }
         Ok(())
     }
@@ -918,7 +999,8 @@ impl Ctx<'_> {
                         offset,
                         format!(
                             "lddw of {:?}, which is neither a map in .maps nor data in this \
-                             object, and was not given as a map",
+                             object, and was not given as a map (declare it in .maps, or \
+                             create it first and pass it, as the lab does)",
                             sym.name
                         ),
                     )
@@ -978,15 +1060,6 @@ impl Ctx<'_> {
                     Some(off as i32),
                 )
             }
-            SectionKind::Program => Err(self.err(
-                section,
-                offset,
-                format!(
-                    "lddw of function {:?} (a callback, BPF_PSEUDO_FUNC) is not supported by \
-                     this loader",
-                    sym.name
-                ),
-            )),
             _ => Err(self.err(
                 section,
                 offset,
@@ -1148,6 +1221,89 @@ mod tests {
         assert_eq!(obj.sections[i].name, "xdp");
         assert!(pick_section(&obj, Some("tc")).is_err());
         assert_eq!(program_sections(&obj), vec!["xdp".to_string()]);
+    }
+
+    /// Kernel-free: a call through `R_BPF_64_32` to a function in `.text`
+    /// and a hand-written same-section `call pc+N` are both linked, each
+    /// callee appended once, each `imm` the new distance.
+    #[test]
+    fn calls_are_linked_without_a_kernel() {
+        use ebpf_asm::object::{Binding, Section, Symbol, SymbolType};
+        let insn = |code: u8, regs: u8, imm: i32| {
+            let mut b = [0u8; 8];
+            b[0] = code;
+            b[1] = regs;
+            b[4..].copy_from_slice(&imm.to_le_bytes());
+            b
+        };
+        let call = insn(BPF_JMP | BPF_CALL, BPF_PSEUDO_CALL << 4, -1);
+        let exit = insn(0x95, 0, 0);
+        let mov = |v| insn(0xb7, 0, v);
+        let mut obj = Object::new();
+        let text = obj.add_section(Section::new(".text", SectionKind::Program));
+        // sub: r0 = 42; exit. local: r0 = 7; exit.
+        for i in [mov(42), exit, mov(7), exit] {
+            obj.sections[text].push_bytes(&i);
+        }
+        let tc = obj.add_section(Section::new("tc", SectionKind::Program));
+        // call sub (relocated); call pc+1 (to the local function: slot 3); exit; local.
+        for i in [
+            call,
+            insn(BPF_JMP | BPF_CALL, BPF_PSEUDO_CALL << 4, 1),
+            exit,
+            mov(1),
+            exit,
+        ] {
+            obj.sections[tc].push_bytes(&i);
+        }
+        let f = |name: &str, section, value, size, binding| Symbol {
+            name: name.into(),
+            section: Some(section),
+            value,
+            size,
+            kind: SymbolType::Func,
+            binding,
+        };
+        obj.symbols.push(f("sub", text, 0, 16, Binding::Local));
+        obj.symbols.push(f("other", text, 16, 16, Binding::Local));
+        obj.symbols.push(f("prog", tc, 0, 24, Binding::Global));
+        obj.symbols.push(f("local", tc, 24, 16, Binding::Local));
+        obj.sections[tc]
+            .relocations
+            .push(ebpf_asm::object::Relocation {
+                offset: 0,
+                symbol: 0,
+                kind: RelocType::Ld64,
+            });
+        let spec = LoadSpec::default();
+        let link = |obj: &Object| {
+            let ctx = Ctx {
+                obj,
+                file: "t.o",
+                spec: &spec,
+                decls: &[],
+                maps: &[],
+                data_of: &[],
+                btf: None,
+                ext: None,
+            };
+            ctx.link(&obj.program("prog").unwrap())
+        };
+        // R_BPF_64_64 on a call is refused with its section and offset.
+        let e = link(&obj).err().unwrap().to_string();
+        assert!(
+            e.contains("t.o: section tc at offset 0x0") && e.contains("not lddw"),
+            "{e}"
+        );
+        obj.sections[tc].relocations[0].kind = RelocType::Call32;
+        let l = link(&obj).unwrap();
+        // prog (3 slots), then sub (2) for the first call, then local (2).
+        assert_eq!(l.subprograms, ["sub", "local"]);
+        assert_eq!(l.code.len(), 7 * 8);
+        assert_eq!(imm_at(&l.code, 0), 3 - 1, "call sub: slot 3");
+        assert_eq!(imm_at(&l.code, 1), 5 - 2, "call local: slot 5");
+        assert_eq!(imm_at(&l.code, 3), 42);
+        assert_eq!(imm_at(&l.code, 5), 1);
     }
 
     #[test]
