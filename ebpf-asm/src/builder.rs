@@ -30,6 +30,7 @@ use crate::encode::encode;
 use crate::helpers::helper_id;
 pub use crate::insn::Size;
 use crate::insn::*;
+use crate::object::fixup::{Field, Fixup, FixupError, LabelTable};
 use crate::program::{
     default_name, Program, RelocKind, Relocation, DEFAULT_LICENSE, DEFAULT_SECTION,
 };
@@ -173,28 +174,13 @@ impl fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
-#[derive(Debug, Clone, Copy)]
-enum FixKind {
-    /// 16-bit `off` (jumps, may_goto).
-    Off,
-    /// 32-bit `imm` (gotol, local call).
-    Imm,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Fixup {
-    slot: usize,
-    label: Label,
-    kind: FixKind,
-}
-
 /// Accumulates instructions; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct Builder {
     id: u64,
     insns: Vec<Insn>,
-    labels: Vec<(String, Option<usize>)>,
-    fixups: Vec<Fixup>,
+    /// Labels and jumps to them, in the engine the text assembler uses too.
+    labels: LabelTable<usize>,
     relocations: Vec<Relocation>,
     section: String,
     license: String,
@@ -214,8 +200,7 @@ impl Builder {
         Builder {
             id: NEXT_BUILDER_ID.fetch_add(1, Ordering::Relaxed),
             insns: Vec::new(),
-            labels: Vec::new(),
-            fixups: Vec::new(),
+            labels: LabelTable::new(),
             relocations: Vec::new(),
             section: DEFAULT_SECTION.to_string(),
             license: DEFAULT_LICENSE.to_string(),
@@ -246,16 +231,15 @@ impl Builder {
 
     /// A new, unbound label; `name` is only used in error messages.
     pub fn label(&mut self, name: &str) -> Label {
-        self.labels.push((name.to_string(), None));
         Label {
             builder: self.id,
-            index: self.labels.len() - 1,
+            index: self.labels.add(name),
         }
     }
 
     /// `l`'s index in this builder's label table, if this builder made it.
     fn label_index(&self, l: Label) -> Result<usize, BuildError> {
-        if l.builder == self.id && l.index < self.labels.len() {
+        if l.builder == self.id && self.labels.get(l.index).is_some() {
             Ok(l.index)
         } else {
             Err(BuildError::ForeignLabel)
@@ -266,14 +250,16 @@ impl Builder {
     pub fn bind(&mut self, l: Label) -> Res<'_> {
         let here = self.insns.len();
         let index = self.label_index(l)?;
-        let entry = self.labels.get_mut(index).ok_or(BuildError::ForeignLabel)?;
-        if entry.1.is_some() {
-            return Err(BuildError::DuplicateLabel {
-                label: entry.0.clone(),
-            });
+        match self.labels.bind(index, 0, here) {
+            Ok(()) => Ok(self),
+            Err(Some(_)) => Err(BuildError::DuplicateLabel {
+                label: self
+                    .labels
+                    .get(index)
+                    .map_or(String::new(), |l| l.name.clone()),
+            }),
+            Err(None) => Err(BuildError::ForeignLabel),
         }
-        entry.1 = Some(here);
-        Ok(self)
     }
 
     /// Append any instruction, refusing writes to r10.
@@ -287,11 +273,17 @@ impl Builder {
         Ok(self)
     }
 
-    fn push_fix(&mut self, ins: Instruction, label: Label, kind: FixKind) -> Res<'_> {
-        self.label_index(label)?;
+    fn push_fix(&mut self, ins: Instruction, label: Label, field: Field) -> Res<'_> {
+        let index = self.label_index(label)?;
         let slot = self.insns.len();
         self.push(ins)?;
-        self.fixups.push(Fixup { slot, label, kind });
+        self.labels.refer(Fixup {
+            section: 0,
+            slot,
+            label: index,
+            field,
+            tag: slot,
+        });
         Ok(self)
     }
 
@@ -384,20 +376,20 @@ impl Builder {
             src: src.source(),
             off: 0,
         };
-        self.push_fix(ins, target, FixKind::Off)
+        self.push_fix(ins, target, Field::Off16)
     }
 
     /// `goto target`.
     pub fn ja(&mut self, target: Label) -> Res<'_> {
-        self.push_fix(Instruction::Ja { off: 0 }, target, FixKind::Off)
+        self.push_fix(Instruction::Ja { off: 0 }, target, Field::Off16)
     }
     /// `gotol target` (32-bit offset).
     pub fn gotol(&mut self, target: Label) -> Res<'_> {
-        self.push_fix(Instruction::JaLong { imm: 0 }, target, FixKind::Imm)
+        self.push_fix(Instruction::JaLong { imm: 0 }, target, Field::Imm32)
     }
     /// `may_goto target`.
     pub fn may_goto(&mut self, target: Label) -> Res<'_> {
-        self.push_fix(Instruction::MayGoto { off: 0 }, target, FixKind::Off)
+        self.push_fix(Instruction::MayGoto { off: 0 }, target, Field::Off16)
     }
 
     /// Call a kernel helper by name, e.g. `bpf_redirect`.
@@ -410,7 +402,7 @@ impl Builder {
     }
     /// bpf-to-bpf call of the function starting at `target`.
     pub fn call_local(&mut self, target: Label) -> Res<'_> {
-        self.push_fix(Instruction::Call(CallKind::Local(0)), target, FixKind::Imm)
+        self.push_fix(Instruction::Call(CallKind::Local(0)), target, Field::Imm32)
     }
     /// Call a kfunc by BTF id; `off` selects the BTF object (0 = vmlinux).
     pub fn call_kfunc(&mut self, btf_id: i32, off: i16) -> Res<'_> {
@@ -545,26 +537,25 @@ impl Builder {
 
     /// Resolve labels and produce the program.
     pub fn finish(mut self) -> Result<Program, BuildError> {
-        for f in &self.fixups {
-            let (name, target) = self
-                .labels
-                .get(f.label.index)
-                .ok_or(BuildError::ForeignLabel)?;
-            let target = target.ok_or_else(|| BuildError::UnboundLabel {
-                label: name.clone(),
-                slot: f.slot,
-            })?;
-            let offset = target as i64 - (f.slot as i64 + 1);
-            let out_of_range = || BuildError::OffsetOutOfRange {
-                label: name.clone(),
-                slot: f.slot,
-                offset,
-            };
-            let insn = &mut self.insns[f.slot];
-            match f.kind {
-                FixKind::Off => insn.off = i16::try_from(offset).map_err(|_| out_of_range())?,
-                FixKind::Imm => insn.imm = i32::try_from(offset).map_err(|_| out_of_range())?,
+        let resolved = self.labels.resolve().map_err(|e| match e {
+            FixupError::Unbound { name, tag } | FixupError::OtherSection { name, tag } => {
+                BuildError::UnboundLabel {
+                    label: name.to_string(),
+                    slot: *tag,
+                }
             }
+            FixupError::OutOfRange { name, rel, tag, .. } => BuildError::OffsetOutOfRange {
+                label: name.to_string(),
+                slot: *tag,
+                offset: rel,
+            },
+        })?;
+        let patches: Vec<(usize, Field, i64)> = resolved
+            .iter()
+            .map(|(f, rel)| (f.slot, f.field, *rel))
+            .collect();
+        for (slot, field, rel) in patches {
+            field.apply(&mut self.insns[slot], rel);
         }
         let name = self.name.unwrap_or_else(|| default_name(&self.section));
         let mut p = Program::from_insns(self.insns);

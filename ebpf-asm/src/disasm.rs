@@ -131,6 +131,10 @@ pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String,
                 } else if opts.labels {
                     out.0.push(b'\t');
                 }
+                if let Some(text) = format_addr_space_cast(&slots[at], opts.syntax) {
+                    let _ = writeln!(out, "{text}");
+                    continue;
+                }
                 let raw = u64::from_le_bytes(slots[at].to_bytes());
                 let _ = writeln!(out, ".8byte {raw:#018x}\t# <unknown>: {}", e.reason);
                 continue;
@@ -155,6 +159,34 @@ pub fn disassemble_insns(slots: &[Insn], opts: &DisasmOptions) -> Result<String,
         let _ = writeln!(out, "L{}:", slots.len());
     }
     Ok(out.into_string())
+}
+
+/// `off` of a 64-bit register move that makes it an address-space cast
+/// (the kernel's `BPF_ADDR_SPACE_CAST`, checked in `kernel/bpf/verifier.c`
+/// and printed by `kernel/bpf/disasm.c`): `imm` is
+/// `dst_addr_space << 16 | src_addr_space`.
+pub const BPF_ADDR_SPACE_CAST: i16 = 1;
+
+/// The fields of an `addr_space_cast` slot: `(dst, src, dst_as, src_as)`.
+pub fn addr_space_cast(slot: &Insn) -> Option<(u8, u8, u16, u16)> {
+    let mov64_x = crate::opcode::BPF_ALU64 | crate::opcode::BPF_MOV | crate::opcode::BPF_X;
+    (slot.code == mov64_x && slot.off == BPF_ADDR_SPACE_CAST && slot.dst <= 10 && slot.src <= 10)
+        .then_some((
+            slot.dst,
+            slot.src,
+            (slot.imm as u32 >> 16) as u16,
+            slot.imm as u16,
+        ))
+}
+
+/// `rD = addr_space_cast(rS, DST_AS, SRC_AS)`: decimal as the kernel prints
+/// it, hex as llvm-objdump-19 does.
+pub fn format_addr_space_cast(slot: &Insn, syntax: Syntax) -> Option<String> {
+    let (d, s, dst_as, src_as) = addr_space_cast(slot)?;
+    Some(match syntax {
+        Syntax::Kernel => format!("r{d} = addr_space_cast(r{s}, {dst_as}, {src_as})"),
+        Syntax::Llvm => format!("r{d} = addr_space_cast(r{s}, {dst_as:#x}, {src_as:#x})"),
+    })
 }
 
 /// A listing being written: bytes, so that [`push_bytes_column`] can append

@@ -185,6 +185,89 @@ fn assembler_never_panics_on_random_and_mutated_lines() {
     assert!(ok > 20_000 && err > 20_000, "ok {ok}, err {err}");
 }
 
+/// Lines of LLVM's file syntax (as clang -S writes them), for the object
+/// path's property test.
+const LLVM_LINES: &[&str] = &[
+    "\t.section\t.rodata.str1.1,\"aMS\",@progbits,1",
+    "\t.section\t.BTF.ext,\"\",@progbits",
+    "\t.section\t.bss,\"aw\",@nobits",
+    "\t.globl\tprog",
+    "\t.type\tprog,@function",
+    "\t.size\tprog, .Lfunc_end0-prog",
+    "\t.size\tprog, .-prog",
+    "\t.p2align\t3",
+    "\t.balign 8, 0",
+    "\t.byte\t1, 2, 0x3",
+    "\t.short\t60319 # 0xeb9f",
+    "\t.long\t.Lfunc_begin0",
+    "\t.long\t.Lend-.Lstart+4",
+    "\t.quad\tprog",
+    "\t.ascii\t\"a\\303\\n\\\"b\"",
+    "\t.asciz\t\"fmt %d\\n\"",
+    "\t.zero\t16",
+    "\t.space 3, 0x41",
+    "\t.uleb128 .Ltmp1-.Lfunc_begin0",
+    "\t.sleb128 -129",
+    "\t.file\t0 \"/tmp\" \"x.c\" md5 0x33d6c64ae7c92620e7f4c69b6d626c32",
+    "\t.loc\t0 49 0 prologue_end",
+    "\t.cfi_startproc",
+    "\t.addrsig_sym prog",
+    "\tr1 = gvar ll",
+    "\tr2 = .L.str+4 ll",
+    "\tcall sub",
+    "\tcall 1f",
+    "1:\tgoto 1b",
+    "\t.map m, ringbuf, max_entries=4096",
+    ".map h, BPF_MAP_TYPE_HASH, key=4, value=8, max_entries=16",
+    "\tr0 = addr_space_cast(r1, 0, 1)",
+];
+
+#[test]
+fn object_assembler_never_panics_on_mutated_llvm_lines() {
+    let mut rng = Rng::with_seed(0x0b1e);
+    let opts = AsmOptions {
+        file_name: "obj.s".into(),
+        defines: vec![],
+    };
+    let prefix =
+        "\t.section\txdp,\"ax\",@progbits\nprog:\n.Lfunc_begin0:\n.Lstart:\n\tr0 = 0\n.Ltmp1:\n";
+    let suffix = "\n\texit\n.Lfunc_end0:\n.Lend:\n\t.section\t.rodata,\"a\",@progbits\n.L.str:\n\t.asciz \"x\"\n\t.data\ngvar:\n\t.long 1\n\t.text\nsub:\n\texit\n";
+    let (mut ok, mut err) = (0usize, 0usize);
+    for n in 0..200_000u32 {
+        let base = LLVM_LINES[rng.usize(..LLVM_LINES.len())];
+        let line = if n % 4 == 0 {
+            base.to_string()
+        } else {
+            mutate(&mut rng, base)
+        };
+        let src = format!("{prefix}{line}{suffix}");
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            match ebpf_asm::text::assemble_object(&src, &opts) {
+                Ok(o) => {
+                    let bytes = o.to_elf().expect("an assembled object writes");
+                    ebpf_asm::object::Object::from_elf(&bytes).expect("and reads back");
+                    true
+                }
+                Err(e) => {
+                    let len = e.source_line.chars().count() as u32;
+                    assert!(
+                        e.column >= 1 && e.column <= len + 1,
+                        "column {} of {len}: {e}",
+                        e.column
+                    );
+                    false
+                }
+            }
+        }));
+        match r {
+            Ok(true) => ok += 1,
+            Ok(false) => err += 1,
+            Err(_) => panic!("object assembler panicked on {src:?}"),
+        }
+    }
+    assert!(ok > 20_000 && err > 20_000, "ok {ok}, err {err}");
+}
+
 /// Real objects to mutate: ours for `bpf-src/redirect.s`, and clang-19's for
 /// `bpf-src/redirect.bpf.c` (with `.BTF`, `.BTF.ext`, DWARF and relocation
 /// sections), compiled into the test's temporary directory.

@@ -15,6 +15,8 @@
 //!   `R_BPF_64_32`), as llvm-mc writes them;
 //! - [`map`]: [`MapDecl`], the fields of each BTF-defined map in `.maps`,
 //!   for the BTF writer;
+//! - [`fixup`]: the label and fixup engine the text assembler and the
+//!   builder share;
 //! - `read` / `write`: ELF in and out;
 //! - `query`: what a loader asks (BTF map definitions, functions, data symbols).
 //!
@@ -36,6 +38,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod fixup;
 pub mod map;
 mod query;
 mod read;

@@ -8,7 +8,7 @@
 //! out-of-range shifts are errors.
 
 use super::lexer::{Tok, P};
-use super::parser::{Line, PResult};
+use super::lines::{Line, PResult};
 
 /// Binding power of a binary operator (higher binds tighter), or `None`.
 fn binary_power(p: P) -> Option<u8> {
@@ -41,6 +41,12 @@ impl<'a> Line<'a, '_> {
     /// Parse and evaluate an expression starting at the current token.
     pub fn expr(&mut self) -> PResult<i64> {
         self.expr_bp(0, 0)
+    }
+
+    /// A term of a sum: everything binding tighter than `+` and `-`, so
+    /// that [`Line::sym_expr`] can take the sum apart around symbols.
+    pub(super) fn expr_term(&mut self) -> PResult<i64> {
+        self.expr_bp(5, 0)
     }
 
     fn expr_bp(&mut self, min: u8, depth: u32) -> PResult<i64> {

@@ -11,12 +11,28 @@
 //! # Ok::<(), ebpf_asm::AsmError>(())
 //! ```
 //!
-//! See `lexer` for tokens and comments, `expr` for constant expressions and
-//! `parser` for statements, directives and label resolution.
+//! The same text can also become a whole [`crate::object::Object`]
+//! ([`assemble_object`]): any number of sections, symbols and the
+//! relocations llvm-mc writes, so LLVM's own `.s` files (`clang -S`)
+//! assemble to the same section bytes as `llvm-mc -filetype=obj`.
+//!
+//! Code map: [`lexer`] (tokens, comments, `;`), [`expr`] (constant
+//! expressions), `lines` (the file loop, conditionals, results),
+//! `operands`, `statements` (instructions, labels), `directives`,
+//! `maps` (`.map`), `sections` (the object as it fills, and how references
+//! become relocations).
 
+mod directives;
 pub mod expr;
 pub mod lexer;
-pub mod parser;
+mod lines;
+pub mod maps;
+mod operands;
+mod sections;
+mod statements;
+
+pub use lines::Assembly;
+pub use sections::data32_type;
 
 use crate::program::Program;
 use std::fmt;
@@ -77,9 +93,23 @@ impl AsmError {
 
 impl std::error::Error for AsmError {}
 
-/// Assemble a whole source file into a [`Program`].
+/// Assemble a one-program source file into a [`Program`] (the kernel
+/// syntax's file: one program section, maps referenced by name). A file
+/// with more (several program sections, data, calls to functions
+/// elsewhere) is refused with a pointer to [`assemble_object`].
 pub fn assemble(source: &str, opts: &AsmOptions) -> Result<Program, AsmError> {
-    parser::Assembler::new(source, opts).run()
+    lines::Assembler::new(source, opts).run()
+}
+
+/// Assemble a source file into an object: every section, symbol and
+/// relocation, as llvm-mc would write them for the same text.
+pub fn assemble_object(source: &str, opts: &AsmOptions) -> Result<crate::object::Object, AsmError> {
+    assemble_full(source, opts).map(|a| a.object)
+}
+
+/// [`assemble_object`] with the warnings and unused `-D` names.
+pub fn assemble_full(source: &str, opts: &AsmOptions) -> Result<Assembly, AsmError> {
+    lines::Assembler::new(source, opts).run_object()
 }
 
 #[cfg(test)]

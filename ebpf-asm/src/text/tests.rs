@@ -492,3 +492,219 @@ fn a_64_bit_move_of_0xffffffff_is_sign_extended_as_llvm_mc_encodes_it() {
             .is_empty()
     );
 }
+
+// ---- the object path (assemble_object): LLVM's file syntax ----
+
+use crate::object::{Binding, Object, RelocType, SymbolType};
+
+fn obj(src: &str) -> Object {
+    super::assemble_object(src, &AsmOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn obj_err(src: &str) -> AsmError {
+    match super::assemble_object(src, &AsmOptions::default()) {
+        Ok(o) => panic!("{src:?} assembled to {o}"),
+        Err(e) => e,
+    }
+}
+
+/// (offset, type, target name) of section `sec`'s relocations; a section
+/// symbol is named `[section]`.
+fn relocs(o: &Object, sec: &str) -> Vec<(u64, RelocType, String)> {
+    let s = o.section(sec).expect("section");
+    s.relocations
+        .iter()
+        .map(|r| {
+            let y = &o.symbols[r.symbol];
+            let name = if y.kind == SymbolType::Section {
+                format!("[{}]", y.name)
+            } else {
+                y.name.clone()
+            };
+            (r.offset, r.kind, name)
+        })
+        .collect()
+}
+
+#[test]
+fn sections_symbols_and_llvm_mc_relocations() {
+    let o = obj(concat!(
+        "\t.text\n\t.type helper,@function\nhelper:\n\tr0 = 1\n\texit\n",
+        "\t.section xdp,\"ax\",@progbits\n\t.globl prog\n\t.p2align 3\n\t.type prog,@function\nprog:\n",
+        "\tcall helper\n\tcall kfunc_x\n\tcall local\n\tr1 = gvar ll\n\tr2 = .L.str+2 ll\n\tr3 = bv ll\n",
+        "local:\n\texit\n.Lend:\n\t.size prog, .Lend-prog\n",
+        "\t.section .rodata.str1.1,\"aMS\",@progbits,1\n.L.str:\n\t.asciz \"hi\\n\\303\"\n",
+        "\t.data\n\t.globl gvar\ngvar:\n\t.long 5, .L.str, .Lend-prog\n\t.quad prog\n\t.long .Lend\n",
+        "\t.section .bss,\"aw\",@nobits\nbv:\n\t.zero 4\n",
+    ));
+    let x = relocs(&o, "xdp");
+    assert_eq!(
+        x,
+        vec![
+            (0, RelocType::Call32, "[.text]".into()),
+            (8, RelocType::Call32, "kfunc_x".into()),
+            (24, RelocType::Ld64, "gvar".into()),
+            (40, RelocType::Ld64, "[.rodata.str1.1]".into()),
+            (56, RelocType::Ld64, "[.bss]".into()),
+        ]
+    );
+    let xdp = &o.section("xdp").unwrap().data;
+    // call helper: imm = helper's offset / 8 - 1 = -1; call local: pc-relative.
+    assert_eq!(i32::from_le_bytes(xdp[4..8].try_into().unwrap()), -1);
+    assert_eq!(i32::from_le_bytes(xdp[20..24].try_into().unwrap()), 6);
+    // r2 = .L.str+2: the addend sits in the first imm.
+    assert_eq!(i32::from_le_bytes(xdp[44..48].try_into().unwrap()), 2);
+    let d = relocs(&o, ".data");
+    assert_eq!(
+        d,
+        vec![
+            (4, RelocType::Abs32, "[.rodata.str1.1]".into()),
+            (12, RelocType::Abs64, "prog".into()),
+            (20, RelocType::NoDyld32, "[xdp]".into()),
+        ]
+    );
+    let data = &o.section(".data").unwrap().data;
+    assert_eq!(
+        &data[8..12],
+        &80u32.to_le_bytes(),
+        ".Lend-prog is a constant"
+    );
+    assert_eq!(
+        &data[20..24],
+        &80u32.to_le_bytes(),
+        ".Lend's offset is the addend"
+    );
+    let s = o.section(".rodata.str1.1").unwrap();
+    assert_eq!(s.data, b"hi\n\xc3\0");
+    assert_eq!((s.entsize, s.sh_flags), (1, 0x32));
+    assert!(o.section(".bss").unwrap().is_nobits());
+    let prog = &o.symbols[o.symbol_index("prog").unwrap()];
+    assert_eq!(
+        (prog.kind, prog.binding, prog.size),
+        (SymbolType::Func, Binding::Global, 80)
+    );
+    let helper = &o.symbols[o.symbol_index("helper").unwrap()];
+    assert_eq!(
+        (helper.kind, helper.binding),
+        (SymbolType::Func, Binding::Local)
+    );
+    assert!(
+        o.symbol_index(".L.str").is_none(),
+        ".L names stay out of the table"
+    );
+    assert!(
+        o.symbol_index("local").is_some(),
+        "other labels are local symbols"
+    );
+    let names: Vec<String> = o.programs().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["prog"]);
+}
+
+#[test]
+fn numeric_labels_and_pasted_listing_lines() {
+    let o = obj("\t.text\n1:\tr0 += 1; if r0 < 5 goto 1b; goto 1f\n\tr0 = 9\n1:\texit\n");
+    let t = &o.section(".text").unwrap().data;
+    // `if r0 < 5 goto 1b` at slot 1 jumps back to slot 0: off -2.
+    assert_eq!(i16::from_le_bytes(t[10..12].try_into().unwrap()), -2);
+    // `goto 1f` at slot 2 skips one slot.
+    assert_eq!(i16::from_le_bytes(t[18..20].try_into().unwrap()), 1);
+    // A pasted verifier line defines no label; `0:` before an instruction
+    // (llvm-objdump --no-show-raw-insn) is a label that changes nothing.
+    let p = bytes("0: (b7) r0 = 1\n1: exit\n");
+    assert_eq!(p, bytes("r0 = 1\nexit\n"));
+    let e = obj_err("\t.text\ngoto 2b\n");
+    assert!(e.message.contains("no `2:` before"), "{e}");
+    let e = obj_err("\t.text\ngoto 3f\nexit\n");
+    assert!(e.message.contains("numeric label `3:`"), "{e}");
+}
+
+#[test]
+fn data_directives_and_their_errors() {
+    let o = obj(concat!(
+        "\t.section .rodata,\"a\",@progbits\n",
+        "\t.byte 1, 255, -1\n\t.short 0xeb9f\n\t.long 4294967295\n\t.ascii \"ab\", \"c\"\n",
+        "\t.string \"d\"\n\t.space 2, 0x41\n\t.balign 4\n\t.uleb128 300\n\t.sleb128 -2\n\t.p2align 3\n",
+    ));
+    let r = &o.section(".rodata").unwrap();
+    assert_eq!(
+        r.data,
+        [
+            1, 255, 255, 0x9f, 0xeb, 255, 255, 255, 255, b'a', b'b', b'c', b'd', 0, b'A', b'A',
+            0xac, 0x02, 0x7e, 0, 0, 0, 0, 0
+        ]
+    );
+    assert_eq!(r.align, 8);
+    let e = obj_err("\t.data\n\t.byte 256\n");
+    assert_eq!((e.line, e.column), (2, 8), "{e}");
+    let e = obj_err("\t.bss\n\t.byte 1\n");
+    assert!(e.message.contains("@nobits"), "{e}");
+    let e = obj_err("\t.data\n\t.short sym\n");
+    assert!(e.message.contains("4 (`.long`) and 8 (`.quad`)"), "{e}");
+    let e = obj_err("\t.data\n\t.long a-b\n\t.text\na:\n\t.data\nb:\n");
+    assert!(e.message.contains("same section"), "{e}");
+    let e = obj_err("\t.section x,\"az\",@progbits\n");
+    assert_eq!((e.line, e.column), (1, 15), "{e}");
+    let e = obj_err("\t.data\n\tr0 = 1\n");
+    assert!(e.message.contains("not executable"), "{e}");
+    let e = obj_err("\t.ascii \"\\q\"\n");
+    assert!(e.message.contains("unknown escape"), "{e}");
+}
+
+#[test]
+fn kernel_syntax_files_still_make_one_program_and_more_is_refused() {
+    // `.section` after instructions names their section, as before.
+    let p = assemble("r0 = 0\n.section xdp\nexit\n", &AsmOptions::default()).unwrap();
+    assert_eq!((p.section(), p.insns().len()), ("xdp", 2));
+    let e = err(".section xdp\nexit\n.section tc\nexit\n");
+    assert!(e.message.contains("assemble_object"), "{e}");
+    let e = err(".section .rodata\n.asciz \"x\"\n.section tc\nexit\n");
+    assert!(e.message.contains("holds data"), "{e}");
+    // The same file as an object: an executable `xdp` with a `.name`d
+    // global function and `.license`.
+    let o = obj(".section xdp\n.name pass\n.license \"GPL\"\nr0 = 2\nexit\n");
+    assert_eq!(o.programs()[0].name, "pass");
+    assert_eq!(o.license(), Some("GPL"));
+}
+
+#[test]
+fn addr_space_cast_assembles_as_llvm_mc_encodes_it() {
+    // llvm-mc-19 -mcpu=v4: bf 10 01 00 01 00 00 00, bf 32 01 00 00 00 01 00.
+    assert_eq!(
+        bytes("r0 = addr_space_cast(r1, 0, 1)\nr2 = addr_space_cast(r3, 1, 0)\n"),
+        [0xbf, 0x10, 1, 0, 1, 0, 0, 0, 0xbf, 0x32, 1, 0, 0, 0, 1, 0]
+    );
+    let text = crate::disasm::disassemble(
+        &bytes("r0 = addr_space_cast(r1, 0, 1)\n"),
+        &crate::disasm::DisasmOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(text.trim(), "r0 = addr_space_cast(r1, 0, 1)");
+    check("w0 = addr_space_cast(r1, 0, 1)", 1, 1, "64-bit register");
+    check(
+        "r0 = addr_space_cast(r1, 0, 70000)",
+        1,
+        29,
+        "address space 70000",
+    );
+}
+
+#[test]
+fn map_directive_writes_the_maps_entry() {
+    let o = obj(".map events, BPF_MAP_TYPE_RINGBUF, max_entries=4096\n.map h, hash, key=4, value=8, max_entries=16\n\t.text\n\tr1 = h ll\n\texit\n");
+    let m = o.section(".maps").unwrap();
+    assert_eq!((m.size, m.align, m.sh_flags), (16 + 32, 8, 3));
+    assert_eq!(o.maps.len(), 2);
+    assert_eq!(o.maps[1].offset, 16);
+    assert_eq!(o.maps[1].key_size(), Some(4));
+    assert_eq!(o.maps[0].map_type(), Some(27));
+    let h = &o.symbols[o.symbol_index("h").unwrap()];
+    assert_eq!(
+        (h.kind, h.binding, h.size, h.value),
+        (SymbolType::Object, Binding::Global, 32, 16)
+    );
+    assert_eq!(relocs(&o, ".text"), vec![(0, RelocType::Ld64, "h".into())]);
+    let e = obj_err(".map m, nope, max_entries=1\n");
+    assert_eq!((e.line, e.column), (1, 9), "{e}");
+    let e = obj_err(".map m, array, colour=1\n");
+    assert!(e.message.contains("unknown map field"), "{e}");
+}

@@ -113,7 +113,7 @@ fn path(a: PathArgs) -> Result<(), LabError> {
         }
     }
     let mut functions: Vec<String> = if a.all {
-        btf.skb_functions().into_iter().map(|f| f.name).collect()
+        path::all_functions(&btf)
     } else if a.functions {
         CURATED_FUNCTIONS.iter().map(|s| s.to_string()).collect()
     } else {

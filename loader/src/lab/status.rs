@@ -277,7 +277,7 @@ impl fmt::Display for LabStatus {
         writeln!(f, "devices:")?;
         writeln!(
             f,
-            "  {:<12} {:<9} {:>7}  {:<17}  {:<4}  {:>9} {:>11}  {:>9} {:>11}  {:>9}",
+            "  {:<12} {:<9} {:>7}  {:<17}  {:<4}  {:>9} {:>11}  {:>9} {:>11}  {:>7} {:>7}  {:>9}",
             "namespace",
             "device",
             "ifindex",
@@ -287,13 +287,15 @@ impl fmt::Display for LabStatus {
             "rx bytes",
             "tx pkts",
             "tx bytes",
+            "rx drop",
+            "tx drop",
             "otherhost"
         )?;
         for d in &self.devices {
             let s = d.stats.unwrap_or_default();
             writeln!(
                 f,
-                "  {:<12} {:<9} {:>7}  {:<17}  {:<4}  {:>9} {:>11}  {:>9} {:>11}  {:>9}",
+                "  {:<12} {:<9} {:>7}  {:<17}  {:<4}  {:>9} {:>11}  {:>9} {:>11}  {:>7} {:>7}  {:>9}",
                 self.names.label(d.side),
                 d.name,
                 d.ifindex,
@@ -303,6 +305,8 @@ impl fmt::Display for LabStatus {
                 s.rx_bytes,
                 s.tx_packets,
                 s.tx_bytes,
+                s.rx_dropped,
+                s.tx_dropped,
                 s.rx_otherhost_dropped
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| "-".into())
@@ -317,7 +321,10 @@ impl fmt::Display for LabStatus {
             plan::VETH1_2,
             self.names.netns_1
         )?;
-        if self.filters.is_empty() {
+        let on_veth1_2 = self.xdp.iter().any(|x| x.dev == plan::VETH1_2) || self.tcx.is_some();
+        if self.filters.is_empty() && on_veth1_2 {
+            writeln!(f, "  none: the program is attached another way (below)")?;
+        } else if self.filters.is_empty() {
             writeln!(
                 f,
                 "  none: {} forwards with its own IP stack",
@@ -445,14 +452,35 @@ impl fmt::Display for LabStatus {
         }
         writeln!(
             f,
-            "(otherhost: received but dropped because the destination MAC was not the device's)"
+            "(otherhost: received but dropped because the destination MAC was not the device's; \
+             a native XDP redirect into a veth without a receiver is an rx drop of veth1@2 on \
+             6.3+, a tx drop of veth2@1 before)"
         )?;
         if let Some(n) = self.netns_1_forwarded {
+            // A BPF_NETKIT_PEER link takes netns_2's replies before netns_1's
+            // stack sees them (--mode netkit); otherwise they all cross it.
+            let peer_prog = self.links.iter().any(|l| {
+                l.info.attach_type == Some(crate::types::AttachType::NetkitPeer.raw())
+                    && l.info.ifindex.unwrap_or(0) != 0
+            });
+            let back = if peer_prog {
+                format!(
+                    "the way back skips this stack too: the BPF_NETKIT_PEER program sends {}'s \
+                     replies out of {}",
+                    self.names.netns_2,
+                    plan::VETH1_2
+                )
+            } else {
+                format!(
+                    "the way back: replies and ICMP errors from {} cross this stack; with the \
+                     program, the way there does not",
+                    self.names.netns_2
+                )
+            };
             writeln!(
                 f,
-                "{} IP stack: Ip ForwDatagrams = {n} (the way back: replies and ICMP errors \
-                 from {} cross this stack; with the program, the way there does not)",
-                self.names.netns_1, self.names.netns_2
+                "{} IP stack: Ip ForwDatagrams = {n} ({back})",
+                self.names.netns_1
             )?;
         }
         if let Some(u) = self.netns_2_udp {

@@ -275,7 +275,7 @@ pub static REGISTRY: &[Behaviour] = &[
     },
     Behaviour {
         id: "path-attach-all",
-        title: "path --all: fentry on every skb function BTF lists (8 s budget), each skip says why; the datagram is seen",
+        title: "path --all: fentry on every skb function BTF lists, curated first (2 s budget), each skip says why; the datagram is seen",
         min_kernel: "5.5",
         run: path_trace::attach_all,
     },

@@ -67,6 +67,13 @@ pub fn return_path() -> Result<Verdict, String> {
         )));
     }
     let link_id = link.info.id;
+    // status follows the link: it says the way back skips netns_1 too.
+    let text = st.to_string();
+    if !text.contains("the way back skips this stack too") {
+        return Ok(Verdict::Fail(format!(
+            "status does not say the BPF_NETKIT_PEER link takes the way back:\n{text}"
+        )));
+    }
 
     let listener = g.lab.udp_listener().map_err(|e| e.to_string())?;
     let f0 = forwarded(&g)?;
@@ -100,6 +107,12 @@ pub fn return_path() -> Result<Verdict, String> {
             )));
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = g.lab.status().map_err(|e| e.to_string())?.to_string();
+    if text.contains("the way back skips this stack too") || text.contains("netkit link") {
+        return Ok(Verdict::Fail(format!(
+            "status still shows the detached netkit link:\n{text}"
+        )));
     }
     let f2 = forwarded(&g)?;
     if let Some(why) = tcp_echo(&g)? {

@@ -97,6 +97,16 @@ pub fn peer_egress_forwarding() -> Result<Verdict, String> {
         }
         paths.push(t);
     }
+    // Every path in full on the console (the VM's log keeps it), for the
+    // README's reading of each kernel; the verdict note has the counts.
+    for (t, (name, _)) in paths.iter().zip(LABS) {
+        let all: Vec<String> = t
+            .steps
+            .iter()
+            .map(|s| format!("{}:{}", s.layer(), s.label()))
+            .collect();
+        eprintln!("path-order: {name}: {}", all.join(" "));
+    }
     let fentries = tracer.hooks.iter().filter(|h| h.function).count();
     let refused = tracer.function_layer_refused.clone();
     drop(tracer);

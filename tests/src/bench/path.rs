@@ -174,7 +174,7 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         Ok(b) => b,
         Err(e) => return vec![Row::missing(BENCH, "attach", "ms", e.to_string())],
     };
-    let mut all: Vec<String> = btf.skb_functions().into_iter().map(|f| f.name).collect();
+    let mut all = loader::lab::path::all_functions(&btf);
     if cfg.smoke {
         all.truncate(20);
     }

@@ -116,6 +116,22 @@ pub const CURATED_FUNCTIONS: &[&str] = &[
     "udp_queue_rcv_skb",
 ];
 
+/// Every function the vmlinux BTF scan finds taking a `struct sk_buff *`
+/// (`--all`), the [`CURATED_FUNCTIONS`] that exist first: they are the
+/// seed's path, so a time budget (see [`Tracer::attach_within`]) or a
+/// refusal part-way still covers them.
+pub fn all_functions(btf: &Vmlinux) -> Vec<String> {
+    let scanned: Vec<String> = btf.skb_functions().into_iter().map(|f| f.name).collect();
+    let mut out: Vec<String> = CURATED_FUNCTIONS
+        .iter()
+        .filter(|c| scanned.iter().any(|s| s == *c))
+        .map(|c| c.to_string())
+        .collect();
+    let rest: Vec<String> = scanned.into_iter().filter(|s| !out.contains(s)).collect();
+    out.extend(rest);
+    out
+}
+
 /// The ring buffer's data size: a power of two and a multiple of the page
 /// size, as `BPF_MAP_TYPE_RINGBUF` requires. Each event takes 72 bytes there
 /// (the 8-byte record header, then 64), so it holds about 7,000 between two
@@ -180,6 +196,10 @@ fn member_defines(btf: &Vmlinux) -> Result<Vec<(String, i64)>, LabError> {
         ("PKT_TYPE_MASK".into(), (1i64 << width) - 1),
         // The destination as the program loads it: the four address bytes,
         // and the two port bytes, as little-endian integers.
+        (
+            "SADDR".into(),
+            i64::from(u32::from_le_bytes(plan::HOST_ADDR.octets())),
+        ),
         (
             "DADDR".into(),
             i64::from(u32::from_le_bytes(plan::DEST_ADDR.octets())),
@@ -876,6 +896,7 @@ mod tests {
             "PKT_TYPE_OFF",
             "PKT_TYPE_SHIFT",
             "PKT_TYPE_MASK",
+            "SADDR",
             "DADDR",
             "DPORT",
             "HOOK",
