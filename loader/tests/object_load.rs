@@ -262,7 +262,7 @@ fn subprograms_are_linked_and_every_program_loads() {
 /// is missing and how to fix it, for each unsupported construct.
 #[test]
 fn unsupported_objects_are_refused_with_the_reason() {
-    let cases: [(&str, &str, &[&str], &str); 4] = [
+    let cases: [(&str, &str, &[&str], &str); 5] = [
         (
             "nolicense",
             "__attribute__((section(\"tc\"), used)) int f(void *ctx) { return 0; }\n",
@@ -291,6 +291,15 @@ fn unsupported_objects_are_refused_with_the_reason() {
              __attribute__((section(\"tc\"), used)) int f(void *ctx) { return bpf_nothing(1); }\n",
             &[],
             "which this object does not define (kfuncs and extern functions are not supported",
+        ),
+        (
+            "kfunc_line",
+            "char l[] __attribute__((section(\"license\"), used)) = \"GPL\";\n\
+             extern int bpf_nothing(int) __attribute__((section(\".ksyms\")));\n\
+             __attribute__((section(\"tc\"), used)) int f(void *ctx) { return bpf_nothing(1); }\n",
+            &[],
+            // The C line, from the object's line info.
+            ".c:3: __attribute__((section(\"tc\"), used)) int f(void *ctx) { return bpf_nothing(1); }",
         ),
     ];
     for (tag, c, extra, expected) in cases {

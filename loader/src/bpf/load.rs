@@ -703,13 +703,39 @@ struct Linked {
 }
 
 impl Ctx<'_> {
+    /// An error at byte `offset` of `section`, with the source line there
+    /// when the object's line info has one (`bad.c:3: ...`, `devmap.s:40: ...`).
     fn err(&self, section: usize, offset: u64, m: impl Into<String>) -> Error {
         let name = self
             .obj
             .sections
             .get(section)
             .map_or("?", |s| s.name.as_str());
+        let mut m = m.into();
+        if let Some(src) = self.source_at(name, offset) {
+            m = format!("{m}\n  at {src}");
+        }
         elf_at(self.file, name, offset, m)
+    }
+
+    /// `FILE:LINE: TEXT` of the line info record covering byte `offset`
+    /// of section `section` (`.BTF.ext` counts bytes in the ELF).
+    fn source_at(&self, section: &str, offset: u64) -> Option<String> {
+        let (btf, ext) = (self.btf?, self.ext?);
+        let rec = ext
+            .line_info
+            .iter()
+            .flatten()
+            .filter(|s| btf.str_at(s.sec_name_off) == Some(section))
+            .flat_map(|s| s.records.iter())
+            .filter(|r| u64::from(r.insn_off) <= offset)
+            .max_by_key(|r| r.insn_off)?;
+        Some(format!(
+            "{}:{}: {}",
+            btf.str_at(rec.file_name_off).unwrap_or("?"),
+            rec.line(),
+            btf.str_at(rec.line_off).unwrap_or("").trim()
+        ))
     }
 
     /// Copies the program's function, applies its relocations, and appends
