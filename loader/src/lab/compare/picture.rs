@@ -113,14 +113,14 @@ fn legend(e: &Entry, reference: &Entry, fentry: bool) -> (String, String) {
     );
     let second = match e.skipped(reference) {
         Some(k) if !k.is_empty() => format!(
-            "    skips {}",
+            "skips {}",
             k.iter()
                 .map(|s| s.stage.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        _ if std::ptr::eq(e, reference) => "    the reference".to_string(),
-        _ => "    skips no stage of forwarding's path".to_string(),
+        _ if std::ptr::eq(e, reference) => "the reference".to_string(),
+        _ => "skips no stage of forwarding's path".to_string(),
     };
     (first, second)
 }
@@ -202,6 +202,14 @@ fn topology(c: &Comparison) -> Svg {
                     s.circle(*p, 2.0, colour(i), &format!("event event-{}", e.name));
                 }
             }
+            // The read itself may leave no event (see the README): a
+            // delivered datagram's line is carried on to the socket, thin.
+            let ends_at_socket = hops(path).last().is_some_and(|(h, _)| *h == Hop::Socket);
+            if e.path_delivered && !ends_at_socket {
+                if let Some(&(x, y)) = pts.last() {
+                    s.line((x, y), (x_of(Hop::Socket) - 70.0, y), colour(i), 1.0);
+                }
+            }
             if !e.path_delivered {
                 let (x, y) = pts.last().copied().unwrap_or((x_of(Hop::Dev(VETH1_1)), y));
                 s.line((x - 6.0, y - 6.0), (x + 6.0, y + 6.0), "#d62728", 2.0);
@@ -211,7 +219,7 @@ fn topology(c: &Comparison) -> Svg {
         let (first, second) = legend(e, reference, fentry);
         let ly = legend_top + row * i as f64;
         s.text(20.0, ly, "start", colour(i), &first);
-        s.text(20.0, ly + 14.0, "start", "#555555", &second);
+        s.text(40.0, ly + 14.0, "start", "#555555", &second);
     }
     let layer = match &c.function_layer {
         Some(why) => format!("function layer: {why}"),
