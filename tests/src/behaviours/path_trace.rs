@@ -497,17 +497,22 @@ pub fn attach_all() -> Result<Verdict, String> {
         )));
     }
     // The refusals by errno name ("... failed: ENOENT (...)").
-    let mut by_errno = std::collections::BTreeMap::<&str, usize>::new();
-    for (_, why) in tr.skipped.iter().filter(|(h, _)| h.starts_with("fentry/")) {
-        if let Some(e) = why
-            .split(" failed: ")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-        {
-            *by_errno.entry(e).or_default() += 1;
+    // The refusals by errno name ("... failed: ENOENT (...)"), each with
+    // its first function and the command that failed.
+    let mut by_errno = std::collections::BTreeMap::<&str, (usize, &str, &str)>::new();
+    for (hook, why) in tr.skipped.iter().filter(|(h, _)| h.starts_with("fentry/")) {
+        let Some((cmd, rest)) = why.split_once(" failed: ") else {
+            continue;
+        };
+        if let Some(e) = rest.split_whitespace().next() {
+            let cmd = cmd.rsplit(' ').next().unwrap_or(cmd);
+            by_errno.entry(e).or_insert((0, hook.as_str(), cmd)).0 += 1;
         }
     }
-    let refused: Vec<String> = by_errno.iter().map(|(e, n)| format!("{e} {n}")).collect();
+    let refused: Vec<String> = by_errno
+        .iter()
+        .map(|(e, (n, hook, cmd))| format!("{e} {n}, e.g. {hook} at {cmd}"))
+        .collect();
     Ok(Verdict::Pass(Some(format!(
         "fentry on {} of {} skb functions ({} tried in {} s; refused: {}); {} saw the datagram \
          in netns_1",
