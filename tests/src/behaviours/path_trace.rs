@@ -432,6 +432,19 @@ fn plain_load_s(n: usize) -> Result<f64, String> {
     Ok(t.elapsed().as_secs_f64() / n as f64)
 }
 
+/// The errno name in a failed command's message ("BPF_PROG_LOAD failed:
+/// the verifier rejected ...: ENOENT (No such file ...)"): the first word
+/// after " failed: " that is E and capitals or digits.
+fn errno_of(why: &str) -> Option<&str> {
+    let (_, rest) = why.split_once(" failed: ")?;
+    rest.split(|c: char| !c.is_ascii_alphanumeric()).find(|w| {
+        w.len() >= 3
+            && w.starts_with('E')
+            && w.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    })
+}
+
 /// fentry on every skb function the BTF scan finds (`path --all`, curated
 /// set first), within
 /// [`ATTACH_ALL_BUDGET`]: the attached ones see a redirected datagram in
@@ -477,7 +490,7 @@ pub fn attach_all() -> Result<Verdict, String> {
         .skipped
         .iter()
         .filter(|(hook, _)| hook.starts_with("fentry/"))
-        .find(|(_, why)| !why.starts_with("not tried") && !why.contains(" failed: E"))
+        .find(|(_, why)| !why.starts_with("not tried") && errno_of(why).is_none())
     {
         return Ok(Verdict::Fail(format!(
             "{hook} skipped without an errno: {why}"
@@ -497,17 +510,19 @@ pub fn attach_all() -> Result<Verdict, String> {
         )));
     }
     // The refusals by errno name ("... failed: ENOENT (...)").
-    let mut by_errno = std::collections::BTreeMap::<&str, usize>::new();
-    for (_, why) in tr.skipped.iter().filter(|(h, _)| h.starts_with("fentry/")) {
-        if let Some(e) = why
-            .split(" failed: ")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-        {
-            *by_errno.entry(e).or_default() += 1;
+    // The refusals by errno name ("... failed: ENOENT (...)"), each with
+    // its first function and the command that failed.
+    let mut by_errno = std::collections::BTreeMap::<&str, (usize, &str, &str)>::new();
+    for (hook, why) in tr.skipped.iter().filter(|(h, _)| h.starts_with("fentry/")) {
+        if let (Some((cmd, _)), Some(e)) = (why.split_once(" failed: "), errno_of(why)) {
+            let cmd = cmd.rsplit(' ').next().unwrap_or(cmd);
+            by_errno.entry(e).or_insert((0, hook.as_str(), cmd)).0 += 1;
         }
     }
-    let refused: Vec<String> = by_errno.iter().map(|(e, n)| format!("{e} {n}")).collect();
+    let refused: Vec<String> = by_errno
+        .iter()
+        .map(|(e, (n, hook, cmd))| format!("{e} {n}, e.g. {hook} at {cmd}"))
+        .collect();
     Ok(Verdict::Pass(Some(format!(
         "fentry on {} of {} skb functions ({} tried in {} s; refused: {}); {} saw the datagram \
          in netns_1",
@@ -522,4 +537,26 @@ pub fn attach_all() -> Result<Verdict, String> {
         },
         seen.len()
     ))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_names_are_found_in_the_loaders_messages() {
+        assert_eq!(
+            errno_of("BPF_RAW_TRACEPOINT_OPEN failed: EBUSY (Device or resource busy): x"),
+            Some("EBUSY")
+        );
+        assert_eq!(
+            errno_of(
+                "BPF_PROG_LOAD failed: the verifier rejected program \"path_skb\" \
+                 (BPF_PROG_TYPE_TRACING): ENOENT (No such file or directory) The address"
+            ),
+            Some("ENOENT")
+        );
+        assert_eq!(errno_of("not tried: the time budget of 2 s ran out"), None);
+        assert_eq!(errno_of("vmlinux BTF: no FUNC named x"), None);
+    }
 }
