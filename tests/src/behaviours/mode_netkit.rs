@@ -144,6 +144,32 @@ pub fn primary_misses_replies() -> Result<Verdict, String> {
         Ok(g) => g,
         Err(v) => return Ok(v),
     };
+    // Once more with --explain, as `redirect-lab up --mode netkit --pitfall
+    // --explain` prints it (up rebuilds the same lab): the link request is
+    // shown with the attach type that goes to the kernel.
+    let mut explain = Vec::new();
+    let options = loader::lab::UpOptions {
+        mode: loader::lab::mode::find("netkit")?,
+        pitfall: true,
+        explain: true,
+        ..Default::default()
+    };
+    g.lab
+        .up(&options, &mut explain)
+        .map_err(|e| format!("up --mode netkit --pitfall --explain: {e}"))?;
+    let explain = String::from_utf8_lossy(&explain);
+    for want in [
+        "BPF_LINK_CREATE request",
+        "attach_type = BPF_NETKIT_PRIMARY (54)",
+        "the program runs at veth2@1's transmit in netns_1",
+        "bpf-src/netkit.s",
+    ] {
+        if !explain.contains(want) {
+            return Ok(Verdict::Fail(format!(
+                "--explain lacks {want:?}:\n{explain}"
+            )));
+        }
+    }
     let st = g.lab.status().map_err(|e| e.to_string())?;
     let primary = AttachType::NetkitPrimary.raw();
     let Some(link) = st
