@@ -6,8 +6,8 @@
 //!
 //! `sigaction(2)` with `SA_RESETHAND`: a second Ctrl-C gets the default
 //! action and ends the process at once. `SA_RESTART` keeps the bounded
-//! socket waits of the measurements from failing with EINTR. This is a
-//! syscall module, so its `unsafe` blocks live here.
+//! socket waits of the measurements from failing with EINTR. The
+//! `sigaction` call itself is in the lab's syscall module, `lab/sys.rs`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -25,20 +25,5 @@ pub fn interrupted() -> bool {
 
 /// Installs the handler for SIGINT and SIGTERM.
 pub fn catch() -> std::io::Result<()> {
-    for signo in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: an all-zero sigaction is a valid value (empty mask, no
-        // flags) which is then filled in; `on_signal` has the signature
-        // sa_handler expects and only touches an atomic.
-        let rc = unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            sa.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(signo, &sa, std::ptr::null_mut())
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    crate::lab::sys::on_signals(&[libc::SIGINT, libc::SIGTERM], on_signal)
 }
