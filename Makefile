@@ -17,7 +17,7 @@ LAB = $(SUDO) $(or $(CARGO_TARGET_DIR),target)/release/redirect-lab
 # --explain (print every layer), --no-program (netns_1 forwards by itself).
 UP_FLAGS ?=
 # MODE: the redirect technique (`redirect-lab up --mode`): egress (default),
-# ingress, peer, neigh, fib, xdp, devmap, tcx. PITFALL=1 adds --pitfall.
+# ingress, peer, neigh, fib, xdp, devmap, tcx, netkit. PITFALL=1 adds --pitfall.
 MODE ?=
 PITFALL ?=
 UP_MODE = $(if $(MODE),--mode $(MODE)) $(if $(PITFALL),--pitfall)

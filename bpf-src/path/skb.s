@@ -12,10 +12,12 @@
 ;   SKB_ARG_OFF   8 * the skb argument's position
 ;   REASON_ARG_OFF (optional) 8 * the position of kfree_skb's drop reason
 ;   SKB_*, DEV_*, NET_INUM   member offsets; PKT_TYPE_* the 3-bit bitfield
-;   DADDR, DPORT  the lab's destination (as the u32/u16 loaded from the packet)
+;   SADDR, DADDR, DPORT  the lab's source (the host side) and destination
+;                 (as the u32/u16 loaded from the packet)
 ;
-; Only UDP/IPv4 packets to DADDR:DPORT produce an event, so the host's other
-; traffic stays out of the trace. Each event is one 64-byte record (see
+; Only UDP/IPv4 packets from SADDR to DADDR:DPORT produce an event (the lab's
+; 5-tuple but for the source port, which each sending socket picks), so the
+; host's other traffic stays out of the trace. Each event is one 64-byte record (see
 ; loader/src/lab/path/event.rs), built on the stack and copied into `events`,
 ; the BPF_MAP_TYPE_RINGBUF every path program shares, with
 ; bpf_ringbuf_output. The ring buffer keeps no loss counter of its own, so a
@@ -49,8 +51,11 @@
 	if r2 != 0x45 goto out		# IPv4 without options: what the lab sends
 	r2 = *(u8 *)(r10 -87)		# protocol
 	if r2 != IPPROTO_UDP goto out
+	r2 = *(u32 *)(r10 -84)		# saddr
+	r3 = SADDR ll			# 64-bit load: a jump's 32-bit immediate would sign-extend it
+	if r2 != r3 goto out
 	r2 = *(u32 *)(r10 -80)		# daddr
-	r3 = DADDR ll			# 64-bit load: a jump's 32-bit immediate would sign-extend it
+	r3 = DADDR ll
 	if r2 != r3 goto out
 	r2 = *(u16 *)(r10 -74)		# UDP destination port
 	if r2 != DPORT goto out

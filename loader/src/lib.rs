@@ -18,7 +18,7 @@ pub mod bpf;
 pub mod lab;
 
 pub use bpf::{
-    asm, btf, defines, elf, error, file, link, map, pin, prog, retval, ringbuf, sys, tracing,
+    asm, btf, defines, error, file, link, load, map, pin, prog, retval, ringbuf, sys, tracing,
     types, verifier, xlated,
 };
 

@@ -29,6 +29,8 @@ enum Command {
     Disasm(cli::asm::DisasmArgs),
     /// Run a program (.s or .o) on a packet with BPF_PROG_TEST_RUN.
     Run(cli::run::RunArgs),
+    /// Load a whole object (.o or .s): BTF, maps, every program; pin them on bpffs.
+    Load(cli::load::LoadArgs),
     /// Inspect programs loaded in the kernel.
     Prog(cli::prog::ProgArgs),
     /// Every redirect mode side by side with netns_1 forwarding: CPU per packet, pps, RTT, needs.
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Asm(a) => cli::asm::asm(a),
         Command::Disasm(a) => cli::asm::disasm(a),
         Command::Run(a) => cli::run::run(a),
+        Command::Load(a) => cli::load::load(a),
         Command::Prog(a) => cli::prog::prog(a),
         Command::Compare(a) => Ok(cli::compare::compare(a)),
         Command::Lab(c) => Ok(cli::lab::run(c)),

@@ -27,6 +27,18 @@ const PATHS: &[&str] = &[
     "net_device.name",
     "net_device.nd_net.net",
     "net.ns.inum",
+    // fib.s: the flow and the route's device.
+    "flowi4.saddr",
+    "flowi4.daddr",
+    "flowi4.__fl_common.flowic_iif",
+    "flowi4.uli.ports.dport",
+    "fib_nh_common.nhc_dev",
+    // neigh.s: the neighbour entry and its table.
+    "neighbour.tbl",
+    "neighbour.dev",
+    "neighbour.nud_state",
+    "neighbour.primary_key",
+    "neigh_table.family",
 ];
 
 /// Bitfields: the oracle cannot take their offsetof, so it sets them.

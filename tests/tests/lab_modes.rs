@@ -73,6 +73,49 @@ fn bad_modes_are_refused_and_the_running_lab_stays() {
     }
 }
 
+/// `--mode netkit` on a kernel without netkit (this host's 6.18): the probe
+/// creates a pair in a scratch netns before anything is torn down, so the
+/// running lab keeps its program and the error carries the kernel's words.
+/// Where the kernel has netkit, the mode comes up with its netkit link.
+#[test]
+fn netkit_is_probed_before_the_running_lab_is_touched() {
+    require_root();
+    let g = LabGuard::up("mnkp", &UpOptions::default());
+    let prefix = g.lab.names.prefix.clone().expect("prefix");
+    let before = attached_ids(&g.lab);
+    let o = run(&["up", "--prefix", &prefix, "--mode", "netkit", "--explain"]);
+    let t = text(&o);
+    if o.status.success() {
+        for want in [
+            "type netkit mode l2",
+            "attach_type = BPF_NETKIT_PEER (55)",
+            "redirect-lab asm bpf-src/peer.s",
+        ] {
+            assert!(t.contains(want), "netkit --explain lacks {want:?}:\n{t}");
+        }
+        let st = text(&run(&["status", "--prefix", &prefix]));
+        assert!(
+            st.contains("netkit link") && st.contains("(BPF_NETKIT_PEER) on veth2@2"),
+            "{st}"
+        );
+        return;
+    }
+    assert!(
+        t.contains("mode netkit needs a netkit device (Linux 6.7+, CONFIG_NETKIT)")
+            && t.contains("the running lab was left alone")
+            && t.contains("RTM_NEWLINK netkit"),
+        "{t}"
+    );
+    assert_eq!(
+        attached_ids(&g.lab),
+        before,
+        "up --mode netkit touched the lab"
+    );
+    let st = g.lab.status().expect("status");
+    assert!(st.missing.is_empty(), "{:?}", st.missing);
+    assert!(st.links.is_empty(), "a link was left: {st}");
+}
+
 #[test]
 fn explain_and_status_follow_the_hook() {
     require_root();

@@ -193,7 +193,7 @@ fn our_loader_matches_bpftool_and_our_assembly_matches_clang() {
     for (variant, defines) in [("plain", &[][..]), ("bpf_printk", &["-DTRACE"][..])] {
         let obj = clang(defines);
         let bytes = std::fs::read(&obj.0).unwrap();
-        let loaded = loader::elf::load(&bytes, None, None, false)
+        let loaded = loader::load::load_elf(&bytes, &Default::default())
             .unwrap_or_else(|e| panic!("{variant}: {e}"));
         if variant == "bpf_printk" {
             assert_eq!(
@@ -215,7 +215,7 @@ fn our_loader_matches_bpftool_and_our_assembly_matches_clang() {
         let mut redirected = 0;
         for (what, pkt) in packets() {
             let theirs = bpftool_run(&pin.0, &pkt);
-            let mine = ours(&loaded.program, &pkt);
+            let mine = ours(&loaded.programs[0].program, &pkt);
             assert_eq!(mine, theirs, "{variant}, {what}: our loader vs bpftool");
             let asm_result = ours(&ours_s, &pkt);
             assert_eq!(
@@ -363,9 +363,10 @@ fn redirect_s_matches_clang_for_both_flags_on_varied_packets() {
     for flags in [0, loader::retval::BPF_F_INGRESS] {
         let obj = clang(&[&format!("-DREDIRECT_FLAGS={flags}")]);
         let bytes = std::fs::read(&obj.0).unwrap();
-        let theirs = loader::elf::load(&bytes, Some("tc"), None, false)
+        let theirs = loader::load::load_elf(&bytes, &Default::default())
             .unwrap_or_else(|e| panic!("clang's object, flags {flags}: {e}"));
-        let (_, code) = loader::elf::section_bytes(&bytes, Some("tc")).unwrap();
+        let object = ebpf_asm::object::Object::from_elf(&bytes).unwrap();
+        let code = &object.section("tc").expect("tc section").data;
         let defines = [("REDIRECT_FLAGS".to_string(), flags as i64)];
         let asm =
             loader::file::assemble(&src_path, &text, &defines).unwrap_or_else(|e| panic!("{e}"));
@@ -380,7 +381,7 @@ fn redirect_s_matches_clang_for_both_flags_on_varied_packets() {
         let (mut redirected, mut passed, mut refused) = (0, 0, 0);
         for (what, pkt) in &packets {
             let mine = try_run(&ours, pkt);
-            let clangs = try_run(&theirs.program, pkt);
+            let clangs = try_run(&theirs.programs[0].program, pkt);
             assert_eq!(mine, clangs, "flags {flags}, {what}: redirect.s vs clang");
             match mine {
                 Ok((7, _)) => redirected += 1,

@@ -17,7 +17,8 @@
 //!   for the BTF writer;
 //! - [`fixup`]: the label and fixup engine the text assembler and the
 //!   builder share;
-//! - `read` / `write`: ELF in and out.
+//! - `read` / `write`: ELF in and out;
+//! - `query`: what a loader asks (BTF map definitions, functions, data symbols).
 //!
 //! Programs are named by one rule, [`Object::programs`]: every global
 //! `STT_FUNC` symbol in an executable section is a program, named by the
@@ -39,6 +40,7 @@
 
 pub mod fixup;
 pub mod map;
+mod query;
 mod read;
 pub mod reloc;
 pub mod section;
@@ -46,6 +48,7 @@ pub mod symbol;
 mod write;
 
 pub use map::{MapDecl, MapField, MAP_FIELDS};
+pub use query::{type_size, DataSymbol, FunctionRange};
 pub use reloc::{RelocType, Relocation};
 pub use section::{Section, SectionKind};
 pub use symbol::{Binding, Symbol, SymbolType};

@@ -275,7 +275,7 @@ impl<'a> Assembler<'a> {
             if build.syms.get(name).is_some_and(|s| s.def.is_some()) {
                 return Err(self.error_loc(r.loc, format!("`{name}` is defined in this file: a reference to it needs an object (assemble_object), not a single program")));
             }
-            let kind = if r.expr.constant != 0 {
+            let kind = if build.value_refs.contains(&(r.section, r.offset)) {
                 RelocKind::MapValue {
                     offset: r.expr.constant as i32,
                 }

@@ -113,6 +113,10 @@ pub(crate) struct Build {
     /// Counter for the hidden labels that stand for `.`.
     pub dots: u32,
     pub maps: Vec<MapDecl>,
+    /// The (section, offset) of each `NAME + off ll` written with an
+    /// explicit offset, `+ 0` included: in a single program that form asks
+    /// for a map value (`BPF_PSEUDO_MAP_VALUE`), `NAME ll` for the map's fd.
+    pub value_refs: Vec<(usize, u64)>,
 }
 
 /// A name that is never a symbol-table entry: `.L*` (llvm-mc's temporary

@@ -839,7 +839,8 @@ impl<'a> Line<'a, '_> {
         let name_tok = self.tok;
         let name = self.text(name_tok);
         self.bump();
-        let addend = if self.is(P::Plus) || self.is(P::Minus) {
+        let explicit = self.is(P::Plus) || self.is(P::Minus);
+        let addend = if explicit {
             let at = self.tok.start;
             let v = self.expr()?;
             self.imm32(v, at)?
@@ -857,6 +858,10 @@ impl<'a> Line<'a, '_> {
         self.bump();
         self.need64(dst, "a map reference (lddw)")?;
         self.code_section(name_tok.start)?;
+        if explicit {
+            let here = self.asm.build.here();
+            self.asm.build.value_refs.push(here);
+        }
         self.reference(
             RefKind::Ld64,
             SymExpr {

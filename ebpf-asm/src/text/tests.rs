@@ -401,6 +401,13 @@ fn both_syntaxes_and_pasted_lines() {
         p.relocations()[1].kind,
         crate::program::RelocKind::MapValue { offset: 8 }
     );
+    // `+ 0` is still the map-value form (a pointer to the value's start).
+    let p = assemble("r1 = lost + 0 ll\nr2 = lost ll", &AsmOptions::default()).unwrap();
+    assert_eq!(
+        p.relocations()[0].kind,
+        crate::program::RelocKind::MapValue { offset: 0 }
+    );
+    assert_eq!(p.relocations()[1].kind, crate::program::RelocKind::MapFd);
     // Local calls to labels resolve like jumps.
     let p = assemble("call f\nexit\nf: r0 = 1\nexit", &AsmOptions::default()).unwrap();
     assert_eq!(p.insns()[0], Insn::new(0x85, 0, 1, 0, 1));

@@ -1,5 +1,6 @@
-//! Loading programs from `ebpf-asm`: source maps for verifier errors, helper
-//! names, and patching map references into `lddw` instructions.
+//! Loading programs from `ebpf-asm` (through [`crate::load`]): source maps
+//! for verifier errors, helper names, and patching map references into
+//! `lddw` instructions.
 //!
 //! The `lddw` pseudo forms follow `include/uapi/linux/bpf.h` ("When
 //! BPF_LD | BPF_DW | BPF_IMM's src_reg != 0 ..."): `BPF_PSEUDO_MAP_FD` puts a
@@ -7,13 +8,13 @@
 //! value in the second slot's `imm`, and the kernel turns both into the
 //! map's (or value's) address.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 
 use ebpf_asm::opcode::{BPF_DW, BPF_IMM, BPF_LD, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE};
 use ebpf_asm::RelocKind;
 
 use crate::error::{Error, Result};
-use crate::prog::{LoadOptions, Program};
+use crate::prog::Program;
 use crate::types::ProgType;
 use crate::verifier::{SourceLine, SourceMap};
 
@@ -105,39 +106,44 @@ pub fn kernel_name(name: &str) -> String {
 }
 
 impl Program {
-    /// Loads a program produced by `ebpf-asm`: map references are patched
-    /// from `how.maps`, and a verifier rejection names the source line.
+    /// Loads a program produced by `ebpf-asm` through the one object
+    /// loader ([`crate::load::load`]): its object with the generated BTF
+    /// (so func_info and line_info name the `.s` lines, and a verifier
+    /// rejection quotes them), map references resolved from `how.maps`.
     pub fn load_asm(prog: &ebpf_asm::Program, how: &AsmLoad<'_>) -> Result<Program> {
-        let mut bytes = prog.to_bytes();
+        let obj = ebpf_asm::object::Object::from_program_with_btf(prog, how.file_name);
+        let section = obj.section_index(prog.section()).unwrap_or(0);
+        // `r1 = map + 0 ll` is a value pointer although its addend is 0.
+        let value_refs: Vec<(usize, u64)> = prog
+            .relocations()
+            .iter()
+            .filter(|r| r.kind == RelocKind::MapValue { offset: 0 })
+            .map(|r| (section, (r.slot * 8) as u64))
+            .collect();
         for r in prog.relocations() {
-            let fd = how
-                .maps
-                .iter()
-                .find(|(n, _)| *n == r.symbol)
-                .map(|(_, fd)| fd.as_raw_fd())
-                .ok_or_else(|| {
-                    Error::Input(format!(
-                        "{}: instruction {} uses map {:?}, which was not provided",
-                        how.file_name, r.slot, r.symbol
-                    ))
-                })?;
-            let off = match r.kind {
-                RelocKind::MapFd => None,
-                RelocKind::MapValue { offset } => Some(offset),
-            };
-            patch_map_ref(&mut bytes, r.slot, fd, off)?;
+            if !how.maps.iter().any(|(n, _)| *n == r.symbol) {
+                return Err(Error::Input(format!(
+                    "{}: instruction {} uses map {:?}, which was not provided",
+                    how.file_name, r.slot, r.symbol
+                )));
+            }
         }
-        let map = source_map(prog, how.file_name);
-        let name = kernel_name(prog.name());
-        let mut opts = LoadOptions::new(how.prog_type, &name);
-        opts.license = prog.license();
-        opts.verbose = how.verbose;
-        opts.source_map = Some(&map);
-        // BTF by default: the FUNC, and a line_info per instruction naming
-        // the .s line, so bpftool and the verifier log quote the source.
-        let btf = crate::btf::ProgBtf::for_program(prog, how.file_name)?;
-        opts.btf = Some(&btf);
-        Program::load_with(&bytes, &opts)
+        let mut loaded = crate::load::load(
+            &obj,
+            &crate::load::LoadSpec {
+                file_name: how.file_name,
+                prog_type: Some(how.prog_type),
+                extern_maps: how.maps,
+                extern_value_refs: &value_refs,
+                verbose: how.verbose,
+                ..Default::default()
+            },
+        )?;
+        loaded
+            .programs
+            .pop()
+            .map(|p| p.program)
+            .ok_or_else(|| Error::Input(format!("{}: no program", how.file_name)))
     }
 }
 

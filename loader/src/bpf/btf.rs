@@ -63,6 +63,17 @@ impl LoadedBtf {
     }
 }
 
+impl LoadedBtf {
+    /// Another fd for the same BTF (`dup`), for each program that uses it.
+    pub fn try_clone(&self) -> Result<LoadedBtf> {
+        let fd = self
+            .fd
+            .try_clone()
+            .map_err(|e| Error::io("duplicating the BTF fd", e))?;
+        Ok(LoadedBtf { fd })
+    }
+}
+
 impl AsFd for LoadedBtf {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
@@ -100,6 +111,15 @@ impl ProgBtf {
             func_info: info.func_info_bytes(),
             line_info: info.line_info_bytes(),
         })
+    }
+
+    /// The records of one linked program over loaded BTF.
+    pub fn new(btf: LoadedBtf, info: &ebpf_asm::btf::ext::ProgInfo) -> ProgBtf {
+        ProgBtf {
+            btf,
+            func_info: info.func_info_bytes(),
+            line_info: info.line_info_bytes(),
+        }
     }
 
     /// `func_info_cnt`.

@@ -1,14 +1,18 @@
-//! Loading a program from a file, whatever its form: assembly text (`.s`,
-//! assembled by `ebpf-asm` with `-D` constants) or a relocatable ELF object
-//! (recognised by its `\x7fELF` magic, loaded by [`crate::elf`]).
+//! Loading a file, whatever its form: assembly text (`.s`, assembled by
+//! `ebpf-asm` with `-D` constants, with its generated BTF) or a relocatable
+//! ELF object (recognised by its `\x7fELF` magic, read by
+//! [`ebpf_asm::object::Object::from_elf`]). Both become one
+//! [`Object`] and load through the one [`crate::load::load`].
 //!
-//! This is what `redirect-lab run` and the lab commands use, so they accept
-//! the same files.
+//! This is what `redirect-lab run`, `load` and the lab commands use, so they
+//! accept the same files.
 
 use std::path::Path;
 
-use crate::asm::AsmLoad;
+use ebpf_asm::object::Object;
+
 use crate::error::{Error, Result};
+use crate::load::{LoadSpec, LoadedObject};
 use crate::map::Map;
 use crate::prog::Program;
 use crate::types::ProgType;
@@ -18,10 +22,15 @@ use crate::types::ProgType;
 pub struct FileOptions<'a> {
     /// `-D NAME=VALUE` constants for assembly files.
     pub defines: &'a [(String, i64)],
-    /// The ELF section to load (default: the only program section).
+    /// `--set NAME=VALUE`: globals of the data sections, set before load.
+    pub sets: &'a [(String, i64)],
+    /// The program to load, by name (default: every program; one-program
+    /// loads need it only when there are several).
+    pub program: Option<&'a str>,
+    /// The section whose program to load, when no name is given.
     pub section: Option<&'a str>,
     /// The program type (default: from the section name, `.section` in a
-    /// `.s` file, as [`crate::elf::prog_type_for_section`] reads it).
+    /// `.s` file, as [`crate::load::prog_type_for_section`] reads it).
     pub prog_type: Option<ProgType>,
     /// Keep the level-2 verifier log and stats.
     pub verbose: bool,
@@ -36,17 +45,26 @@ pub enum FileKind {
     Elf,
 }
 
-/// A loaded program with the maps made for it.
+/// A file read into the object model, not loaded yet.
+#[derive(Debug, Clone)]
+pub struct ReadFile {
+    pub object: Object,
+    pub kind: FileKind,
+    /// Warnings for the user, e.g. `-D` names an assembly file never used
+    /// ([`crate::defines::define_warnings`]).
+    pub warnings: Vec<String>,
+}
+
+/// One loaded program with the maps made for it.
 #[derive(Debug)]
 pub struct LoadedFile {
     /// The program.
     pub program: Program,
-    /// Global-data maps (ELF only), by section name.
+    /// The object's maps, by name (a `.maps` symbol or a data section).
     pub maps: Vec<(String, Map)>,
     /// The file's kind.
     pub kind: FileKind,
-    /// Warnings for the user, e.g. `-D` names an assembly file never used
-    /// ([`crate::defines::define_warnings`]).
+    /// Warnings for the user.
     pub warnings: Vec<String>,
 }
 
@@ -62,67 +80,111 @@ pub fn assemble(path: &Path, text: &str, defines: &[(String, i64)]) -> Result<eb
     ebpf_asm::assemble(text, &opts).map_err(|e| Error::Input(e.to_string()))
 }
 
-/// Reads `path` and loads the program in it.
-pub fn load_file(path: &Path, opts: &FileOptions<'_>) -> Result<LoadedFile> {
+/// Reads `path` into an [`Object`]: an ELF as it is, a `.s` assembled with
+/// `defines` and given the BTF our assembler writes.
+pub fn read_object(path: &Path, defines: &[(String, i64)]) -> Result<ReadFile> {
     let bytes =
         std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let name = path.display().to_string();
     if bytes.starts_with(ELF_MAGIC) {
-        let obj = crate::elf::load(&bytes, opts.section, opts.prog_type, opts.verbose)?;
-        return Ok(LoadedFile {
-            program: obj.program,
-            maps: obj.maps,
+        let object = Object::from_elf(&bytes).map_err(|e| Error::Elf(format!("{name}: {e}")))?;
+        return Ok(ReadFile {
+            object,
             kind: FileKind::Elf,
             warnings: Vec::new(),
         });
     }
     let text = String::from_utf8(bytes).map_err(|_| {
         Error::Input(format!(
-            "{} is neither an ELF object nor UTF-8 assembly text",
-            path.display()
+            "{name} is neither an ELF object nor UTF-8 assembly text"
         ))
     })?;
-    let prog = assemble(path, &text, opts.defines)?;
-    let warnings =
-        crate::defines::define_warnings(&path.display().to_string(), &text, &prog, opts.defines);
-    if !prog.relocations().is_empty() {
-        let names: Vec<&str> = prog
-            .relocations()
-            .iter()
-            .map(|r| r.symbol.as_str())
-            .collect();
-        return Err(Error::Input(format!(
-            "{} references maps {names:?}; loading a .s file with maps needs the maps created \
-             first (use loader::Program::load_asm with AsmLoad::maps)",
-            path.display()
-        )));
-    }
-    // The same rule as for an ELF object's section, so `.section xdp` in a
-    // .s file loads an XDP program just as an object's `xdp` section does.
-    let prog_type = match opts.prog_type {
-        Some(t) => t,
-        None => crate::elf::prog_type_for_section(prog.section()).ok_or_else(|| {
-            Error::Input(format!(
-                "{}: cannot tell the program type from section {:?} (tc, xdp, socket, \
-                 action...); give it explicitly",
-                path.display(),
-                prog.section()
-            ))
-        })?,
+    let prog = assemble(path, &text, defines)?;
+    let warnings = crate::defines::define_warnings(&name, &text, &prog, defines);
+    Ok(ReadFile {
+        object: Object::from_program_with_btf(&prog, &name),
+        kind: FileKind::Asm,
+        warnings,
+    })
+}
+
+/// Reads `path` and loads every program in it (or `opts.program`), with
+/// its BTF and maps.
+pub fn load_object_file(path: &Path, opts: &FileOptions<'_>) -> Result<(LoadedObject, ReadFile)> {
+    let read = read_object(path, opts.defines)?;
+    let name = path.display().to_string();
+    let program = match (opts.program, opts.section) {
+        (Some(p), _) => Some(p.to_string()),
+        (None, Some(sec)) => {
+            let in_sec: Vec<_> = read
+                .object
+                .programs()
+                .into_iter()
+                .filter(|p| p.section == sec)
+                .collect();
+            match in_sec.as_slice() {
+                [one] => Some(one.name.clone()),
+                [] => {
+                    let secs = crate::load::program_sections(&read.object);
+                    return Err(Error::Elf(format!(
+                        "{name}: no program section {sec:?}; the object has {secs:?}"
+                    )));
+                }
+                _ => {
+                    let names: Vec<&str> = in_sec.iter().map(|p| p.name.as_str()).collect();
+                    return Err(Error::Input(format!(
+                        "{name}: section {sec} holds programs {names:?}; choose one with --program"
+                    )));
+                }
+            }
+        }
+        (None, None) => None,
     };
-    let file_name = path.display().to_string();
-    let program = Program::load_asm(
-        &prog,
-        &AsmLoad {
-            prog_type,
-            file_name: &file_name,
-            maps: &[],
+    let loaded = crate::load::load(
+        &read.object,
+        &LoadSpec {
+            file_name: &name,
+            program: program.as_deref(),
+            prog_type: opts.prog_type,
+            sets: opts.sets,
             verbose: opts.verbose,
+            ..Default::default()
         },
-    )?;
+    );
+    let loaded = match (loaded, read.kind) {
+        // A .s file is not an ELF object: say what is wrong without that
+        // prefix (the message names the section and offset all the same).
+        (Err(Error::Elf(m)), FileKind::Asm) => Err(Error::Input(m)),
+        (other, _) => other,
+    }?;
+    Ok((loaded, read))
+}
+
+/// Reads `path` and loads the one program in it (or the one `opts` names).
+pub fn load_file(path: &Path, opts: &FileOptions<'_>) -> Result<LoadedFile> {
+    let name = path.display().to_string();
+    if opts.program.is_none() && opts.section.is_none() {
+        let read = read_object(path, opts.defines)?;
+        let progs = read.object.programs();
+        if progs.len() > 1 {
+            let names: Vec<&str> = progs.iter().map(|p| p.name.as_str()).collect();
+            return Err(Error::Input(format!(
+                "{name} holds programs {names:?}; choose one with --program"
+            )));
+        }
+    }
+    let (mut loaded, read) = load_object_file(path, opts)?;
+    let mut warnings = read.warnings;
+    warnings.append(&mut loaded.warnings);
+    let program = loaded
+        .programs
+        .pop()
+        .ok_or_else(|| Error::Elf(format!("{name}: no program")))?
+        .program;
     Ok(LoadedFile {
         program,
-        maps: Vec::new(),
-        kind: FileKind::Asm,
+        maps: loaded.maps.into_iter().map(|m| (m.name, m.map)).collect(),
+        kind: read.kind,
         warnings,
     })
 }

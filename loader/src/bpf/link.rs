@@ -64,6 +64,14 @@ impl Link {
                         Some(libc::ENODEV) => {
                             format!("no device with ifindex {ifindex} in this network namespace")
                         }
+                        // drivers/net/netkit.c, netkit_dev_fetch.
+                        Some(libc::EACCES) if is_netkit(attach_type) => format!(
+                            "ifindex {ifindex} is a netkit peer: both ends' programs attach \
+                             through the primary's ifindex"
+                        ),
+                        Some(libc::ENXIO) if is_netkit(attach_type) => {
+                            format!("ifindex {ifindex} is not a netkit device")
+                        }
                         Some(libc::EINVAL) => format!(
                         "the kernel refused {attach_type} for this program: the program type must \
                          match the hook (SCHED_CLS for TCX, XDP for XDP) and flags must be valid"
@@ -128,6 +136,11 @@ impl AsFd for Link {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
+}
+
+/// `BPF_NETKIT_PRIMARY` or `BPF_NETKIT_PEER`.
+fn is_netkit(t: AttachType) -> bool {
+    matches!(t, AttachType::NetkitPrimary | AttachType::NetkitPeer)
 }
 
 /// `BPF_OBJ_GET_INFO_BY_FD` for a link fd.

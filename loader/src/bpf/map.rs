@@ -28,6 +28,59 @@ pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 /// `BPF_F_MMAPABLE`: the array can be mmap()ed (global data maps).
 pub const BPF_F_MMAPABLE: u32 = 1 << 10;
 
+bitflags::bitflags! {
+    /// The `BPF_F_*` map creation flags (`include/uapi/linux/bpf.h`, the
+    /// anonymous enum after `BPF_F_NO_PREALLOC`), so messages print them by
+    /// name: see [`MapFlags::names`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct MapFlags: u32 {
+        const NO_PREALLOC = 1 << 0;
+        const NO_COMMON_LRU = 1 << 1;
+        const NUMA_NODE = 1 << 2;
+        const RDONLY = BPF_F_RDONLY;
+        const WRONLY = 1 << 4;
+        const STACK_BUILD_ID = 1 << 5;
+        const ZERO_SEED = 1 << 6;
+        const RDONLY_PROG = BPF_F_RDONLY_PROG;
+        const WRONLY_PROG = 1 << 8;
+        const CLONE = 1 << 9;
+        const MMAPABLE = BPF_F_MMAPABLE;
+        const PRESERVE_ELEMS = 1 << 11;
+        const INNER_MAP = 1 << 12;
+        const LINK = 1 << 13;
+        const PATH_FD = 1 << 14;
+        const VTYPE_BTF_OBJ_FD = 1 << 15;
+        const TOKEN_FD = 1 << 16;
+        const SEGV_ON_FAULT = 1 << 17;
+        const NO_USER_CONV = 1 << 18;
+    }
+}
+
+impl MapFlags {
+    /// The kernel's names joined by `|` (`BPF_F_RDONLY_PROG|BPF_F_MMAPABLE`),
+    /// unknown bits as hex, `0` for none.
+    pub fn names(self) -> String {
+        if self.is_empty() {
+            return "0".into();
+        }
+        let mut parts: Vec<String> = self
+            .iter_names()
+            .map(|(n, _)| format!("BPF_F_{n}"))
+            .collect();
+        let unknown = self.bits() & !MapFlags::all().bits();
+        if unknown != 0 {
+            parts.push(format!("{unknown:#x}"));
+        }
+        parts.join("|")
+    }
+}
+
+impl std::fmt::Display for MapFlags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.names())
+    }
+}
+
 /// How to create a map.
 #[derive(Debug, Clone)]
 pub struct MapSpec<'a> {
@@ -98,9 +151,24 @@ fn elem_cmd_error(command: u32, e: &std::io::Error) -> Error {
     SysError::with_hint(name, e, hint).into()
 }
 
+/// The BTF types of a map's key and value (`btf_fd`, `btf_key_type_id`,
+/// `btf_value_type_id` of `BPF_MAP_CREATE`), so `bpftool map dump` prints
+/// elements as their C types. A type id 0 means "not described".
+#[derive(Debug, Clone, Copy)]
+pub struct MapBtf<'a> {
+    pub btf: BorrowedFd<'a>,
+    pub key_type_id: u32,
+    pub value_type_id: u32,
+}
+
 impl Map {
     /// `BPF_MAP_CREATE`.
     pub fn create(spec: &MapSpec<'_>) -> Result<Map> {
+        Map::create_with_btf(spec, None)
+    }
+
+    /// `BPF_MAP_CREATE` with the key and value described by BTF.
+    pub fn create_with_btf(spec: &MapSpec<'_>, btf: Option<&MapBtf<'_>>) -> Result<Map> {
         crate::prog::prepare_memlock();
         let mut attr = MapCreateAttr {
             map_type: spec.map_type.raw(),
@@ -111,14 +179,24 @@ impl Map {
             map_name: obj_name(spec.name, "map")?,
             ..Default::default()
         };
+        if let Some(b) = btf {
+            attr.btf_fd = b.btf.as_raw_fd() as u32;
+            attr.btf_key_type_id = b.key_type_id;
+            attr.btf_value_type_id = b.value_type_id;
+        }
         let fd = sys::bpf_fd(cmd::BPF_MAP_CREATE, &mut attr).map_err(|e| {
             let hint = too_old_hint(spec.map_type.kernel_name(), spec.map_type.since())
                 .unwrap_or_else(|| {
                     format!(
                         "the kernel refused {} key_size={} value_size={} max_entries={} \
-                         flags={:#x} (sizes must suit the type: arrays need 4-byte keys, no size \
-                         may be 0)",
-                        spec.map_type, spec.key_size, spec.value_size, spec.max_entries, spec.flags
+                         flags={} (sizes must suit the type: arrays need 4-byte keys, no size \
+                         may be 0; ring buffers need key and value 0 and a power-of-two \
+                         max_entries of whole pages)",
+                        spec.map_type,
+                        spec.key_size,
+                        spec.value_size,
+                        spec.max_entries,
+                        MapFlags::from_bits_retain(spec.flags)
                     )
                 });
             SysError::with_hint("BPF_MAP_CREATE", &e, hint)

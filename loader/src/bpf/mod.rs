@@ -10,8 +10,9 @@
 //!   program info and listing;
 //! - [`asm`]: loading `ebpf-asm` programs (map patching, source maps);
 //! - [`btf`]: `BPF_BTF_LOAD`, and the func/line info `BPF_PROG_LOAD` takes;
-//! - [`elf`]: loading clang-built ELF objects (global data as array maps);
-//! - [`mod@file`]: load a `.s` or `.o` file, whichever it is;
+//! - [`mod@load`]: one object (clang's or ours) to kernel objects: BTF,
+//!   `.maps` and data-section maps, relocations, bpf-to-bpf calls, programs;
+//! - [`mod@file`]: read a `.s` or `.o` file into that object, and load it;
 //! - [`verifier`]: reading the verifier log, mapping it to source lines;
 //! - [`xlated`]: the program as the kernel runs it, listed like bpftool;
 //! - [`map`]: maps and their elements;
@@ -28,10 +29,10 @@
 pub mod asm;
 pub mod btf;
 pub mod defines;
-pub mod elf;
 pub mod error;
 pub mod file;
 pub mod link;
+pub mod load;
 pub mod map;
 pub mod pin;
 pub mod prog;

@@ -27,6 +27,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::path::Path;
 
 use ebpf_asm::btf::vmlinux::Vmlinux;
 
@@ -124,14 +125,28 @@ impl Hook {
 /// CONFIG_DEBUG_INFO_BTF has no such file: that is said plainly, since no
 /// tracing program can load there.
 pub fn vmlinux() -> Result<Vmlinux> {
-    let bytes = std::fs::read(VMLINUX_BTF).map_err(|e| Error::Io {
+    vmlinux_at(Path::new(VMLINUX_BTF))
+}
+
+/// [`vmlinux`] from another file (`redirect-lab path --vmlinux-btf`, which
+/// the tests point at a missing or garbage file to see what a kernel without
+/// BTF gets). The errors say what the file should have been and what to do.
+pub fn vmlinux_at(path: &Path) -> Result<Vmlinux> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| Error::Io {
         what: format!(
-            "reading {VMLINUX_BTF} (the kernel's own BTF; a kernel built without \
-             CONFIG_DEBUG_INFO_BTF has none, and cannot run tp_btf or fentry programs)"
+            "reading {shown} (the kernel's own BTF; a kernel built without \
+             CONFIG_DEBUG_INFO_BTF has none, and cannot run tp_btf or fentry programs: \
+             boot one built with CONFIG_DEBUG_INFO_BTF=y)"
         ),
         source: e,
     })?;
-    Vmlinux::parse(&bytes).map_err(|e| Error::Input(format!("{VMLINUX_BTF}: {e}")))
+    Vmlinux::parse(&bytes).map_err(|e| {
+        Error::Input(format!(
+            "{shown} is not usable BTF ({e}); tp_btf and fentry programs need the running \
+             kernel's BTF (CONFIG_DEBUG_INFO_BTF=y), as /sys/kernel/btf/vmlinux publishes it"
+        ))
+    })
 }
 
 /// Loads `insns` as a `BPF_PROG_TYPE_TRACING` program for `hook`. The
@@ -226,6 +241,24 @@ pub fn attach_raw_tracepoint(prog: BorrowedFd<'_>, name: &str) -> Result<Link> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_or_garbage_btf_file_is_explained() {
+        let e = match vmlinux_at(Path::new("/nonexistent/vmlinux")) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("read a file that does not exist"),
+        };
+        assert!(e.contains("/nonexistent/vmlinux"), "{e}");
+        assert!(e.contains("CONFIG_DEBUG_INFO_BTF"), "{e}");
+        let f = std::env::temp_dir().join(format!("garbage-btf-{}", std::process::id()));
+        std::fs::write(&f, b"\x9f\xeb\x01\x00 not BTF at all").unwrap();
+        let e = match vmlinux_at(&f) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("garbage parsed as BTF"),
+        };
+        let _ = std::fs::remove_file(&f);
+        assert!(e.contains("is not usable BTF"), "{e}");
+    }
 
     #[test]
     fn hook_sections() {

@@ -131,9 +131,17 @@ pub fn disasm(a: DisasmArgs) -> CliResult {
     let raw = read_file(&a.input)?;
     let mut relocs = Vec::new();
     let (label, bytes) = if raw.starts_with(b"\x7fELF") {
-        let (sec, bytes) = loader::elf::section_bytes(&raw, a.section.as_deref())?;
-        relocs = loader::elf::section_relocations(&raw, a.section.as_deref())?;
-        (format!("section {sec}"), bytes)
+        let obj = ebpf_asm::object::Object::from_elf(&raw)
+            .map_err(|e| loader::Error::Elf(format!("{}: {e}", a.input.display())))?;
+        let i = loader::load::pick_section(&obj, a.section.as_deref())?;
+        let sec = &obj.sections[i];
+        // Relocations against section symbols name the section, as
+        // llvm-objdump -r does.
+        for r in &sec.relocations {
+            let symbol = obj.symbols.get(r.symbol).map_or("?", |y| y.name.as_str());
+            relocs.push((r.offset / 8, r.kind.name(), symbol.to_string()));
+        }
+        (format!("section {}", sec.name), sec.data.clone())
     } else if a.input.extension().is_some_and(|e| e == "hex") {
         let text =
             String::from_utf8(raw).map_err(|_| format!("{} is not text", a.input.display()))?;
@@ -178,7 +186,7 @@ pub fn disasm(a: DisasmArgs) -> CliResult {
     if !relocs.is_empty() {
         outln!("{c} relocations, patched at load time:");
         for r in &relocs {
-            outln!("{c}   slot {}: {} {}", r.slot, r.kind, r.symbol);
+            outln!("{c}   slot {}: {} {}", r.0, r.1, r.2);
         }
     }
     Ok(ExitCode::SUCCESS)

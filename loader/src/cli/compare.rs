@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::json_str;
-use loader::lab::compare::{self, Comparison, Entry, Limits, Ratios, Sizes, NO_PATH};
+use loader::lab::compare::{self, trace, Comparison, Entry, Limits, Ratios, Sizes, PATH_NOTE};
 use loader::lab::privilege::{self, LAB_CAPS};
 use loader::lab::LabError;
 
@@ -29,6 +29,9 @@ pub struct CompareArgs {
     /// Seconds per flood and per ping-pong round (fractions allowed).
     #[arg(long, value_name = "S", default_value_t = 0.3)]
     pub seconds: f64,
+    /// Do not trace the paths (the path columns are then null).
+    #[arg(long)]
+    pub no_path: bool,
 }
 
 pub fn compare(a: CompareArgs) -> ExitCode {
@@ -37,6 +40,11 @@ pub fn compare(a: CompareArgs) -> ExitCode {
         Err(LabError::Privilege(m)) => {
             eprintln!("{m}");
             ExitCode::FAILURE
+        }
+        Err(e) if compare::signal::interrupted() => {
+            eprintln!("redirect-lab compare: {e}");
+            // 128 + SIGINT, as a shell reports a process ended by Ctrl-C.
+            ExitCode::from(130)
         }
         Err(e) => {
             eprintln!("redirect-lab compare: {e}");
@@ -73,7 +81,11 @@ fn run(a: CompareArgs) -> Result<(), LabError> {
             packets: Sizes::default().rtt.packets,
             time,
         },
+        path: !a.no_path,
     };
+    // Ctrl-C stops at the next step, and the labs' guards remove them.
+    compare::signal::catch()
+        .map_err(|e| LabError::Failed(format!("installing the SIGINT handler: {e}")))?;
     let base = netlink::netns::unique_name("cmp");
     eprintln!(
         "compare: labs {base}-0 (forwarding) to {base}-{}, removed at the end",
@@ -82,6 +94,9 @@ fn run(a: CompareArgs) -> Result<(), LabError> {
     let c = compare::run(&modes, sizes, &base, &mut |step| {
         eprintln!("compare: {step}")
     })?;
+    if let Some(w) = &c.function_layer {
+        eprintln!("compare: warning: {w}");
+    }
     if let Some(path) = &a.svg {
         let svg = compare::picture::figure(&c);
         std::fs::write(path, svg).map_err(|e| {
@@ -118,16 +133,76 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 /// The `--json` object.
 pub fn json(c: &Comparison) -> String {
     let reference = c.reference();
-    let entries: Vec<String> = c.entries.iter().map(|e| entry_json(e, reference)).collect();
+    let fentry = c.functions_attached > 0;
+    let entries: Vec<String> = c
+        .entries
+        .iter()
+        .map(|e| entry_json(e, reference, fentry))
+        .collect();
     format!(
-        "{{\"kernel\": {}, \"payload_bytes\": {}, \"modes\": [\n  {}\n]}}",
+        "{{\"kernel\": {}, \"payload_bytes\": {}, \"path_note\": {}, \
+         \"function_layer\": {{\"fentry_programs\": {}, \"refused\": {}}}, \"modes\": [\n  {}\n]}}",
         json_str(&c.kernel),
         compare::PAYLOAD,
+        json_str(PATH_NOTE),
+        c.functions_attached,
+        c.function_layer.as_deref().map_or("null".into(), json_str),
         entries.join(",\n  ")
     )
 }
 
-fn entry_json(e: &Entry, reference: &Entry) -> String {
+fn list(v: &[String]) -> String {
+    format!(
+        "[{}]",
+        v.iter().map(|s| json_str(s)).collect::<Vec<_>>().join(", ")
+    )
+}
+
+fn step_json(s: &trace::Step) -> String {
+    format!(
+        "{{\"layer\": {}, \"hook\": {}, \"netns\": {}, \"device\": {}, \"pkt_type\": {}}}",
+        json_str(s.layer()),
+        json_str(&s.hook),
+        json_str(trace::side_name(s.side)),
+        s.device.map_or("null".into(), json_str),
+        json_str(loader::lab::path::pkt_type_name(s.pkt_type))
+    )
+}
+
+/// The path columns of an entry, as JSON members.
+fn path_json(e: &Entry, reference: &Entry, fentry: bool) -> String {
+    let Some(path) = &e.path else {
+        return format!(
+            "\"path\": null, \"path_len\": null, \"path_len_tp_btf\": null, \
+             \"path_len_fentry\": null, \"path_delivered\": null, \"skipped\": null, \
+             \"skipped_events\": null, \"added\": null, \"path_error\": {}",
+            json_str(e.path_error.as_deref().unwrap_or("not traced"))
+        );
+    };
+    let skipped = e.skipped(reference).unwrap_or_default();
+    let names: Vec<String> = skipped.iter().map(|k| k.stage.clone()).collect();
+    let events: Vec<String> = skipped.iter().map(|k| k.text()).collect();
+    let fentry_len = if fentry {
+        e.path_len(true).unwrap_or(0).to_string()
+    } else {
+        "null".into()
+    };
+    format!(
+        "\"path\": [{}], \"path_len\": {}, \"path_len_tp_btf\": {}, \"path_len_fentry\": {}, \
+         \"path_delivered\": {}, \"skipped\": {}, \"skipped_events\": {}, \"added\": {}, \
+         \"path_error\": null",
+        path.iter().map(step_json).collect::<Vec<_>>().join(", "),
+        path.len(),
+        e.path_len(false).unwrap_or(0),
+        fentry_len,
+        e.path_delivered,
+        list(&names),
+        list(&events),
+        list(&e.added(reference).unwrap_or_default()),
+    )
+}
+
+fn entry_json(e: &Entry, reference: &Entry, fentry: bool) -> String {
     let r = Ratios::of(e, reference);
     let (min, max) = e.cpu_min_max().unzip();
     let n = &e.needs;
@@ -136,14 +211,13 @@ fn entry_json(e: &Entry, reference: &Entry) -> String {
         None => "null".into(),
     };
     format!(
-        "{{\"mode\": {}, \"path\": null, \"path_len\": null, \"skipped\": null, \
-         \"path_note\": {}, \"cpu_ns_per_packet\": {}, \"cpu_ns_min\": {}, \"cpu_ns_max\": {}, \
+        "{{\"mode\": {}, {}, \"cpu_ns_per_packet\": {}, \"cpu_ns_min\": {}, \"cpu_ns_max\": {}, \
          \"pps\": {}, \"rtt_p50_us\": {}, \"rtt_p99_us\": {}, \"sent\": {}, \"delivered\": {}, \
          \"ratio_vs_forwarding\": {{\"cpu_ns_per_packet\": {}, \"pps\": {}, \"rtt_p50\": {}, \
          \"rtt_p99\": {}}}, \"needs\": {{\"mac_rewrite\": {}, \"route\": {}, \
          \"xdp_on_peer\": {}, \"since\": {}, \"kernel_ok\": {}}}, \"error\": {}, \"notes\": [{}]}}",
         json_str(e.name),
-        json_str(NO_PATH),
+        path_json(e, reference, fentry),
         num(e.cpu_median()),
         num(min),
         num(max),
@@ -179,9 +253,11 @@ pub fn table(c: &Comparison) -> String {
         compare::PAYLOAD,
         c.kernel
     );
+    let fentry = c.functions_attached > 0;
     s.push_str(&format!(
-        "{:<11} {:>9} {:>6} {:>10} {:>6} {:>8} {:>8} {:>6}  {:<4} {:<5} {:<7} {:<6}\n",
+        "{:<11} {:>6} {:>9} {:>6} {:>10} {:>6} {:>8} {:>8} {:>6}  {:<4} {:<5} {:<7} {:<6}\n",
         "mode",
+        "events",
         "cpu ns/p",
         "x",
         "pps",
@@ -201,9 +277,15 @@ pub fn table(c: &Comparison) -> String {
             Some(false) => format!("{} (newer than this kernel)", n.since),
             _ => n.since.to_string(),
         };
+        let events = match (e.path_len(false), e.path_len(true)) {
+            (Some(t), Some(f)) if fentry => format!("{t}+{f}"),
+            (Some(t), _) => t.to_string(),
+            _ => "-".into(),
+        };
         s.push_str(&format!(
-            "{:<11} {:>9} {:>6} {:>10} {:>6} {:>8} {:>8} {:>6}  {:<4} {:<5} {:<7} {:<6}\n",
+            "{:<11} {:>6} {:>9} {:>6} {:>10} {:>6} {:>8} {:>8} {:>6}  {:<4} {:<5} {:<7} {:<6}\n",
             e.name,
+            events,
             opt(e.cpu_median(), 0),
             opt(r.cpu_ns_per_packet, 2),
             opt(e.pps_median(), 0),
@@ -217,7 +299,21 @@ pub fn table(c: &Comparison) -> String {
             since
         ));
     }
-    s.push_str(&format!("\npath, path_len, skipped: {NO_PATH}\n"));
+    s.push_str(&format!(
+        "\nevents: {}; {PATH_NOTE}\n",
+        match &c.function_layer {
+            _ if fentry => format!(
+                "tp_btf+fentry ({} fentry programs attached)",
+                c.functions_attached
+            ),
+            Some(why) => format!("tp_btf only, {why}"),
+            None => "tp_btf only (no fentry program attached)".into(),
+        }
+    ));
+    for e in &c.entries {
+        s.push_str(&path_text(e, reference));
+    }
+    s.push('\n');
     for e in &c.entries {
         if e.delivered == 0 && e.error.is_none() {
             s.push_str(&format!(
@@ -230,6 +326,64 @@ pub fn table(c: &Comparison) -> String {
         }
         for n in &e.notes {
             s.push_str(&format!("{}: {n}\n", e.name));
+        }
+    }
+    s
+}
+
+/// An entry's path: its events in order, then what it skips.
+fn path_text(e: &Entry, reference: &Entry) -> String {
+    let Some(path) = &e.path else {
+        return format!(
+            "\n{}: no path: {}\n",
+            e.name,
+            e.path_error.as_deref().unwrap_or("not traced")
+        );
+    };
+    let mut s = format!(
+        "\n{} ({} events{}):\n",
+        e.name,
+        path.len(),
+        if e.path_delivered {
+            ""
+        } else {
+            ", the datagram did not reach the socket"
+        }
+    );
+    let labels: Vec<String> = path
+        .iter()
+        .map(|st| {
+            if st.function {
+                format!("fentry:{}", st.label())
+            } else {
+                st.label()
+            }
+        })
+        .collect();
+    // Wrapped at about 100 columns.
+    let mut line = String::from("  ");
+    for (i, l) in labels.iter().enumerate() {
+        let piece = if i == 0 { l.clone() } else { format!(" > {l}") };
+        if line.len() + piece.len() > 100 && !line.trim().is_empty() {
+            s.push_str(&line);
+            s.push('\n');
+            line = String::from("   ");
+        }
+        line.push_str(&piece);
+    }
+    s.push_str(&line);
+    s.push('\n');
+    if !std::ptr::eq(e, reference) {
+        match e.skipped(reference) {
+            Some(k) if !k.is_empty() => {
+                for skip in k {
+                    s.push_str(&format!("  skips {}\n", skip.text()));
+                }
+            }
+            _ => s.push_str("  skips no stage of forwarding's path\n"),
+        }
+        if let Some(a) = e.added(reference).filter(|a| !a.is_empty()) {
+            s.push_str(&format!("  adds {}\n", a.join(", ")));
         }
     }
     s

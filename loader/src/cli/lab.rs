@@ -60,10 +60,9 @@ pub struct UpArgs {
     /// received on veth2@1 instead of sent out of it.
     #[arg(long)]
     pub ingress: bool,
-    /// Reproduce the mode's pitfall (peer: a target whose peer is in the same
-    /// netns; neigh: no address/route on veth2@1; fib: forwarding off; xdp: no
-    /// XDP program on veth2@2).
-    #[arg(long)]
+    /// Reproduce the mode's pitfall (each mode's, from the mode table, in
+    /// `--help`).
+    #[arg(long, long_help = pitfall_help())]
     pub pitfall: bool,
     /// fib's pitfall by name: forwarding off on veth1@2 (implies --mode fib's --pitfall).
     #[arg(long)]
@@ -374,4 +373,16 @@ fn trace_cmd(a: TraceArgs) -> Result<(), LabError> {
     eprintln!("reading trace_pipe (Ctrl-C to stop)");
     trace::follow(limits, &mut super::Out).map_err(LabError::Failed)?;
     Ok(())
+}
+
+/// `up --help`'s text for `--pitfall`, read from the mode table, so a new
+/// mode's pitfall is listed without an edit here.
+fn pitfall_help() -> String {
+    let mut h = String::from("Reproduce the mode's pitfall:");
+    for m in loader::lab::mode::MODES {
+        if let Some(p) = &m.pitfall {
+            h.push_str(&format!("\n  {}: {}", m.name, p.what));
+        }
+    }
+    h
 }

@@ -22,6 +22,7 @@ macro_rules! outln {
 pub mod asm;
 pub mod compare;
 pub mod lab;
+pub mod load;
 pub mod path;
 pub mod prog;
 pub mod run;

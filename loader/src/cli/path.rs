@@ -49,6 +49,10 @@ pub struct PathArgs {
     /// With --follow: stop after this many seconds.
     #[arg(long, value_name = "S", requires = "follow")]
     pub seconds: Option<f64>,
+    /// Read the kernel's BTF from FILE instead of /sys/kernel/btf/vmlinux
+    /// (for tests: what a kernel without BTF gets).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub vmlinux_btf: Option<std::path::PathBuf>,
     /// The datagram's payload.
     #[arg(long, default_value = "path")]
     pub payload: String,
@@ -83,7 +87,11 @@ fn path(a: PathArgs) -> Result<(), LabError> {
     privilege::require("redirect-lab path", &LAB_CAPS).map_err(LabError::Privilege)?;
     let lab = Lab::new(a.prefix.as_deref())?;
     lab.require_up()?;
-    let btf = loader::tracing::vmlinux().map_err(|e| LabError::Failed(e.to_string()))?;
+    let btf = match &a.vmlinux_btf {
+        Some(f) => loader::tracing::vmlinux_at(f),
+        None => loader::tracing::vmlinux(),
+    }
+    .map_err(|e| LabError::Failed(e.to_string()))?;
     let places = Places::of(&lab)?;
     // A function named by the user must exist: a typo is an error, not a
     // silently empty layer.
@@ -105,7 +113,7 @@ fn path(a: PathArgs) -> Result<(), LabError> {
         }
     }
     let mut functions: Vec<String> = if a.all {
-        btf.skb_functions().into_iter().map(|f| f.name).collect()
+        path::all_functions(&btf)
     } else if a.functions {
         CURATED_FUNCTIONS.iter().map(|s| s.to_string()).collect()
     } else {
@@ -225,7 +233,7 @@ impl Printer {
             let dev = places.device(e);
             let hook = tracer.hook_name(e);
             let reason = tracer.reason_name(e);
-            let note = path::annotate(hook, side, dev, e.pkt_type, reason);
+            let note = tracer.note(places, e);
             self.steps.push(svg::Step {
                 side,
                 device: dev,
@@ -233,6 +241,17 @@ impl Printer {
                 note: note.clone(),
                 dropped: hook == "kfree_skb",
             });
+            // A neighbour event's daddr is the entry's key, its reason field
+            // the entry's NUD state.
+            let nud = tracer
+                .is_neigh(e)
+                .then(|| path::nud_state_name(e.reason as u8));
+            // Events of hooks that carry no skb have no pkt_type.
+            let pkt_type = if e.skb == 0 {
+                "-"
+            } else {
+                path::pkt_type_name(e.pkt_type)
+            };
             let kind = if tracer.is_function(e) {
                 "fentry"
             } else {
@@ -243,7 +262,8 @@ impl Printer {
                     "{{\"t_ns\":{},\"skb\":\"{:#x}\",\"kind\":\"{kind}\",\"hook\":{},\"netns\":{},\
                      \"netns_inode\":{},\"device\":{},\"ifindex\":{},\"len\":{},\"pkt_type\":{},\
                      \"protocol\":{},\"mark\":{},\"reason\":{},\"saddr\":\"{}\",\"daddr\":\"{}\",\
-                     \"sport\":{},\"dport\":{},\"ip_proto\":{},\"cpu\":{},\"note\":{}}}",
+                     \"sport\":{},\"dport\":{},\"ip_proto\":{},\"cpu\":{},\"nud_state\":{},\
+                     \"note\":{}}}",
                     e.ts_ns.saturating_sub(t0),
                     e.skb,
                     json_str(hook),
@@ -252,7 +272,7 @@ impl Printer {
                     dev.map(json_str).unwrap_or_else(|| "null".into()),
                     e.ifindex,
                     e.len,
-                    json_str(path::pkt_type_name(e.pkt_type)),
+                    json_str(pkt_type),
                     e.protocol,
                     e.mark,
                     reason.map(json_str).unwrap_or_else(|| "null".into()),
@@ -262,6 +282,7 @@ impl Printer {
                     e.dport,
                     e.ip_proto,
                     e.cpu,
+                    nud.map(|n| json_str(&n)).unwrap_or_else(|| "null".into()),
                     json_str(&note)
                 );
             } else {
@@ -274,7 +295,7 @@ impl Printer {
                     label(side),
                     dev.unwrap_or("-"),
                     e.len,
-                    path::pkt_type_name(e.pkt_type),
+                    pkt_type,
                     note
                 );
             }

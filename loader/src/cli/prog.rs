@@ -1,4 +1,4 @@
-//! `redirect-lab prog list`: the programs loaded in the kernel, like
+//! `redirect-lab prog list [--program NAME]`: the programs loaded in the kernel, like
 //! `bpftool prog show` (id, type, name, tag, translated and JITed sizes),
 //! read with `BPF_PROG_GET_NEXT_ID`, `BPF_PROG_GET_FD_BY_ID` and
 //! `BPF_OBJ_GET_INFO_BY_FD`.
@@ -23,6 +23,10 @@ enum ProgCommand {
         /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
+        /// Only programs of this name (the kernel keeps the first 15 bytes,
+        /// as `redirect-lab load` names them).
+        #[arg(long, value_name = "NAME")]
+        program: Option<String>,
     },
     /// List a loaded program's instructions as the kernel rewrote them
     /// (like `bpftool prog dump xlated`).
@@ -41,7 +45,7 @@ enum ProgCommand {
 /// Runs a `prog` subcommand.
 pub fn prog(args: ProgArgs) -> CliResult {
     match args.command {
-        ProgCommand::List { json } => list(json),
+        ProgCommand::List { json, program } => list(json, program.as_deref()),
         ProgCommand::Dump { id, syntax, bytes } => dump(id, syntax, bytes),
     }
 }
@@ -70,8 +74,12 @@ fn dump(id: u32, syntax: super::asm::SyntaxArg, bytes: bool) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(json: bool) -> CliResult {
-    let progs = loader::Program::list()?;
+fn list(json: bool, program: Option<&str>) -> CliResult {
+    let mut progs = loader::Program::list()?;
+    if let Some(want) = program {
+        let want = loader::asm::kernel_name(want);
+        progs.retain(|p| p.name == want);
+    }
     if json {
         let items: Vec<String> = progs
             .iter()
@@ -94,7 +102,10 @@ fn list(json: bool) -> CliResult {
     }
     if progs.is_empty() {
         // An empty table would look like a failure to read the list.
-        outln!("no BPF programs are loaded");
+        match program {
+            Some(p) => outln!("no BPF program named {p:?} is loaded"),
+            None => outln!("no BPF programs are loaded"),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     outln!(

@@ -38,6 +38,13 @@ pub struct RunArgs {
     /// ELF section holding the program (default: the only one).
     #[arg(long)]
     pub section: Option<String>,
+    /// The program to run, by its function name (objects with several).
+    #[arg(long, value_name = "NAME")]
+    pub program: Option<String>,
+    /// Set a global of .rodata/.data/.bss (a `const volatile` value) before
+    /// the load: NAME=VALUE (integer, MAC or IPv4, as for -D).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
     /// Program type (sched_cls, xdp, ...); default from the file.
     #[arg(long = "type", value_name = "TYPE")]
     pub prog_type: Option<String>,
@@ -47,6 +54,11 @@ pub struct RunArgs {
 pub fn run(a: RunArgs) -> CliResult {
     let defines = a
         .define
+        .iter()
+        .map(|d| loader::defines::parse_define(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sets = a
+        .set
         .iter()
         .map(|d| loader::defines::parse_define(d))
         .collect::<Result<Vec<_>, _>>()?;
@@ -70,6 +82,8 @@ pub fn run(a: RunArgs) -> CliResult {
         &a.file,
         &FileOptions {
             defines: &defines,
+            sets: &sets,
+            program: a.program.as_deref(),
             section: a.section.as_deref(),
             prog_type,
             verbose: a.verbose,

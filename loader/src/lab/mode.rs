@@ -19,7 +19,59 @@ use std::fmt;
 
 use super::plan::{Side, Sysctl, VETH1_2, VETH2_1, VETH2_2};
 use crate::retval::BPF_F_INGRESS;
-use crate::types::{MapType, ProgType};
+use crate::types::{AttachType, MapType, ProgType};
+
+/// A second program a mode attaches with `BPF_LINK_CREATE` on a device's
+/// ifindex (a netkit pair's programs), besides its main one: where it
+/// attaches is data, like the main program's [`Hook`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct LinkProgram {
+    /// `bpf-src/<name>.s`, and the same file built into the binary.
+    pub source: &'static str,
+    pub embedded: &'static str,
+    /// `BPF_LINK_CREATE`'s `attach_type` (include/uapi/linux/bpf.h), and
+    /// the program type that hook runs.
+    pub attach: AttachType,
+    pub prog_type: ProgType,
+    /// The device whose ifindex goes into `target_ifindex`, in netns_1 (for
+    /// netkit: the primary, which owns both ends' programs).
+    pub dev: &'static str,
+    /// Where the program actually runs, in words (a netkit PEER program runs
+    /// on the peer's transmit, though it is attached through the primary).
+    pub runs: &'static str,
+    /// The device in netns_1 whose ifindex is the program's `TARGET_IFINDEX`.
+    pub target: &'static str,
+    /// The helper it calls (what `every_program_names_its_helper` checks).
+    pub helper: &'static str,
+}
+
+/// `--mode netkit --pitfall`: the same program on the other end of the
+/// pair's programs, `BPF_NETKIT_PRIMARY` (54), which runs on veth2@1's
+/// transmit (netns_1 -> netns_2) and so never sees netns_2's replies.
+pub static NETKIT_ON_PRIMARY: LinkProgram = LinkProgram {
+    source: "bpf-src/netkit.s",
+    embedded: include_str!("../../../bpf-src/netkit.s"),
+    attach: AttachType::NetkitPrimary,
+    prog_type: ProgType::SchedCls,
+    dev: VETH2_1,
+    runs: "veth2@1's transmit in netns_1",
+    target: VETH1_2,
+    helper: "bpf_redirect_neigh",
+};
+
+/// `--mode netkit`'s way back: `bpf-src/netkit.s` on veth2@2's transmit
+/// (`BPF_NETKIT_PEER`, attached through veth2@1), `bpf_redirect_neigh` to
+/// veth1@2.
+pub static NETKIT_RETURN: LinkProgram = LinkProgram {
+    source: "bpf-src/netkit.s",
+    embedded: include_str!("../../../bpf-src/netkit.s"),
+    attach: AttachType::NetkitPeer,
+    prog_type: ProgType::SchedCls,
+    dev: VETH2_1,
+    runs: "veth2@2's transmit in netns_2",
+    target: VETH1_2,
+    helper: "bpf_redirect_neigh",
+};
 
 /// A map a mode's program references by name (`r1 = NAME ll`), created and
 /// pinned by `up` (see [`super::plan::map_pin_path`]), and filled with
@@ -92,6 +144,9 @@ pub enum Extra {
         name: &'static str,
         peer: &'static str,
     },
+    /// Load a [`LinkProgram`] and attach it with `BPF_LINK_CREATE`, from a
+    /// thread in netns_1, the link pinned so it outlives `up`.
+    Link(&'static LinkProgram),
 }
 
 /// A pitfall a mode can reproduce with `up --pitfall`.
@@ -123,6 +178,8 @@ pub enum ExtraRef {
     /// veth2@1/veth2@2 become a netkit pair (`IFLA_INFO_KIND "netkit"`,
     /// `NETKIT_L2`): a substitution in the topology, not a step of its own.
     NetkitPair,
+    /// A second program on a `BPF_LINK_CREATE` link.
+    Link(&'static LinkProgram),
 }
 
 impl ExtraRef {
@@ -143,6 +200,7 @@ impl ExtraRef {
             },
             ExtraRef::NoAddrOnTarget | ExtraRef::NetkitPair => return None,
             ExtraRef::SameNetnsPair(name, peer) => Extra::SameNetnsPair { name, peer },
+            ExtraRef::Link(p) => Extra::Link(p),
         })
     }
 }
@@ -189,6 +247,51 @@ pub const FIB_RET_CODES: &[(u32, &str)] = &[
     (7, "BPF_FIB_LKUP_RET_NO_NEIGH"),
     (8, "BPF_FIB_LKUP_RET_FRAG_NEEDED"),
     (9, "BPF_FIB_LKUP_RET_NO_SRC_ADDR"),
+];
+
+/// A `BPF_FIB_LOOKUP_*` flag (include/uapi/linux/bpf.h) and the kernel that
+/// added it (net/core/filter.c's accepted-flags mask grew with each).
+#[derive(Debug, PartialEq, Eq)]
+pub struct FibFlag {
+    pub value: u32,
+    pub name: &'static str,
+    pub since: &'static str,
+}
+
+/// Every `bpf_fib_lookup` flag; `fib.s` uses none (a full lookup, as
+/// `ip_forward` does), and [`super::Lab::probe_fib_flags`] asks the kernel
+/// which of them it knows.
+pub static FIB_LOOKUP_FLAGS: &[FibFlag] = &[
+    FibFlag {
+        value: 1,
+        name: "BPF_FIB_LOOKUP_DIRECT",
+        since: "4.18",
+    },
+    FibFlag {
+        value: 2,
+        name: "BPF_FIB_LOOKUP_OUTPUT",
+        since: "4.18",
+    },
+    FibFlag {
+        value: 4,
+        name: "BPF_FIB_LOOKUP_SKIP_NEIGH",
+        since: "6.3",
+    },
+    FibFlag {
+        value: 8,
+        name: "BPF_FIB_LOOKUP_TBID",
+        since: "6.5",
+    },
+    FibFlag {
+        value: 16,
+        name: "BPF_FIB_LOOKUP_SRC",
+        since: "6.7",
+    },
+    FibFlag {
+        value: 32,
+        name: "BPF_FIB_LOOKUP_MARK",
+        since: "6.10",
+    },
 ];
 
 /// Device names of the same-netns pair the `peer` pitfall adds.
@@ -349,20 +452,29 @@ pub static MODES: &[Mode] = &[
     },
     Mode {
         name: "netkit",
-        // The program is peer.s: what netkit changes is the device, not the
-        // redirect (see the README's netkit section for why no
-        // BPF_NETKIT_PRIMARY program is in the forward path).
+        // The way there is peer.s (a peer redirect skips netkit_xmit, so no
+        // netkit program can see it); the way back is netkit.s on the pair
+        // itself (BPF_NETKIT_PEER). See netkit.s for why not PRIMARY.
         source: "bpf-src/peer.s",
         embedded: include_str!("../../../bpf-src/peer.s"),
         hook: Hook::TcIngress,
         redirect_flags: 0,
         helper: "bpf_redirect_peer",
         since: "6.7",
-        summary: "veth2@1/veth2@2 are a netkit pair (L2); bpf_redirect_peer(veth2@1, 0) from \
-                  veth1@2's tc ingress lands in veth2@2's receive path in netns_2 \
-                  (netkit_peer_dev), skipping netns_1's stack and netkit_xmit",
-        extras: &[ExtraRef::NetkitPair],
-        pitfall: None,
+        summary: "veth2@1/veth2@2 are a netkit pair (L2); there: bpf_redirect_peer(veth2@1, 0) \
+                  from veth1@2's tc ingress lands in veth2@2's receive path (netkit_peer_dev); \
+                  back: netkit.s on a BPF_NETKIT_PEER link runs at veth2@2's transmit and \
+                  bpf_redirect_neigh's the replies out of veth1@2; netns_1's stack is skipped \
+                  both ways",
+        extras: &[ExtraRef::NetkitPair, ExtraRef::Link(&NETKIT_RETURN)],
+        pitfall: Some(Pitfall {
+            what: "netkit.s attached with BPF_NETKIT_PRIMARY instead: it runs on veth2@1's \
+                   transmit (netkit_xmit runs the sending device's programs), never sees \
+                   netns_2's replies, and netns_1's stack forwards them",
+            extras: &[ExtraRef::Link(&NETKIT_ON_PRIMARY)],
+            without: &[ExtraRef::Link(&NETKIT_RETURN)],
+            target: None,
+        }),
         test_codes: None,
         maps: &[],
     },
@@ -455,6 +567,15 @@ impl Extra {
                  {e}ip link set {name} up && {e}ip link set {peer} up",
                 e = exec(Side::Netns1)
             ),
+            Extra::Link(p) => format!(
+                "{}bpftool prog load {} prog.o && bpftool link create ... {} dev {} && \
+                 bpftool link pin <id> {}",
+                exec(Side::Netns1),
+                p.source,
+                p.attach.short_name(),
+                p.dev,
+                super::plan::link_pin_path(names, p.attach).display()
+            ),
         }
     }
 }
@@ -512,6 +633,42 @@ mod tests {
                 m.source,
                 m.helper
             );
+            for e in m.extras {
+                if let ExtraRef::Link(p) = e {
+                    assert!(
+                        p.embedded.contains(&format!("call {}", p.helper)),
+                        "{} does not call {}",
+                        p.source,
+                        p.helper
+                    );
+                }
+            }
         }
+    }
+
+    #[test]
+    fn netkit_attaches_its_second_program_on_the_peer_through_the_primary() {
+        let nk = find("netkit").unwrap();
+        let links: Vec<&LinkProgram> = nk
+            .extras
+            .iter()
+            .filter_map(|e| match e {
+                ExtraRef::Link(p) => Some(*p),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(links, vec![&NETKIT_RETURN]);
+        assert_eq!(NETKIT_RETURN.attach.raw(), 55, "BPF_NETKIT_PEER");
+        assert_eq!(
+            NETKIT_RETURN.dev, VETH2_1,
+            "netkit wants the primary's ifindex"
+        );
+        assert!(nk.extras(false).contains(&Extra::Link(&NETKIT_RETURN)));
+        // The pitfall swaps the attach type, nothing else.
+        let p = nk.extras(true);
+        assert!(p.contains(&Extra::Link(&NETKIT_ON_PRIMARY)));
+        assert!(!p.contains(&Extra::Link(&NETKIT_RETURN)));
+        assert_eq!(NETKIT_ON_PRIMARY.attach.raw(), 54, "BPF_NETKIT_PRIMARY");
+        assert_eq!(NETKIT_ON_PRIMARY.source, NETKIT_RETURN.source);
     }
 }

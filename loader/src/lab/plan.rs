@@ -297,6 +297,16 @@ impl Step {
                 "an XDP frame loses the sender's CHECKSUM_PARTIAL: without this netns_2 drops \
                  it as Udp InCsumErrors",
             ),
+            Step::Extra(Extra::Link(p)) if p.attach == crate::types::AttachType::NetkitPeer => {
+                Some(
+                    "--mode netkit: the way back runs a program on the netkit pair itself \
+                     (BPF_NETKIT_PEER, at veth2@2's transmit), so replies skip netns_1's stack too",
+                )
+            }
+            Step::Extra(Extra::Link(_)) => Some(
+                "--mode netkit --pitfall: the same program on the primary's own transmit \
+                 (BPF_NETKIT_PRIMARY), where netns_2's replies never pass",
+            ),
             Step::Extra(_) => Some("this mode's pitfall, asked for with --pitfall"),
             Step::CreateMap { .. } | Step::FillMap { .. } => {
                 Some("the program's map, pinned so `redirect-lab map set` can retarget it")
@@ -423,6 +433,12 @@ pub fn pin_prefix(names: &LabNames) -> String {
 /// removes it.
 pub fn tcx_pin_path(names: &LabNames) -> std::path::PathBuf {
     std::path::Path::new(PIN_DIR).join(format!("{}tcx", pin_prefix(names)))
+}
+
+/// Where `up` pins a mode's second program's link (`--mode netkit`:
+/// `...-netkit_peer`); `down` removes it with the lab's other pins.
+pub fn link_pin_path(names: &LabNames, attach: crate::types::AttachType) -> std::path::PathBuf {
+    std::path::Path::new(PIN_DIR).join(format!("{}{}", pin_prefix(names), attach.short_name()))
 }
 
 /// Where `up` pins a mode's map, which `redirect-lab map set` opens.
@@ -784,8 +800,11 @@ mod tests {
         // netkit: the second wire changes kind, nothing else does.
         let nk = plan("netkit", false);
         let pe = plan("peer", false);
-        // One step fewer: netkit's peer keeps its own MAC.
-        assert_eq!(nk.len() + 1, pe.len());
+        // As many steps: netkit's peer keeps its own MAC (one fewer), and
+        // the way back gets its netkit link (one more).
+        assert_eq!(nk.len(), pe.len());
+        assert!(nk.contains(&Step::Extra(Extra::Link(&mode::NETKIT_RETURN))));
+        assert!(!pe.iter().any(|s| matches!(s, Step::Extra(Extra::Link(_)))));
         let cmds: Vec<String> = nk.iter().map(|s| s.command(&names)).collect();
         assert!(cmds.contains(
             &"ip netns exec netns_1 ip link add name veth2@1 type netkit mode l2 forward peer \

@@ -5,7 +5,9 @@
 //! from an `RTM_GETTFILTER` dump of `veth1@2` ingress (`TCA_BPF_ID`,
 //! `TCA_BPF_NAME`, `TCA_BPF_TAG`; include/uapi/linux/pkt_cls.h), and the
 //! program from `BPF_PROG_GET_FD_BY_ID` + `BPF_OBJ_GET_INFO_BY_FD`
-//! (include/uapi/linux/bpf.h). `netns_1`'s `Ip: ForwDatagrams` counter
+//! (include/uapi/linux/bpf.h); the lab's pinned links (TCX, netkit) from
+//! `BPF_OBJ_GET_INFO_BY_FD` on each pin (`struct bpf_link_info`). `netns_1`'s
+//! `Ip: ForwDatagrams` counter
 //! (`/proc/net/snmp`) shows whether its stack forwarded anything.
 
 use std::fmt;
@@ -59,6 +61,10 @@ pub struct LabStatus {
     pub xdp: Vec<XdpStatus>,
     /// The TCX link `--mode tcx` pinned, if any, and its program.
     pub tcx: Option<(crate::link::LinkInfo, Option<ProgInfo>)>,
+    /// The other links the lab pinned (`--mode netkit`'s `BPF_NETKIT_PEER`
+    /// link), whatever their kind: described from `BPF_OBJ_GET_INFO_BY_FD`
+    /// (`struct bpf_link_info`), not from the mode.
+    pub links: Vec<PinnedLink>,
     /// netns_1's neighbour entries on veth2@1 (`/proc/net/arp`): where
     /// `--mode neigh` and `--mode fib` got veth2@2's MAC from.
     pub neighbours: Vec<(String, String)>,
@@ -68,6 +74,14 @@ pub struct LabStatus {
     /// (delivered to a socket), `Udp: NoPorts` (no socket on the port) and
     /// `Icmp: OutDestUnreachs` (the errors it sent back for those).
     pub netns_2_udp: Option<Netns2Udp>,
+}
+
+/// A link pinned under the lab's prefix.
+#[derive(Clone, Debug)]
+pub struct PinnedLink {
+    pub pin: std::path::PathBuf,
+    pub info: crate::link::LinkInfo,
+    pub prog: Option<ProgInfo>,
 }
 
 /// An XDP program on a lab device.
@@ -121,6 +135,7 @@ impl Lab {
             filters: Vec::new(),
             xdp: Vec::new(),
             tcx: None,
+            links: Vec::new(),
             neighbours: Vec::new(),
             maps: self.map_entries(),
             netns_1_forwarded: self.ip_counter(Side::Netns1, "ForwDatagrams").ok(),
@@ -188,6 +203,7 @@ impl Lab {
                 st.tcx = Some((info, prog));
             }
         }
+        st.links = self.pinned_links(&pin);
         if let Ok(arp) = self.read_proc(Side::Netns1, "arp") {
             st.neighbours = arp
                 .lines()
@@ -200,6 +216,34 @@ impl Lab {
                 .collect();
         }
         Ok(st)
+    }
+
+    /// Every link pinned with the lab's prefix except the TCX one (`skip`),
+    /// in name order.
+    fn pinned_links(&self, skip: &std::path::Path) -> Vec<PinnedLink> {
+        let prefix = plan::pin_prefix(&self.names);
+        let mut pins: Vec<std::path::PathBuf> = std::fs::read_dir(plan::PIN_DIR)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                    .map(|e| e.path())
+                    .filter(|p| p != skip)
+                    .collect()
+            })
+            .unwrap_or_default();
+        pins.sort();
+        pins.into_iter()
+            .filter_map(|pin| {
+                // A pinned map (devmap's ports) is not a link: from_pin says so.
+                let info = crate::link::Link::from_pin(&pin)
+                    .and_then(|l| l.info())
+                    .ok()?;
+                let prog = Program::from_id(info.prog_id)
+                    .ok()
+                    .and_then(|p| p.info().ok());
+                Some(PinnedLink { pin, info, prog })
+            })
+            .collect()
     }
 
     /// A device's counters (`IFLA_STATS64` of an `RTM_GETLINK` reply,
@@ -233,7 +277,7 @@ impl fmt::Display for LabStatus {
         writeln!(f, "devices:")?;
         writeln!(
             f,
-            "  {:<12} {:<9} {:>7}  {:<17}  {:<4}  {:>9} {:>11}  {:>9} {:>11}  {:>9}",
+            "  {:<12} {:<9} {:>7}  {:<17}  {:<4}  {:>9} {:>11}  {:>9} {:>11}  {:>7} {:>7}  {:>9}",
             "namespace",
             "device",
             "ifindex",
@@ -243,13 +287,15 @@ impl fmt::Display for LabStatus {
             "rx bytes",
             "tx pkts",
             "tx bytes",
+            "rx drop",
+            "tx drop",
             "otherhost"
         )?;
         for d in &self.devices {
             let s = d.stats.unwrap_or_default();
             writeln!(
                 f,
-                "  {:<12} {:<9} {:>7}  {:<17}  {:<4}  {:>9} {:>11}  {:>9} {:>11}  {:>9}",
+                "  {:<12} {:<9} {:>7}  {:<17}  {:<4}  {:>9} {:>11}  {:>9} {:>11}  {:>7} {:>7}  {:>9}",
                 self.names.label(d.side),
                 d.name,
                 d.ifindex,
@@ -259,6 +305,8 @@ impl fmt::Display for LabStatus {
                 s.rx_bytes,
                 s.tx_packets,
                 s.tx_bytes,
+                s.rx_dropped,
+                s.tx_dropped,
                 s.rx_otherhost_dropped
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| "-".into())
@@ -273,7 +321,10 @@ impl fmt::Display for LabStatus {
             plan::VETH1_2,
             self.names.netns_1
         )?;
-        if self.filters.is_empty() {
+        let on_veth1_2 = self.xdp.iter().any(|x| x.dev == plan::VETH1_2) || self.tcx.is_some();
+        if self.filters.is_empty() && on_veth1_2 {
+            writeln!(f, "  none: the program is attached another way (below)")?;
+        } else if self.filters.is_empty() {
             writeln!(
                 f,
                 "  none: {} forwards with its own IP stack",
@@ -343,6 +394,43 @@ impl fmt::Display for LabStatus {
                     .unwrap_or_default()
             )?;
         }
+        for l in &self.links {
+            let i = &l.info;
+            // A BPF_NETKIT_PEER link reports the device its programs run on,
+            // the peer (netkit_link_fill_info: nkl->dev), which is in
+            // netns_2; every other link of the lab is on a netns_1 device.
+            let peer = i.attach_type == Some(crate::types::AttachType::NetkitPeer.raw());
+            let side = if peer { Side::Netns2 } else { Side::Netns1 };
+            let dev = i.ifindex.and_then(|idx| {
+                self.devices
+                    .iter()
+                    .find(|d| d.side == side && d.ifindex as u32 == idx)
+                    .map(|d| format!("{} in {}", d.name, self.names.label(side)))
+            });
+            writeln!(
+                f,
+                "{} link {}{} on {} ({}), pinned at {}: program {}{}",
+                crate::types::LinkType::from_raw(i.link_type)
+                    .map(|t| t.short_name().to_string())
+                    .unwrap_or_else(|| format!("type {}", i.link_type)),
+                i.id,
+                i.attach_type
+                    .and_then(crate::types::AttachType::from_raw)
+                    .map(|a| format!(" ({})", a.kernel_name()))
+                    .unwrap_or_default(),
+                dev.as_deref().unwrap_or("?"),
+                match i.ifindex {
+                    Some(0) => "detached: its device is gone",
+                    _ => "attached",
+                },
+                l.pin.display(),
+                i.prog_id,
+                l.prog
+                    .as_ref()
+                    .map(|p| format!(" name {} tag {}", p.name, p.tag_hex()))
+                    .unwrap_or_default()
+            )?;
+        }
         for e in &self.maps {
             writeln!(
                 f,
@@ -364,14 +452,35 @@ impl fmt::Display for LabStatus {
         }
         writeln!(
             f,
-            "(otherhost: received but dropped because the destination MAC was not the device's)"
+            "(otherhost: received but dropped because the destination MAC was not the device's; \
+             a native XDP redirect into a veth without a receiver is an rx drop of veth1@2 on \
+             6.3+, a tx drop of veth2@1 before)"
         )?;
         if let Some(n) = self.netns_1_forwarded {
+            // A BPF_NETKIT_PEER link takes netns_2's replies before netns_1's
+            // stack sees them (--mode netkit); otherwise they all cross it.
+            let peer_prog = self.links.iter().any(|l| {
+                l.info.attach_type == Some(crate::types::AttachType::NetkitPeer.raw())
+                    && l.info.ifindex.unwrap_or(0) != 0
+            });
+            let back = if peer_prog {
+                format!(
+                    "the way back skips this stack too: the BPF_NETKIT_PEER program sends {}'s \
+                     replies out of {}",
+                    self.names.netns_2,
+                    plan::VETH1_2
+                )
+            } else {
+                format!(
+                    "the way back: replies and ICMP errors from {} cross this stack; with the \
+                     program, the way there does not",
+                    self.names.netns_2
+                )
+            };
             writeln!(
                 f,
-                "{} IP stack: Ip ForwDatagrams = {n} (the way back: replies and ICMP errors \
-                 from {} cross this stack; with the program, the way there does not)",
-                self.names.netns_1, self.names.netns_2
+                "{} IP stack: Ip ForwDatagrams = {n} ({back})",
+                self.names.netns_1
             )?;
         }
         if let Some(u) = self.netns_2_udp {

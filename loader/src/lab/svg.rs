@@ -69,6 +69,16 @@ impl Svg {
         );
     }
 
+    /// A dot; `class` lets a reader (or a test) find it.
+    pub fn circle(&mut self, (cx, cy): (f64, f64), r: f64, fill: &str, class: &str) {
+        let _ = writeln!(
+            self.body,
+            r#"<circle class="{}" cx="{cx:.1}" cy="{cy:.1}" r="{r:.1}" fill="{}"/>"#,
+            escape(class),
+            escape(fill)
+        );
+    }
+
     /// Text; `anchor` is `start`, `middle` or `end`.
     pub fn text(&mut self, x: f64, y: f64, anchor: &str, fill: &str, text: &str) {
         let _ = writeln!(

@@ -1,9 +1,9 @@
 //! The system calls the lab makes outside bpf(2) and netlink:
-//! `setsockopt(SO_BINDTODEVICE)`, `mount("tracefs")`, and a raw ICMP socket
-//! for `ping`.
+//! `setsockopt(SO_BINDTODEVICE)`, `mount("tracefs")`, a raw ICMP socket
+//! for `ping`, and `sigaction` for the commands that clean up on Ctrl-C.
 //!
 //! Follows socket(7) (`SO_BINDTODEVICE`, constant from
-//! `include/uapi/asm-generic/socket.h`), raw(7), poll(2) and mount(2). This
+//! `include/uapi/asm-generic/socket.h`), raw(7), poll(2), mount(2) and sigaction(2). This
 //! is the only module of `lab/` with `unsafe` code.
 
 use std::ffi::CString;
@@ -147,4 +147,29 @@ pub fn recv_timeout(
     } else {
         Ok(Some(n as usize))
     }
+}
+
+/// Installs `handler` for each of `signals` with `sigaction(2)`, flags
+/// `SA_RESETHAND` (a second signal gets the default action, so a second
+/// Ctrl-C ends the process at once) and `SA_RESTART` (bounded socket waits
+/// resume instead of failing with EINTR). The handler must be
+/// async-signal-safe: an atomic store, nothing more.
+pub fn on_signals(signals: &[libc::c_int], handler: extern "C" fn(libc::c_int)) -> io::Result<()> {
+    for &signo in signals {
+        // SAFETY: an all-zero sigaction is a valid value (empty mask, no
+        // flags) which is then filled in; `handler` has the signature
+        // sa_handler expects, and the caller's contract (above) keeps it
+        // async-signal-safe.
+        let rc = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler as libc::sighandler_t;
+            sa.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(signo, &sa, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }

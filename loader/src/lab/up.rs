@@ -5,7 +5,9 @@
 //! (rtnetlink, `include/uapi/linux/rtnetlink.h`, `if_link.h`, `pkt_sched.h`,
 //! `pkt_cls.h`); sysctls are written under `/proc/sys` from a thread inside
 //! the namespace; the program is assembled by `ebpf-asm` and loaded with
-//! `BPF_PROG_LOAD` (`include/uapi/linux/bpf.h`) by [`crate::prog`].
+//! `BPF_PROG_LOAD` (`include/uapi/linux/bpf.h`) by [`crate::prog`]; TCX
+//! and netkit attachments are `BPF_LINK_CREATE` links ([`crate::link`]),
+//! pinned on bpffs.
 //!
 //! `up` starts with [`Lab::down`], like the seed's `-make down`, so running
 //! it on a lab that is up rebuilds it cleanly.
@@ -499,7 +501,9 @@ impl Builder<'_> {
                 })?;
                 let maps: Vec<(&str, BorrowedFd<'_>)> =
                     self.maps.iter().map(|(n, m)| (*n, m.as_fd())).collect();
-                let (prog, slots) = load_program(origin, text, ifindex, self.options, &maps, out)?;
+                let prog_type = self.options.effective_mode().hook.prog_type();
+                let (prog, slots) =
+                    load_program(origin, text, ifindex, self.options, prog_type, &maps, out)?;
                 let info = prog.info().map_err(|e| {
                     LabError::Failed(format!("BPF_OBJ_GET_INFO_BY_FD on the new program: {e}"))
                 })?;
@@ -616,6 +620,7 @@ impl Builder<'_> {
                     let _ = writeln!(out, "   {}[{key}] = {idx} ({dev})", map.name);
                 }
             }
+            Step::Extra(Extra::Link(p)) => self.attach_link(p, cmd, out)?,
             Step::Extra(Extra::SameNetnsPair { name, peer }) => {
                 let h = self.handle(Side::Netns1)?;
                 let a = h.link_add_veth(name, peer, None).map_err(nl(cmd))?;
@@ -625,6 +630,75 @@ impl Builder<'_> {
                 self.ifindexes.insert((Side::Netns1, *name), a);
             }
         }
+        Ok(())
+    }
+
+    /// A mode's second program ([`mode::LinkProgram`]): assembled with its
+    /// target's ifindex, loaded, attached with `BPF_LINK_CREATE` from a
+    /// thread in netns_1 (ifindexes are per namespace), and pinned so it
+    /// outlives this process; `down` removes the pin with the lab's others.
+    fn attach_link(
+        &mut self,
+        p: &'static mode::LinkProgram,
+        cmd: &str,
+        out: &mut dyn Write,
+    ) -> Result<(), LabError> {
+        let explain = self.options.explain;
+        let (origin, text) = ProgramSource::Default.resolve_for(p.source, p.embedded)?;
+        let target = self.ifindex(Side::Netns1, p.target).map_err(nl(cmd))?;
+        let dev = self.ifindex(Side::Netns1, p.dev).map_err(nl(cmd))?;
+        if explain {
+            let _ = writeln!(
+                out,
+                "   {} has ifindex {target} in {} (the program's TARGET_IFINDEX)",
+                p.target,
+                self.lab.names.label(Side::Netns1)
+            );
+        }
+        let (prog, _) = load_program(&origin, &text, target, self.options, p.prog_type, &[], out)?;
+        if explain {
+            let _ = writeln!(
+                out,
+                "   BPF_LINK_CREATE request (union bpf_attr, include/uapi/linux/bpf.h), from a thread \
+                 in {}:\n      prog_fd = <{origin}>\n      target_ifindex = {dev} ({})\n      \
+                 attach_type = {} ({})\n      flags = 0\n   the program runs at {}",
+                self.lab.names.label(Side::Netns1),
+                p.dev,
+                p.attach.kernel_name(),
+                p.attach.raw(),
+                p.runs
+            );
+        }
+        let link = self
+            .netns(Side::Netns1)?
+            .run(|| Link::attach_ifindex(prog.as_fd(), dev as u32, p.attach, 0))
+            .map_err(nl(cmd))?
+            .map_err(|e| LabError::Failed(format!("`{cmd}` failed: {e}")))?;
+        let path = plan::link_pin_path(&self.lab.names, p.attach);
+        crate::pin::ensure_bpffs()
+            .and_then(|()| {
+                let _ = crate::pin::unpin(&path);
+                link.pin(&path)
+            })
+            .map_err(|e| LabError::Failed(format!("`{cmd}`: pinning the link: {e}")))?;
+        let info = link
+            .info()
+            .map_err(|e| LabError::Failed(format!("link info: {e}")))?;
+        let pinfo = prog
+            .info()
+            .map_err(|e| LabError::Failed(format!("BPF_OBJ_GET_INFO_BY_FD: {e}")))?;
+        self.report.notes.push(format!(
+            "second program: {origin} (program id {}, tag {}) on {} link {} through {} ({}), \
+             runs at {}, pinned at {}",
+            pinfo.id,
+            pinfo.tag_hex(),
+            link_type_name(info.link_type),
+            info.id,
+            p.dev,
+            p.attach.kernel_name(),
+            p.runs,
+            path.display()
+        ));
         Ok(())
     }
 
@@ -688,6 +762,13 @@ impl Builder<'_> {
             }
         }
     }
+}
+
+/// `BPF_LINK_TYPE_NETKIT` as bpftool says it (`netkit`), or the number.
+fn link_type_name(raw: u32) -> String {
+    crate::types::LinkType::from_raw(raw)
+        .map(|t| t.short_name().to_string())
+        .unwrap_or_else(|| format!("type {raw}"))
 }
 
 fn nl(step: &str) -> impl Fn(netlink::Error) -> LabError + '_ {
@@ -823,35 +904,7 @@ impl Lab {
     /// = veth1@2, and names the helper's return code the program left in
     /// `skb->cb[0]`.
     fn self_check(&self, prog: &Program, helper: &str, codes: &[(u32, &str)]) -> String {
-        let run = || -> Result<u32, LabError> {
-            let mut h = self.handle_in(Side::Netns1)?;
-            let idx = h
-                .link_index(plan::VETH1_2)
-                .map_err(|e| LabError::Failed(e.to_string()))?;
-            let dst_mac = h
-                .link_get(idx)
-                .map_err(|e| LabError::Failed(e.to_string()))?
-                .mac
-                .unwrap_or_default();
-            let frame = test_frame(&dst_mac);
-            let mut ctx = vec![0u8; SK_BUFF_CTX_LEN];
-            ctx[SK_BUFF_IFINDEX..SK_BUFF_IFINDEX + 4].copy_from_slice(&idx.to_ne_bytes());
-            let r = self
-                .run_in(Side::Netns1, || {
-                    prog.test_run(&crate::prog::TestRun {
-                        data_in: &frame,
-                        ctx_in: &ctx,
-                        ctx_out_size: SK_BUFF_CTX_LEN,
-                        ..Default::default()
-                    })
-                })?
-                .map_err(|e| LabError::Failed(e.to_string()))?;
-            r.ctx_out
-                .get(SK_BUFF_CB0..SK_BUFF_CB0 + 4)
-                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                .ok_or_else(|| LabError::Failed("the kernel returned no __sk_buff".into()))
-        };
-        match run() {
+        match self.test_run_cb0(prog) {
             Ok(code) => {
                 let name = codes
                     .iter()
@@ -866,6 +919,95 @@ impl Lab {
             }
             Err(e) => format!("self-check (BPF_PROG_TEST_RUN) not possible here: {e}"),
         }
+    }
+}
+
+impl Lab {
+    /// Runs one packet from the host side (10.0.1.10) to 10.0.2.11 through
+    /// `prog` with `BPF_PROG_TEST_RUN`, from inside netns_1 with
+    /// `__sk_buff.ifindex` = veth1@2, and returns the `skb->cb[0]` the program
+    /// left (fib.s stores its helper's return code there).
+    pub fn test_run_cb0(&self, prog: &Program) -> Result<u32, LabError> {
+        let mut h = self.handle_in(Side::Netns1)?;
+        let idx = h
+            .link_index(plan::VETH1_2)
+            .map_err(|e| LabError::Failed(e.to_string()))?;
+        let dst_mac = h
+            .link_get(idx)
+            .map_err(|e| LabError::Failed(e.to_string()))?
+            .mac
+            .unwrap_or_default();
+        let frame = test_frame(&dst_mac);
+        let mut ctx = vec![0u8; SK_BUFF_CTX_LEN];
+        ctx[SK_BUFF_IFINDEX..SK_BUFF_IFINDEX + 4].copy_from_slice(&idx.to_ne_bytes());
+        let r = self
+            .run_in(Side::Netns1, || {
+                prog.test_run(&crate::prog::TestRun {
+                    data_in: &frame,
+                    ctx_in: &ctx,
+                    ctx_out_size: SK_BUFF_CTX_LEN,
+                    ..Default::default()
+                })
+            })?
+            .map_err(|e| LabError::Failed(e.to_string()))?;
+        r.ctx_out
+            .get(SK_BUFF_CB0..SK_BUFF_CB0 + 4)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| LabError::Failed("the kernel returned no __sk_buff".into()))
+    }
+
+    /// Which `BPF_FIB_LOOKUP_*` flags this kernel's `bpf_fib_lookup`
+    /// accepts, probed rather than assumed from the version: `bpf-src/fib.s`
+    /// assembled with `-D FLAGS=<flag>`, loaded, and run on one test packet
+    /// in the running lab ([`Lab::test_run_cb0`]). The helper refuses a flag
+    /// it does not know with `-EINVAL` before any lookup
+    /// (`BPF_CALL_4(bpf_skb_fib_lookup)`, net/core/filter.c); any other
+    /// answer is a `BPF_FIB_LKUP_RET_*` code, i.e. the flag was accepted.
+    pub fn probe_fib_flags(&self) -> Result<Vec<FibFlagProbe>, LabError> {
+        let m = mode::find("fib").map_err(LabError::Input)?;
+        let (origin, text) = ProgramSource::Default.resolve_for(m.source, m.embedded)?;
+        let target = self
+            .handle_in(Side::Netns1)?
+            .link_index(plan::VETH2_1)
+            .map_err(|e| LabError::Failed(e.to_string()))?;
+        let mut out = Vec::new();
+        for f in mode::FIB_LOOKUP_FLAGS {
+            let mut d = defines(target, &UpOptions::default());
+            d.push(("FLAGS".to_string(), i64::from(f.value)));
+            let p = assemble(&origin, &text, &d)?;
+            let prog = Program::load_asm(
+                &p,
+                &AsmLoad {
+                    prog_type: ProgType::SchedCls,
+                    file_name: &origin,
+                    maps: &[],
+                    verbose: false,
+                },
+            )
+            .map_err(|e| {
+                LabError::Failed(format!("loading {origin} with FLAGS={}: {e}", f.value))
+            })?;
+            out.push(FibFlagProbe {
+                flag: f,
+                code: self.test_run_cb0(&prog)? as i32,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// What [`Lab::probe_fib_flags`] found for one flag.
+#[derive(Clone, Copy, Debug)]
+pub struct FibFlagProbe {
+    pub flag: &'static mode::FibFlag,
+    /// `bpf_fib_lookup`'s return value: a `BPF_FIB_LKUP_RET_*` code, or
+    /// `-EINVAL` for a flag the kernel does not know.
+    pub code: i32,
+}
+
+impl FibFlagProbe {
+    pub fn accepted(&self) -> bool {
+        self.code != -libc::EINVAL
     }
 }
 
@@ -957,6 +1099,7 @@ pub fn defines(target_ifindex: i32, options: &UpOptions) -> Vec<(String, i64)> {
             options.effective_mode().redirect_flags as i64,
         ),
         ("DEST_IP".to_string(), i64::from(u32::from(plan::DEST_ADDR))),
+        ("HOST_IP".to_string(), i64::from(u32::from(plan::HOST_ADDR))),
         (
             "DEST_MAC".to_string(),
             plan::mac_as_u48(plan::DEST_MAC) as i64,
@@ -990,6 +1133,11 @@ fn assemble(
 /// syntax error, a verifier rejection, or a helper this kernel lacks is
 /// reported while a running lab is still intact.
 fn probe(m: &Mode, origin: &str, text: &str, options: &UpOptions) -> Result<(), LabError> {
+    for e in m.extras {
+        if let mode::ExtraRef::Link(p) = e {
+            probe_link_program(m, p, options)?;
+        }
+    }
     let assembled = assemble(origin, text, &defines(1, options))?;
     let scratch = super::maps::scratch(m)?;
     let fds: Vec<(&str, BorrowedFd<'_>)> = scratch.iter().map(|(n, m)| (*n, m.as_fd())).collect();
@@ -1015,6 +1163,29 @@ fn probe(m: &Mode, origin: &str, text: &str, options: &UpOptions) -> Result<(), 
             "loading the program ({origin}) was refused, so the running lab was left alone:\n{e}"
         ))),
     }
+}
+
+/// The same load probe for a mode's second program.
+fn probe_link_program(
+    m: &Mode,
+    p: &mode::LinkProgram,
+    options: &UpOptions,
+) -> Result<(), LabError> {
+    let (origin, text) = ProgramSource::Default.resolve_for(p.source, p.embedded)?;
+    let assembled = assemble(&origin, &text, &defines(1, options))?;
+    let how = AsmLoad {
+        prog_type: p.prog_type,
+        file_name: &origin,
+        maps: &[],
+        verbose: false,
+    };
+    Program::load_asm(&assembled, &how).map(drop).map_err(|e| {
+        LabError::Failed(format!(
+            "mode {}: loading its second program ({origin}) was refused, so the running lab \
+             was left alone:\n{e}",
+            m.name
+        ))
+    })
 }
 
 /// Creates a netkit pair in a scratch namespace, deleted at once: the
@@ -1052,12 +1223,12 @@ fn load_program(
     text: &str,
     target_ifindex: i32,
     options: &UpOptions,
+    prog_type: ProgType,
     maps: &[(&str, BorrowedFd<'_>)],
     out: &mut dyn Write,
 ) -> Result<(Program, usize), LabError> {
     let defines = defines(target_ifindex, options);
     let assembled = assemble(origin, text, &defines)?;
-    let prog_type = options.effective_mode().hook.prog_type();
     if options.explain {
         let defs: Vec<String> = defines
             .iter()

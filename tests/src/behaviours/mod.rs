@@ -11,7 +11,10 @@ use crate::report::Verdict;
 
 pub mod arp;
 pub mod mode_delivery;
+pub mod mode_fib;
+pub mod mode_netkit;
 pub mod mode_tcx;
+pub mod path_order;
 pub mod path_trace;
 pub mod redirect;
 pub mod redirect_peer;
@@ -192,6 +195,19 @@ pub static REGISTRY: &[Behaviour] = &[
         run: mode_delivery::netkit,
     },
     Behaviour {
+        id: "mode-netkit-return",
+        title: "up --mode netkit: netkit.s on a BPF_NETKIT_PEER link takes the replies (UDP + TCP echo, ForwDatagrams +0 both ways; +N once detached); n/a without netkit",
+        // Probed like mode-netkit-delivers: netkit links are 6.7+.
+        min_kernel: "5.10",
+        run: mode_netkit::return_path,
+    },
+    Behaviour {
+        id: "mode-netkit-primary-misses-replies",
+        title: "up --mode netkit --pitfall: netkit.s on BPF_NETKIT_PRIMARY runs on veth2@1's transmit, so netns_1 forwards the replies",
+        min_kernel: "5.10",
+        run: mode_netkit::primary_misses_replies,
+    },
+    Behaviour {
         id: "mode-peer-same-netns-drops",
         title: "up --mode peer --pitfall: a target whose peer is in netns_1 drops silently",
         min_kernel: "5.10",
@@ -214,6 +230,12 @@ pub static REGISTRY: &[Behaviour] = &[
         title: "up --mode fib --forwarding-off names BPF_FIB_LKUP_RET_FWD_DISABLED (5)",
         min_kernel: "5.10",
         run: mode_delivery::fib_forwarding_off,
+    },
+    Behaviour {
+        id: "mode-fib-flags-probed",
+        title: "bpf_fib_lookup flags probed by test run: DIRECT/OUTPUT everywhere; which of SKIP_NEIGH, TBID, SRC, MARK this kernel knows",
+        min_kernel: "5.10",
+        run: mode_fib::flags_probed,
     },
     Behaviour {
         id: "mode-tcx-order",
@@ -244,6 +266,18 @@ pub static REGISTRY: &[Behaviour] = &[
         title: "path (fentry): skb_do_redirect, __bpf_redirect; ip_forward only without it",
         min_kernel: "5.5",
         run: path_trace::functions,
+    },
+    Behaviour {
+        id: "path-order",
+        title: "compare's paths: fewer events for peer than egress, for egress than forwarding, per layer",
+        min_kernel: "5.10",
+        run: path_order::peer_egress_forwarding,
+    },
+    Behaviour {
+        id: "path-attach-all",
+        title: "path --all: fentry on every skb function BTF lists, curated first (2 s budget), each skip says why; the datagram is seen",
+        min_kernel: "5.5",
+        run: path_trace::attach_all,
     },
 ];
 

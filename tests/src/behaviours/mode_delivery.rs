@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use loader::lab::mode;
-use loader::lab::plan::{DEST_ADDR, VETH2_1, VETH2_2};
+use loader::lab::plan::{DEST_ADDR, VETH1_2, VETH2_1, VETH2_2};
 use loader::lab::UpOptions;
 
 use crate::report::Verdict;
@@ -26,7 +26,11 @@ const ECHO_PORT: u16 = 7778;
 const PAYLOAD: &[u8] = b"redirect-lab mode";
 
 /// Brings the lab up with a mode; `Err(verdict)` when the kernel lacks it.
-fn up(tag: &str, name: &str, pitfall: bool) -> Result<Result<LabGuard, Verdict>, String> {
+pub(crate) fn up(
+    tag: &str,
+    name: &str,
+    pitfall: bool,
+) -> Result<Result<LabGuard, Verdict>, String> {
     let m = mode::find(name)?;
     let options = UpOptions {
         mode: m,
@@ -58,7 +62,7 @@ fn up(tag: &str, name: &str, pitfall: bool) -> Result<Result<LabGuard, Verdict>,
 
 /// Sends up to `max` datagrams from the host side until the listener in
 /// netns_2 gets one; returns whether it did.
-fn udp_delivered(g: &LabGuard, listener: &UdpSocket, max: u32) -> Result<bool, String> {
+pub(crate) fn udp_delivered(g: &LabGuard, listener: &UdpSocket, max: u32) -> Result<bool, String> {
     let sender = g.lab.host_udp_socket().map_err(|e| e.to_string())?;
     listener
         .set_read_timeout(Some(WAIT))
@@ -78,7 +82,7 @@ fn udp_delivered(g: &LabGuard, listener: &UdpSocket, max: u32) -> Result<bool, S
 /// A TCP connect from the host side to 10.0.2.11:7778 and a 16-byte echo:
 /// the request crosses through the program, the answer through netns_1's
 /// stack. `Ok(None)` on success, `Ok(Some(why))` when it did not work.
-fn tcp_echo(g: &LabGuard) -> Result<Option<String>, String> {
+pub(crate) fn tcp_echo(g: &LabGuard) -> Result<Option<String>, String> {
     let addr = SocketAddr::from((DEST_ADDR, ECHO_PORT));
     // A socket keeps the namespace it was created in: bind inside netns_2,
     // accept on a plain thread.
@@ -219,7 +223,9 @@ fn pitfall_drops(tag: &str, name: &str) -> Result<Verdict, String> {
         .lab
         .ip_counter(Side::Netns1, "ForwDatagrams")
         .map_err(|e| e.to_string())?;
-    let stats = || -> Result<[u64; 2], String> {
+    // veth1@2 too: where the redirect itself fails (xdp_do_redirect refusing
+    // a target), veth counts it on the receiving queue (rx_dropped).
+    let stats = || -> Result<[u64; 3], String> {
         let a = g
             .lab
             .link_stats(Side::Netns1, VETH2_1)
@@ -228,7 +234,11 @@ fn pitfall_drops(tag: &str, name: &str) -> Result<Verdict, String> {
             .lab
             .link_stats(Side::Netns2, VETH2_2)
             .map_err(|e| e.to_string())?;
-        Ok([a.tx_dropped, b.rx_dropped])
+        let c = g
+            .lab
+            .link_stats(Side::Netns1, VETH1_2)
+            .map_err(|e| e.to_string())?;
+        Ok([a.tx_dropped, b.rx_dropped, c.rx_dropped])
     };
     let s0 = stats()?;
     if udp_delivered(&g, &listener, 5)? {
@@ -255,8 +265,9 @@ fn pitfall_drops(tag: &str, name: &str) -> Result<Verdict, String> {
         .map(|(a, b)| a.saturating_sub(b))
         .collect();
     Ok(Verdict::pass_with(format!(
-        "5 sent, none delivered; IFLA_STATS64 deltas: veth2@1 tx_dropped +{}, veth2@2 rx_dropped +{}",
-        d[0], d[1]
+        "5 sent, none delivered; IFLA_STATS64 deltas: veth2@1 tx_dropped +{}, veth2@2 rx_dropped +{}, \
+         veth1@2 rx_dropped +{}",
+        d[0], d[1], d[2]
     )))
 }
 

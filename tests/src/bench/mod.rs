@@ -10,7 +10,8 @@
 //! 4. [`asm`]: our assembler and disassembler against llvm-mc / llvm-objdump;
 //! 5. [`kernels`]: the kernel matrix's wall time and per-kernel boot-to-result;
 //! 6. [`forwarding::run_modes`]: every `up --mode` technique (egress, peer,
-//!    neigh, fib, xdp, tcx) against netns_1 forwarding, on benchmark 1's metrics.
+//!    neigh, fib, xdp, devmap, tcx, netkit) against netns_1 forwarding, on
+//!    benchmark 1's metrics (netkit's rows say why where it cannot come up).
 //!
 //! The rules of the harness ([`stats`], [`table`]): cases are interleaved
 //! (A B A B ...) so drift hits every case alike; each figure is a median with

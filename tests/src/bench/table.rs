@@ -250,8 +250,12 @@ fn fmt_ratio(r: f64) -> String {
         format!("{r:.0}x")
     } else if r >= 10.0 {
         format!("{r:.1}x")
-    } else {
+    } else if r >= 0.01 || r <= 0.0 {
         format!("{r:.2}x")
+    } else {
+        // Hundreds of times worse than the reference: "0.00x" would hide
+        // how many; say it as a fraction.
+        format!("1/{:.0}x", 1.0 / r)
     }
 }
 
@@ -382,6 +386,12 @@ mod tests {
         assert!(
             render(&Machine::default(), &[r], 0.0).contains("2.50x vs ref | >= 5x: **not met**")
         );
+    }
+
+    #[test]
+    fn tiny_ratios_are_fractions() {
+        assert_eq!(fmt_ratio(0.5), "0.50x");
+        assert_eq!(fmt_ratio(0.0032), "1/312x");
     }
 
     #[test]

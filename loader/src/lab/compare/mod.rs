@@ -10,19 +10,29 @@
 //! What each mode needs is read from the mode table and probed: the kernel
 //! version against [`super::mode::Mode::since`], and `up` itself.
 //!
-//! The path columns (events per datagram, stages skipped) need the path
-//! tracer (issue 12); until compare runs it they are reported as not measured.
+//! The path columns come from the path tracer ([`trace`]), in a phase of
+//! their own between bring-up and the floods: the tracer is attached once
+//! for all labs, follows one datagram through each, and is detached
+//! (dropped) before the first flood, so no tracing program runs while CPU,
+//! pps and round trips are measured.
+//!
+//! SIGINT/SIGTERM ([`signal`]) stop the run at its next step; the labs'
+//! guards remove them on the way out.
 
 pub mod measure;
 pub mod picture;
+pub mod signal;
+pub mod trace;
 
 use super::mode::{ExtraRef, Mode, MODES};
 use super::{Lab, LabError, UpOptions};
 pub use measure::Limits;
 use std::time::Duration;
+pub use trace::{Skip, Step};
 
-/// What the path columns say until compare runs the path tracer.
-pub const NO_PATH: &str = "not measured: compare does not run the path tracer (issue 12) yet";
+/// How the path was measured, for the table, the JSON and the figure.
+pub const PATH_NOTE: &str = "one UDP datagram veth1@1 -> 10.0.2.11:7777 after a warm-up one, \
+                             traced before the floods with the tracer detached for them";
 
 /// The name forwarding goes by in the table and the JSON.
 pub const FORWARDING: &str = "forwarding";
@@ -120,6 +130,8 @@ pub struct Sizes {
     pub flood: Limits,
     /// One round of ping-pong (per repetition).
     pub rtt: Limits,
+    /// Trace each lab's path (the tracer needs vmlinux BTF).
+    pub path: bool,
 }
 
 impl Default for Sizes {
@@ -134,6 +146,7 @@ impl Default for Sizes {
                 packets: 300,
                 time: Duration::from_millis(300),
             },
+            path: true,
         }
     }
 }
@@ -161,6 +174,13 @@ pub struct Entry {
     pub delivered: u64,
     /// Every round trip, in microseconds.
     pub rtt_us: Vec<f64>,
+    /// The traced datagram's events, in order (`None`: not traced, see
+    /// `path_error`).
+    pub path: Option<Vec<Step>>,
+    /// Whether the traced datagram reached the socket.
+    pub path_delivered: bool,
+    /// Why there is no path.
+    pub path_error: Option<String>,
 }
 
 impl Entry {
@@ -181,6 +201,24 @@ impl Entry {
     }
     pub fn rtt_p99(&self) -> Option<f64> {
         measure::percentile(&self.rtt_us, 99.0)
+    }
+    /// Events of the path in the tracepoint (`false`) or function layer.
+    pub fn path_len(&self, function: bool) -> Option<usize> {
+        self.path.as_deref().map(|p| trace::count(p, function))
+    }
+    /// The stages of `reference`'s (forwarding's) path this one lacks.
+    pub fn skipped(&self, reference: &Entry) -> Option<Vec<Skip>> {
+        Some(trace::skipped(
+            reference.path.as_deref()?,
+            self.path.as_deref()?,
+        ))
+    }
+    /// The stages this path has and forwarding's does not.
+    pub fn added(&self, reference: &Entry) -> Option<Vec<String>> {
+        Some(trace::added(
+            reference.path.as_deref()?,
+            self.path.as_deref()?,
+        ))
     }
 }
 
@@ -213,6 +251,23 @@ impl Ratios {
 pub struct Comparison {
     pub kernel: String,
     pub entries: Vec<Entry>,
+    /// fentry programs attached for the path (0 where the layer is refused).
+    pub functions_attached: usize,
+    /// Why the function layer is missing (the tracer's words, said once).
+    pub function_layer: Option<String>,
+}
+
+/// The error a run stopped by SIGINT/SIGTERM returns.
+pub fn interrupted_error() -> LabError {
+    LabError::Failed("interrupted: every lab compare brought up was removed".into())
+}
+
+fn check_signal() -> Result<(), LabError> {
+    if signal::interrupted() {
+        Err(interrupted_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Parses `--modes a,b,...` (all modes when `None`).
@@ -249,6 +304,7 @@ pub fn run(
     let mut entries: Vec<Entry> = Vec::new();
     for (i, mode) in all.iter().enumerate() {
         let name = mode.map_or(FORWARDING, |m| m.name);
+        check_signal()?;
         progress(&format!("up {name}"));
         let mut entry = Entry {
             name,
@@ -261,6 +317,9 @@ pub fn run(
             sent: 0,
             delivered: 0,
             rtt_us: Vec::new(),
+            path: None,
+            path_delivered: false,
+            path_error: None,
         };
         match LabUp::up(&format!("{prefix_base}-{i}"), *mode) {
             Ok((lab, notes)) => {
@@ -279,9 +338,18 @@ pub fn run(
         }
         entries.push(entry);
     }
+    let (functions_attached, function_layer) = if sizes.path {
+        trace_paths(&labs, &mut entries, progress)?
+    } else {
+        for e in &mut entries {
+            e.path_error = Some("not traced (path tracing was turned off)".into());
+        }
+        (0, None)
+    };
     for rep in 0..sizes.reps {
         for (lab, entry) in labs.iter().zip(entries.iter_mut()) {
             let Some(lab) = lab else { continue };
+            check_signal()?;
             progress(&format!("run {}/{} {}", rep + 1, sizes.reps, entry.name));
             match measure::udp_flood(&lab.lab, PAYLOAD, sizes.flood) {
                 Ok(f) => {
@@ -301,10 +369,66 @@ pub fn run(
         }
     }
     drop(labs);
+    check_signal()?;
     Ok(Comparison {
         kernel: release,
         entries,
+        functions_attached,
+        function_layer,
     })
+}
+
+/// The path phase: attach the tracer once (tp_btf, and fentry where the
+/// kernel loads it), follow one datagram through each lab, detach. Returns
+/// the fentry programs attached and why the function layer is missing.
+fn trace_paths(
+    labs: &[Option<LabUp>],
+    entries: &mut [Entry],
+    progress: &mut dyn FnMut(&str),
+) -> Result<(usize, Option<String>), LabError> {
+    check_signal()?;
+    progress("trace: attaching the path tracer");
+    let tracer = crate::tracing::vmlinux()
+        .map_err(|e| LabError::Failed(format!("vmlinux BTF: {e}")))
+        .and_then(|btf| super::path::Tracer::attach(&btf, &trace::functions()));
+    let mut tracer = match tracer {
+        Ok(t) => t,
+        Err(e) => {
+            for entry in entries.iter_mut() {
+                entry.path_error = Some(format!("the path tracer did not attach: {e}"));
+            }
+            return Ok((0, None));
+        }
+    };
+    let fentries = tracer.hooks.iter().filter(|h| h.function).count();
+    let refused = tracer.function_layer_refused.clone();
+    for (lab, entry) in labs.iter().zip(entries.iter_mut()) {
+        check_signal()?;
+        let Some(lab) = lab else {
+            entry.path_error = Some("not traced: the lab did not come up".into());
+            continue;
+        };
+        progress(&format!("trace {}", entry.name));
+        match trace::trace(&lab.lab, &mut tracer) {
+            Ok(t) => {
+                entry.path = Some(t.steps);
+                entry.path_delivered = t.delivered;
+            }
+            Err(e) => entry.path_error = Some(format!("trace: {e}")),
+        }
+    }
+    if let Ok(n) = tracer.lost() {
+        if n > 0 {
+            for entry in entries.iter_mut() {
+                entry.notes.push(format!(
+                    "the path tracer lost {n} events (ring buffer full)"
+                ));
+            }
+        }
+    }
+    // Detach before the floods: no tracing program runs while they are measured.
+    drop(tracer);
+    Ok((fentries, refused))
 }
 
 impl Comparison {

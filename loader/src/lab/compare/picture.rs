@@ -1,20 +1,20 @@
 //! `compare --svg FILE`: one figure with the lab's topology, each mode's
-//! way through it drawn in its own colour, and a bar chart of CPU per
+//! path through it drawn in its own colour, and a bar chart of CPU per
 //! delivered packet with min–max whiskers, written with [`super::super::svg`].
 //!
-//! The ways are the devices each technique hands the packet to, read from
-//! the mode table (hook on veth1@2, the helper, its flags, the target);
-//! whether the packet arrived is measured (delivered datagrams), and a way
-//! that delivered nothing ends in a cross. The traced events (issue 12's
-//! path tracer) are not drawn until compare runs it.
+//! A path is drawn from the events the path tracer measured for the mode
+//! ([`super::trace`]): one dot per event at the device it was seen on
+//! (netns_1's IP stack for the route lookup and the IP functions, the
+//! socket for the read), joined in order; a traced datagram that did not
+//! reach the socket ends in a cross. A mode that was not traced has no
+//! line, and its legend says why.
 
-use super::super::mode::Mode;
-use super::super::plan::{VETH1_1, VETH1_2, VETH2_1, VETH2_2};
+use super::super::plan::{Side, VETH1_1, VETH1_2, VETH2_1, VETH2_2};
 use super::super::svg::{bar_chart, colour, Bar, Svg};
-use super::{Comparison, Entry, NO_PATH};
-use crate::retval::BPF_F_INGRESS;
+use super::{Comparison, Entry, Step};
 
-/// A stop on a way: a device, netns_1's IP stack, or the socket in netns_2.
+/// A place on the figure: a device, netns_1's IP stack, or the socket in
+/// netns_2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hop {
     Dev(&'static str),
@@ -32,27 +32,40 @@ impl Hop {
     }
 }
 
-/// The devices a mode hands the packet to (forwarding: `None`).
-pub fn hops(mode: Option<&Mode>) -> Vec<Hop> {
-    let Some(m) = mode else {
-        return vec![
-            Hop::Dev(VETH1_1),
-            Hop::Dev(VETH1_2),
-            Hop::Stack,
-            Hop::Dev(VETH2_1),
-            Hop::Dev(VETH2_2),
-            Hop::Socket,
-        ];
-    };
-    let mut v = vec![Hop::Dev(VETH1_1), Hop::Dev(VETH1_2)];
-    if m.helper == "bpf_redirect_peer" {
-        // Into the target's peer's receive path: veth2@1 is never crossed.
-        v.extend([Hop::Dev(VETH2_2), Hop::Socket]);
-    } else if m.redirect_flags & BPF_F_INGRESS != 0 {
-        // Received on the target itself, in netns_1.
-        v.push(Hop::Dev(VETH2_1));
-    } else {
-        v.extend([Hop::Dev(VETH2_1), Hop::Dev(VETH2_2), Hop::Socket]);
+/// netns_1's IP layer: events drawn at its stack, not at a device.
+const STACK_HOOKS: &[&str] = &[
+    "fib_table_lookup",
+    "ip_rcv",
+    "ip_rcv_finish",
+    "ip_forward",
+    "ip_output",
+    "ip_finish_output2",
+    "neigh_resolve_output",
+];
+
+/// Where an event is drawn.
+pub fn hop_of(s: &Step) -> Hop {
+    match (s.side, s.device) {
+        (Some(Side::Netns1), _) if STACK_HOOKS.contains(&s.hook.as_str()) => Hop::Stack,
+        _ if s.hook == "skb_copy_datagram_iovec" => Hop::Socket,
+        (_, Some(d)) => Hop::Dev(d),
+        (Some(Side::Host), None) => Hop::Dev(VETH1_1),
+        (Some(Side::Netns1), None) => Hop::Stack,
+        // netns_2 without a device, or none at all (a socket's skb).
+        _ => Hop::Socket,
+    }
+}
+
+/// The places of a path, in order, with consecutive repeats merged and
+/// how many events each stands for.
+pub fn hops(steps: &[Step]) -> Vec<(Hop, usize)> {
+    let mut v: Vec<(Hop, usize)> = Vec::new();
+    for s in steps {
+        let h = hop_of(s);
+        match v.last_mut() {
+            Some((last, n)) if *last == h => *n += 1,
+            _ => v.push((h, 1)),
+        }
     }
     v
 }
@@ -68,19 +81,67 @@ fn x_of(h: Hop) -> f64 {
     }
 }
 
+/// The legend's lines for an entry.
+fn legend(e: &Entry, reference: &Entry, fentry: bool) -> (String, String) {
+    let Some(path) = &e.path else {
+        return (
+            format!(
+                "{}: no path: {}",
+                e.name,
+                e.path_error.as_deref().unwrap_or("?")
+            ),
+            String::new(),
+        );
+    };
+    let n = |f: bool| e.path_len(f).unwrap_or(0);
+    let layers = if fentry {
+        format!("tp_btf {}, fentry {}", n(false), n(true))
+    } else {
+        format!("tp_btf {}, fentry n/a", n(false))
+    };
+    let places: Vec<&str> = hops(path).iter().map(|(h, _)| h.name()).collect();
+    let verdict = if e.path_delivered {
+        "delivered"
+    } else {
+        "not delivered"
+    };
+    let first = format!(
+        "{}: {} events ({layers}), {verdict}: {}",
+        e.name,
+        path.len(),
+        places.join(" > ")
+    );
+    let second = match e.skipped(reference) {
+        Some(k) if !k.is_empty() => format!(
+            "skips {}",
+            k.iter()
+                .map(|s| s.stage.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ if std::ptr::eq(e, reference) => "the reference".to_string(),
+        _ => "skips no stage of forwarding's path".to_string(),
+    };
+    (first, second)
+}
+
 fn topology(c: &Comparison) -> Svg {
     let n = c.entries.len() as f64;
     let top = 60.0;
     let lane = 10.0;
     let legend_top = top + 70.0 + lane * n;
-    let height = legend_top + 18.0 * n + 30.0;
+    let row = 32.0;
+    let height = legend_top + row * n + 30.0;
     let mut s = Svg::new("topology", 900.0, height);
     s.text(
         10.0,
         20.0,
         "start",
         "black",
-        &format!("each mode's way through the lab, Linux {}", c.kernel),
+        &format!(
+            "each mode's path through the lab, traced on Linux {}",
+            c.kernel
+        ),
     );
     let box_bottom = top + 50.0 + lane * n;
     for (x, w, name) in [
@@ -117,48 +178,60 @@ fn topology(c: &Comparison) -> Svg {
         "black",
         Hop::Socket.name(),
     );
+    let fentry = c.functions_attached > 0;
+    let reference = c.reference();
     for (i, e) in c.entries.iter().enumerate() {
         let y = top + 20.0 + lane * i as f64;
-        let hs = hops(e.mode);
-        let pts: Vec<(f64, f64)> = hs
-            .iter()
-            .map(|h| {
-                (
-                    x_of(*h),
-                    if *h == Hop::Stack {
-                        box_bottom - 18.0
-                    } else {
-                        y
-                    },
-                )
-            })
-            .collect();
-        s.polyline(&pts, colour(i), &format!("path-{}", e.name));
-        if e.delivered == 0 {
-            let (x, y) = pts[pts.len() - 1];
-            s.line((x - 6.0, y - 6.0), (x + 6.0, y + 6.0), "#d62728", 2.0);
-            s.line((x - 6.0, y + 6.0), (x + 6.0, y - 6.0), "#d62728", 2.0);
+        if let Some(path) = &e.path {
+            // One point per event: the events at one place side by side.
+            let mut pts: Vec<(f64, f64)> = Vec::new();
+            for (h, k) in hops(path) {
+                let yy = if h == Hop::Stack {
+                    box_bottom - 18.0
+                } else {
+                    y
+                };
+                for j in 0..k {
+                    let dx = (j as f64 - (k as f64 - 1.0) / 2.0) * 5.0;
+                    pts.push((x_of(h) + dx, yy));
+                }
+            }
+            if !pts.is_empty() {
+                s.polyline(&pts, colour(i), &format!("path-{}", e.name));
+                for p in &pts {
+                    s.circle(*p, 2.0, colour(i), &format!("event event-{}", e.name));
+                }
+            }
+            // The read itself may leave no event (see the README): a
+            // delivered datagram's line is carried on to the socket, thin.
+            let ends_at_socket = hops(path).last().is_some_and(|(h, _)| *h == Hop::Socket);
+            if e.path_delivered && !ends_at_socket {
+                if let Some(&(x, y)) = pts.last() {
+                    s.line((x, y), (x_of(Hop::Socket) - 70.0, y), colour(i), 1.0);
+                }
+            }
+            if !e.path_delivered {
+                let (x, y) = pts.last().copied().unwrap_or((x_of(Hop::Dev(VETH1_1)), y));
+                s.line((x - 6.0, y - 6.0), (x + 6.0, y + 6.0), "#d62728", 2.0);
+                s.line((x - 6.0, y + 6.0), (x + 6.0, y - 6.0), "#d62728", 2.0);
+            }
         }
-        let names: Vec<&str> = hs.iter().map(|h| h.name()).collect();
-        let verdict = if e.delivered > 0 {
-            format!("{} of {} delivered", e.delivered, e.sent)
-        } else {
-            format!("none of {} delivered", e.sent)
-        };
-        s.text(
-            20.0,
-            legend_top + 18.0 * i as f64,
-            "start",
-            colour(i),
-            &format!("{}: {} ({verdict})", e.name, names.join(" > ")),
-        );
+        let (first, second) = legend(e, reference, fentry);
+        let ly = legend_top + row * i as f64;
+        s.text(20.0, ly, "start", colour(i), &first);
+        s.text(40.0, ly + 14.0, "start", "#555555", &second);
     }
+    let layer = match &c.function_layer {
+        Some(why) => format!("function layer: {why}"),
+        None if fentry => format!("function layer: {} fentry programs", c.functions_attached),
+        None => "function layer: none attached".to_string(),
+    };
     s.text(
         20.0,
         height - 10.0,
         "start",
         "#555555",
-        &format!("ways from the mode table; traced events: {NO_PATH}"),
+        &format!("{}; {layer}", super::PATH_NOTE),
     );
     s
 }
@@ -206,21 +279,41 @@ pub fn figure(c: &Comparison) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::mode::find;
     use super::*;
 
+    fn step(hook: &str, side: Option<Side>, device: Option<&'static str>) -> Step {
+        Step {
+            hook: hook.into(),
+            function: false,
+            side,
+            device,
+            pkt_type: 0,
+        }
+    }
+
     #[test]
-    fn ways_follow_the_helper() {
-        let names = |m: Option<&Mode>| hops(m).iter().map(|h| h.name()).collect::<Vec<_>>();
+    fn events_are_placed_where_they_happened() {
+        let path = [
+            step("net_dev_queue", Some(Side::Host), Some(VETH1_1)),
+            step("fib_table_lookup", Some(Side::Host), None),
+            step("netif_rx", Some(Side::Netns1), Some(VETH1_2)),
+            step("netif_receive_skb", Some(Side::Netns1), Some(VETH1_2)),
+            step("fib_table_lookup", Some(Side::Netns1), Some(VETH1_2)),
+            step("net_dev_queue", Some(Side::Netns1), Some(VETH2_1)),
+            step("skb_copy_datagram_iovec", Some(Side::Netns2), Some(VETH2_2)),
+            step("consume_skb", None, None),
+        ];
+        let h = hops(&path);
         assert_eq!(
-            names(Some(find("peer").unwrap())),
-            [VETH1_1, VETH1_2, VETH2_2, Hop::Socket.name()]
+            h,
+            [
+                (Hop::Dev(VETH1_1), 2),
+                (Hop::Dev(VETH1_2), 2),
+                (Hop::Stack, 1),
+                (Hop::Dev(VETH2_1), 1),
+                (Hop::Socket, 2)
+            ]
         );
-        assert_eq!(
-            names(Some(find("ingress").unwrap())),
-            [VETH1_1, VETH1_2, VETH2_1]
-        );
-        assert_eq!(hops(Some(find("egress").unwrap())).len(), 5);
-        assert!(hops(None).contains(&Hop::Stack));
+        assert_eq!(h.iter().map(|(_, n)| n).sum::<usize>(), path.len());
     }
 }

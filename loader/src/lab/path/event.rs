@@ -20,6 +20,10 @@
 //! | 48  | 4 | IPv4 source, 52: destination (network order) |
 //! | 56  | 2 | UDP source port, 58: destination port (network order) |
 //! | 60  | 1 | IP protocol |
+//!
+//! The events of hooks that carry no skb reuse the record: `fib.s` puts the
+//! lookup's error at 44, `xdp.s` the redirect's err at 44, and `neigh.s` the
+//! entry's NUD state at 44 and its IPv4 key at 52 (skb 0 for all three).
 
 use std::net::Ipv4Addr;
 
@@ -33,6 +37,41 @@ pub const PACKET_MULTICAST: u8 = 2;
 pub const PACKET_OTHERHOST: u8 = 3;
 pub const PACKET_OUTGOING: u8 = 4;
 pub const PACKET_LOOPBACK: u8 = 5;
+
+/// `NUD_*` (include/uapi/linux/neighbour.h): a neighbour entry's state, the
+/// `reason` field of a `neigh_*` event.
+pub const NUD_INCOMPLETE: u8 = 0x01;
+pub const NUD_REACHABLE: u8 = 0x02;
+pub const NUD_STALE: u8 = 0x04;
+pub const NUD_DELAY: u8 = 0x08;
+pub const NUD_PROBE: u8 = 0x10;
+pub const NUD_FAILED: u8 = 0x20;
+pub const NUD_NOARP: u8 = 0x40;
+pub const NUD_PERMANENT: u8 = 0x80;
+
+/// The kernel's names of the bits set in a NUD state, `|`-joined
+/// (`NONE` for 0: a new entry before its first solicitation).
+pub fn nud_state_name(state: u8) -> String {
+    const NAMES: [(u8, &str); 8] = [
+        (NUD_INCOMPLETE, "INCOMPLETE"),
+        (NUD_REACHABLE, "REACHABLE"),
+        (NUD_STALE, "STALE"),
+        (NUD_DELAY, "DELAY"),
+        (NUD_PROBE, "PROBE"),
+        (NUD_FAILED, "FAILED"),
+        (NUD_NOARP, "NOARP"),
+        (NUD_PERMANENT, "PERMANENT"),
+    ];
+    if state == 0 {
+        return "NONE".into();
+    }
+    NAMES
+        .iter()
+        .filter(|(bit, _)| state & bit != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join("|")
+}
 
 /// One event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +172,14 @@ mod tests {
         assert_eq!(e.protocol, 0x0800);
         assert_eq!(e.daddr, Ipv4Addr::new(10, 0, 2, 11));
         assert_eq!((e.dport, e.ip_proto), (7777, 17));
+    }
+
+    #[test]
+    fn nud_states_by_their_kernel_names() {
+        assert_eq!(nud_state_name(0), "NONE");
+        assert_eq!(nud_state_name(NUD_INCOMPLETE), "INCOMPLETE");
+        assert_eq!(nud_state_name(NUD_REACHABLE), "REACHABLE");
+        assert_eq!(nud_state_name(NUD_STALE | NUD_PROBE), "STALE|PROBE");
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! (`/sys/kernel/btf/vmlinux`, through `ebpf_asm::btf::vmlinux`): these
 //! differ between the kernels of the matrix, so no table of ours holds them.
 //!
+//! The neighbour layer (`neigh.s` on the `neigh_*` tracepoints) shows
+//! where a namespace's own stack resolves the next hop with ARP: it carries
+//! a neighbour entry, not a packet, so its events are placed by the entry's
+//! device and tied to the lab by the entry's IPv4 key.
+//!
 //! Every program writes the same 64-byte event ([`event`]) into one
 //! `BPF_MAP_TYPE_RINGBUF` they all share, with `bpf_ringbuf_output`; a record
 //! the buffer has no room for counts in the `lost` array, since the ring
@@ -34,7 +39,7 @@ use crate::bpf::tracing::{self, Hook};
 use crate::lab::plan::{self, Side, DEVICES, LISTEN_PORT};
 use crate::lab::{Lab, LabError};
 use crate::{Link, Map, MapSpec, MapType, Program, RingBuf};
-pub use event::{pkt_type_name, Event, EVENT_SIZE};
+pub use event::{nud_state_name, pkt_type_name, Event, EVENT_SIZE};
 
 /// The template for hooks carrying an skb, assembled once per hook.
 pub const SKB_TEMPLATE: &str = include_str!("../../../../bpf-src/path/skb.s");
@@ -61,6 +66,24 @@ pub const BASE_TRACEPOINTS: &[&str] = &[
 pub const XDP_TEMPLATE: &str = include_str!("../../../../bpf-src/path/xdp.s");
 const XDP_FILE: &str = "bpf-src/path/xdp.s";
 
+/// The template for the `neigh_*` tracepoints, which carry a neighbour
+/// entry, not a packet.
+pub const NEIGH_TEMPLATE: &str = include_str!("../../../../bpf-src/path/neigh.s");
+const NEIGH_FILE: &str = "bpf-src/path/neigh.s";
+
+/// The neighbour part of the base layer (include/trace/events/neigh.h,
+/// 5.0+): where netns_1's own stack (`--no-program`, `--mode neigh`)
+/// resolves the next hop with ARP before the packet can leave. Each must
+/// exist as `btf_trace_NAME`; a missing one is skipped with the reason.
+pub const NEIGH_TRACEPOINTS: &[&str] = &[
+    "neigh_create",
+    "neigh_event_send_done",
+    "neigh_event_send_dead",
+    "neigh_update",
+    "neigh_update_done",
+    "neigh_timer_handler",
+];
+
 /// The XDP part of the base layer: `up --mode xdp` redirects in XDP, before
 /// any skb exists, so only these tracepoints see that step.
 pub const XDP_TRACEPOINTS: &[&str] = &["xdp_redirect", "xdp_redirect_err"];
@@ -69,6 +92,7 @@ pub const XDP_TRACEPOINTS: &[&str] = &["xdp_redirect", "xdp_redirect_err"];
 /// the names that exist on every kernel of the matrix, plus the renamed
 /// ones, which are probed in BTF and skipped where absent.
 pub const CURATED_FUNCTIONS: &[&str] = &[
+    "tcf_classify",
     "skb_do_redirect",
     "__bpf_redirect",
     "__dev_queue_xmit",
@@ -79,7 +103,10 @@ pub const CURATED_FUNCTIONS: &[&str] = &[
     "__dev_forward_skb2",
     "__netif_rx",
     "netif_rx",
+    "netif_rx_internal",
+    "enqueue_to_backlog",
     "__netif_receive_skb",
+    "__netif_receive_skb_one_core",
     "__netif_receive_skb_core",
     "ip_rcv",
     "ip_rcv_finish",
@@ -88,6 +115,22 @@ pub const CURATED_FUNCTIONS: &[&str] = &[
     "udp_rcv",
     "udp_queue_rcv_skb",
 ];
+
+/// Every function the vmlinux BTF scan finds taking a `struct sk_buff *`
+/// (`--all`), the [`CURATED_FUNCTIONS`] that exist first: they are the
+/// seed's path, so a time budget (see [`Tracer::attach_within`]) or a
+/// refusal part-way still covers them.
+pub fn all_functions(btf: &Vmlinux) -> Vec<String> {
+    let scanned: Vec<String> = btf.skb_functions().into_iter().map(|f| f.name).collect();
+    let mut out: Vec<String> = CURATED_FUNCTIONS
+        .iter()
+        .filter(|c| scanned.iter().any(|s| s == *c))
+        .map(|c| c.to_string())
+        .collect();
+    let rest: Vec<String> = scanned.into_iter().filter(|s| !out.contains(s)).collect();
+    out.extend(rest);
+    out
+}
 
 /// The ring buffer's data size: a power of two and a multiple of the page
 /// size, as `BPF_MAP_TYPE_RINGBUF` requires. Each event takes 72 bytes there
@@ -154,6 +197,10 @@ fn member_defines(btf: &Vmlinux) -> Result<Vec<(String, i64)>, LabError> {
         // The destination as the program loads it: the four address bytes,
         // and the two port bytes, as little-endian integers.
         (
+            "SADDR".into(),
+            i64::from(u32::from_le_bytes(plan::HOST_ADDR.octets())),
+        ),
+        (
             "DADDR".into(),
             i64::from(u32::from_le_bytes(plan::DEST_ADDR.octets())),
         ),
@@ -195,6 +242,77 @@ fn xdp_defines(btf: &Vmlinux, name: &str) -> Result<(u32, Vec<(String, i64)>), S
             ("DEV_NET".into(), off("net_device.nd_net.net")?),
             ("NET_INUM".into(), off("net.ns.inum")?),
         ],
+    ))
+}
+
+/// The `-D` constants of `bpf-src/path/neigh.s` for tracepoint `name`, or
+/// why the hook is skipped. The entry is the first `struct neighbour *`
+/// argument, wherever this kernel puts it (fourth for neigh_create, first
+/// for the others).
+fn neigh_defines(btf: &Vmlinux, name: &str) -> Result<(u32, Vec<(String, i64)>), String> {
+    let tp = btf.tracepoint(name).map_err(|e| e.to_string())?;
+    let n = tp
+        .args
+        .iter()
+        .position(|a| a.c_type.contains("struct neighbour *"))
+        .map(|i| 8 * i as i64)
+        .ok_or_else(|| format!("{name} has no struct neighbour * argument"))?;
+    let off = |path: &str| -> Result<i64, String> {
+        btf.member(path)
+            .map(|f| i64::from(f.byte_offset()))
+            .map_err(|e| e.to_string())
+    };
+    let subnet = |a: Ipv4Addr| i64::from(u32::from_le_bytes(a.octets()));
+    let mut create = Vec::new();
+    if name == "neigh_create" {
+        // It fires right after neigh_alloc(), before ___neigh_create copies
+        // the key and sets the device: the template reads the arguments.
+        let pos = |want: &dyn Fn(&str) -> bool, what: &str| {
+            tp.args
+                .iter()
+                .position(|a| want(&a.c_type))
+                .map(|i| 8 * i as i64)
+                .ok_or_else(|| format!("{name} has no {what} argument"))
+        };
+        create = vec![
+            (
+                "DEV_ARG_OFF".to_string(),
+                pos(
+                    &|t| t.contains("struct net_device *"),
+                    "struct net_device *",
+                )?,
+            ),
+            (
+                "TBL_ARG_OFF".to_string(),
+                pos(
+                    &|t| t.contains("struct neigh_table *"),
+                    "struct neigh_table *",
+                )?,
+            ),
+            (
+                "PKEY_ARG_OFF".to_string(),
+                pos(&|t| t.contains("void *"), "const void * (the key)")?,
+            ),
+        ];
+    }
+    Ok((
+        tp.btf_id,
+        [
+            ("N_ARG_OFF".into(), n),
+            ("N_TBL".into(), off("neighbour.tbl")?),
+            ("N_DEV".into(), off("neighbour.dev")?),
+            ("N_NUD_STATE".into(), off("neighbour.nud_state")?),
+            ("N_PRIMARY_KEY".into(), off("neighbour.primary_key")?),
+            ("TBL_FAMILY".into(), off("neigh_table.family")?),
+            ("DEV_IFINDEX".into(), off("net_device.ifindex")?),
+            ("DEV_NET".into(), off("net_device.nd_net.net")?),
+            ("NET_INUM".into(), off("net.ns.inum")?),
+            ("SUBNET_1".into(), subnet(plan::SUBNET_1)),
+            ("SUBNET_2".into(), subnet(plan::SUBNET_2)),
+        ]
+        .into_iter()
+        .chain(create)
+        .collect(),
     ))
 }
 
@@ -248,6 +366,19 @@ impl Tracer {
     /// fentry functions. A refused function layer is reported in
     /// `function_layer_refused`, not as an error.
     pub fn attach(btf: &Vmlinux, functions: &[String]) -> Result<Tracer, LabError> {
+        Tracer::attach_within(btf, functions, None)
+    }
+
+    /// [`Tracer::attach`], trying fentry functions only until `budget` has
+    /// passed since the start; the rest are skipped, said so. (On 5.10 each
+    /// fentry attach waits for an RCU-tasks grace period, so the 1,500 skb
+    /// functions of `--all` take minutes on a slow machine.)
+    pub fn attach_within(
+        btf: &Vmlinux,
+        functions: &[String],
+        budget: Option<Duration>,
+    ) -> Result<Tracer, LabError> {
+        let start = std::time::Instant::now();
         let fail = |what: &str, e: crate::Error| LabError::Failed(format!("{what}: {e}"));
         let events = RingBuf::create("path_events", RINGBUF_BYTES)
             .map_err(|e| fail("creating the events ring buffer", e))?;
@@ -324,6 +455,22 @@ impl Tracer {
             }
             Err(why) => t.skipped.push(("tp_btf/fib_table_lookup".into(), why)),
         }
+        for tp in NEIGH_TRACEPOINTS {
+            match neigh_defines(btf, tp) {
+                Ok((btf_id, d)) => {
+                    let hook = Hook::RawTp {
+                        name: tp.to_string(),
+                        btf_id,
+                    };
+                    // The neighbour layer adds to the packet's story but is
+                    // not it: a kernel refusing one hook skips it, said why.
+                    if let Err(e) = t.add_template(&hook, NEIGH_TEMPLATE, NEIGH_FILE, d) {
+                        t.skipped.push((hook.section(), e.to_string()));
+                    }
+                }
+                Err(why) => t.skipped.push((format!("tp_btf/{tp}"), why)),
+            }
+        }
         for tp in XDP_TRACEPOINTS {
             match xdp_defines(btf, tp) {
                 Ok((btf_id, d)) => {
@@ -338,6 +485,16 @@ impl Tracer {
             }
         }
         for f in functions {
+            if let Some(b) = budget.filter(|b| start.elapsed() >= *b) {
+                t.skipped.push((
+                    format!("fentry/{f}"),
+                    format!(
+                        "not tried: the time budget of {} s ran out",
+                        b.as_secs_f64()
+                    ),
+                ));
+                continue;
+            }
             if t.function_layer_refused.is_some() {
                 t.skipped.push((
                     format!("fentry/{f}"),
@@ -498,6 +655,24 @@ impl Tracer {
         self.hooks.get(e.hook as usize).is_some_and(|h| h.function)
     }
 
+    /// Whether the event came from a `neigh_*` tracepoint (a neighbour
+    /// entry, not a packet: its `daddr` is the entry's key, its `reason`
+    /// the NUD state).
+    pub fn is_neigh(&self, e: &Event) -> bool {
+        self.hook_name(e).starts_with("neigh_")
+    }
+
+    /// The event's step in plain words: [`annotate`], or
+    /// [`annotate_neigh`] for the neighbour layer.
+    pub fn note(&self, places: &Places, e: &Event) -> String {
+        let (hook, side, dev) = (self.hook_name(e), places.side(e), places.device(e));
+        if self.is_neigh(e) {
+            annotate_neigh(hook, side, dev, e.daddr, e.reason as u8)
+        } else {
+            annotate(hook, side, dev, e.pkt_type, self.reason_name(e))
+        }
+    }
+
     /// The drop reason's kernel name (without `SKB_DROP_REASON_`).
     pub fn reason_name(&self, e: &Event) -> Option<&str> {
         if self.hook_name(e) != "kfree_skb" || self.reasons.is_empty() {
@@ -590,12 +765,7 @@ pub fn annotate(
     reason: Option<&str>,
 ) -> String {
     let dev = dev.unwrap_or("a device outside the lab");
-    let ns = match side {
-        Some(Side::Host) => "the host",
-        Some(Side::Netns1) => "netns_1",
-        Some(Side::Netns2) => "netns_2",
-        None => "a namespace outside the lab",
-    };
+    let ns = ns_label(side);
     match hook {
         "net_dev_queue" if dev == plan::VETH1_1 => format!("sent by {ns}: queued on {dev}"),
         "net_dev_queue" if dev == plan::VETH2_1 => {
@@ -614,7 +784,15 @@ pub fn annotate(
         ),
         "netif_receive_skb" => format!("received on {dev} in {ns}"),
         "skb_copy_datagram_iovec" => format!("delivered to the UDP socket in {ns}"),
-        "fib_table_lookup" => format!("{ns}'s IP stack looked up a route (packet from {dev})"),
+        // The flow carries no packet: a datagram's input route and proxy
+        // ARP's check that it can answer for 10.0.2.11 look the same.
+        "fib_table_lookup" if side.is_some() && dev == "a device outside the lab" => format!(
+            "{ns}'s IP stack looked up the route to 10.0.2.11 (an output lookup: no lab device \
+             came in, as for bpf_redirect_neigh or bpf_fib_lookup)"
+        ),
+        "fib_table_lookup" => {
+            format!("{ns}'s IP stack looked up the route to 10.0.2.11 (input from {dev})")
+        }
         "xdp_redirect" => format!(
             "XDP on {dev} in {ns} redirected the frame (bpf_redirect), before any skb exists"
         ),
@@ -629,6 +807,68 @@ pub fn annotate(
             None => format!("dropped in {ns} (this kernel reports no reason)"),
         },
         f => format!("{f} in {ns}"),
+    }
+}
+
+fn ns_label(side: Option<Side>) -> &'static str {
+    match side {
+        Some(Side::Host) => "the host",
+        Some(Side::Netns1) => "netns_1",
+        Some(Side::Netns2) => "netns_2",
+        None => "a namespace outside the lab",
+    }
+}
+
+/// A neighbour-layer step in plain words: `key` is the IPv4 address the
+/// entry resolves, `state` its NUD state when the tracepoint fired.
+pub fn annotate_neigh(
+    hook: &str,
+    side: Option<Side>,
+    dev: Option<&str>,
+    key: Ipv4Addr,
+    state: u8,
+) -> String {
+    let dev = dev.unwrap_or("a device outside the lab");
+    let ns = ns_label(side);
+    let name = nud_state_name(state);
+    // NUD_VALID (include/net/neighbour.h): the states with a usable address.
+    let valid = state
+        & (event::NUD_PERMANENT
+            | event::NUD_NOARP
+            | event::NUD_REACHABLE
+            | event::NUD_PROBE
+            | event::NUD_STALE
+            | event::NUD_DELAY)
+        != 0;
+    match hook {
+        "neigh_create" => format!(
+            "{ns}'s neighbour layer creates an entry for {key} on {dev}: ARP will resolve it"
+        ),
+        "neigh_event_send_done" if state & event::NUD_INCOMPLETE != 0 => format!(
+            "{ns}'s neighbour layer resolves {key} (ARP) on {dev}: the packet waits in the \
+             entry's queue"
+        ),
+        "neigh_event_send_done" => {
+            format!("{ns}'s neighbour layer checks {key} on {dev} ({name})")
+        }
+        "neigh_event_send_dead" => {
+            format!("{ns}'s neighbour entry for {key} on {dev} is dead: the packet is dropped")
+        }
+        // __neigh_update sends the packets queued on an INCOMPLETE entry
+        // before neigh_update_done fires: they leave between the two.
+        "neigh_update" if state & event::NUD_INCOMPLETE != 0 => format!(
+            "{ns}'s neighbour layer learns {key}'s address on {dev} (was INCOMPLETE): the \
+             packets waiting for it go out"
+        ),
+        "neigh_update" => format!("{ns}'s neighbour layer updates {key} on {dev} (was {name})"),
+        "neigh_update_done" if valid => {
+            format!("{ns}'s neighbour layer resolved {key} on {dev} (ARP): now {name}")
+        }
+        "neigh_update_done" => format!("{ns}'s neighbour entry for {key} on {dev} is {name}"),
+        "neigh_timer_handler" => {
+            format!("{ns}'s neighbour timer for {key} on {dev}: {name}")
+        }
+        h => format!("{h}: {ns}'s neighbour entry for {key} on {dev} ({name})"),
     }
 }
 
@@ -656,6 +896,7 @@ mod tests {
             "PKT_TYPE_OFF",
             "PKT_TYPE_SHIFT",
             "PKT_TYPE_MASK",
+            "SADDR",
             "DADDR",
             "DPORT",
             "HOOK",
@@ -744,6 +985,75 @@ mod tests {
         )
         .unwrap();
         assert_eq!(calls(&xdp).iter().filter(|&&h| h == 130).count(), 1);
+        let neigh_defines: Vec<(String, i64)> = [
+            "HOOK",
+            "N_ARG_OFF",
+            "N_TBL",
+            "N_DEV",
+            "N_NUD_STATE",
+            "N_PRIMARY_KEY",
+            "TBL_FAMILY",
+            "DEV_IFINDEX",
+            "DEV_NET",
+            "NET_INUM",
+            "SUBNET_1",
+            "SUBNET_2",
+        ]
+        .iter()
+        .map(|n| (n.to_string(), 8))
+        .collect();
+        let neigh_opts = |defines| ebpf_asm::AsmOptions {
+            file_name: NEIGH_FILE.into(),
+            defines,
+        };
+        let neigh = ebpf_asm::assemble(NEIGH_TEMPLATE, &neigh_opts(neigh_defines.clone())).unwrap();
+        let mut create = neigh_defines;
+        for d in ["DEV_ARG_OFF", "TBL_ARG_OFF", "PKEY_ARG_OFF"] {
+            create.push((d.to_string(), 8));
+        }
+        ebpf_asm::assemble(NEIGH_TEMPLATE, &neigh_opts(create)).unwrap();
+        // One ring buffer write, and the key read by copy (helper 113,
+        // bpf_probe_read_kernel): it lies past what BTF types.
+        let helpers = calls(&neigh);
+        assert_eq!(helpers.iter().filter(|&&h| h == 130).count(), 1);
+        assert!(helpers.contains(&113), "{helpers:?}");
+    }
+
+    #[test]
+    fn neighbour_steps_name_the_address_and_state() {
+        let key = Ipv4Addr::new(10, 0, 2, 11);
+        let s = annotate_neigh(
+            "neigh_event_send_done",
+            Some(Side::Netns1),
+            Some("veth2@1"),
+            key,
+            event::NUD_INCOMPLETE,
+        );
+        assert!(
+            s.starts_with("netns_1's neighbour layer resolves 10.0.2.11 (ARP) on veth2@1"),
+            "{s}"
+        );
+        let s = annotate_neigh(
+            "neigh_update_done",
+            Some(Side::Netns1),
+            Some("veth2@1"),
+            key,
+            event::NUD_REACHABLE,
+        );
+        assert!(
+            s.contains("resolved 10.0.2.11 on veth2@1 (ARP): now REACHABLE"),
+            "{s}"
+        );
+        let s = annotate_neigh(
+            "neigh_update",
+            Some(Side::Netns1),
+            Some("veth2@1"),
+            key,
+            event::NUD_INCOMPLETE,
+        );
+        assert!(s.contains("learns 10.0.2.11's address on veth2@1"), "{s}");
+        let s = annotate_neigh("neigh_update", Some(Side::Netns2), None, key, 0);
+        assert!(s.contains("netns_2") && s.contains("was NONE"), "{s}");
     }
 
     #[test]

@@ -1,13 +1,29 @@
-//! ELF loading against the running kernel (root, clang): the C reference
-//! with and without bpf_printk, global data as frozen array maps, and a
-//! mutation test: no byte flip of a real object may panic the reader; and
-//! each unsupported construct refused with its reason.
+//! Object loading (`loader::load`, over `ebpf_asm::object::Object::from_elf`)
+//! against the running kernel (root, clang): the C reference with and
+//! without bpf_printk, global data as frozen array maps with `--set`, a
+//! subprogram linked in, several programs in one object, and a mutation
+//! test: no byte flip of a real object may panic the reader or the loader;
+//! and each unsupported construct refused with its reason.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use loader::elf;
+use loader::load::{load_elf, LoadSpec, LoadedObject};
 use loader::{MapType, Program, TestRun, TestRunResult};
+
+fn load(bytes: &[u8], program: Option<&str>) -> loader::Result<LoadedObject> {
+    load_elf(
+        bytes,
+        &LoadSpec {
+            program,
+            ..Default::default()
+        },
+    )
+}
+
+fn parse(bytes: &[u8]) -> Result<ebpf_asm::object::Object, ebpf_asm::object::ElfError> {
+    ebpf_asm::object::Object::from_elf(bytes)
+}
 
 fn clang_build(extra: &[&str], tag: &str) -> Vec<u8> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -65,17 +81,20 @@ fn ipv4_frame(dst: [u8; 4]) -> Vec<u8> {
 fn loads_the_c_reference_with_and_without_printk() {
     for (flags, tag) in [(&[][..], "plain"), (&["-DTRACE"][..], "trace")] {
         let obj = clang_build(flags, tag);
-        let parsed = elf::parse(&obj, None).expect("parse");
-        assert_eq!(parsed.section, "tc");
-        assert_eq!(parsed.name, "redirect");
-        assert_eq!(parsed.license, "GPL");
-        let loaded = parsed
-            .load(None, false)
-            .unwrap_or_else(|e| panic!("{tag}: {e}"));
+        let parsed = parse(&obj).expect("parse");
+        let progs = parsed.programs();
+        assert_eq!(progs.len(), 1);
+        assert_eq!(progs[0].section, "tc");
+        assert_eq!(progs[0].name, "redirect");
+        assert_eq!(parsed.license(), Some("GPL"));
+        let loaded = load(&obj, None).unwrap_or_else(|e| panic!("{tag}: {e}"));
+        assert!(loaded.btf.is_some(), "{tag}: clang -g's BTF loads");
+        let program = &loaded.programs[0].program;
         if tag == "trace" {
-            assert!(!parsed.relocs.is_empty());
-            let (name, map) = &loaded.maps[0];
-            assert_eq!(name, ".rodata");
+            assert!(!parsed.section("tc").unwrap().relocations.is_empty());
+            let m = &loaded.maps[0];
+            let (name, map) = (&m.name, &m.map);
+            assert!(name.starts_with(".rodata"), "{name}");
             let info = map.info().unwrap();
             assert_eq!(info.map_type, MapType::Array.raw());
             // Frozen: user space can no longer write it.
@@ -86,11 +105,11 @@ fn loads_the_c_reference_with_and_without_printk() {
             assert!(loaded.maps.is_empty());
         }
         let pkt = ipv4_frame([10, 0, 2, 11]);
-        let r = run_once(&loaded.program, &pkt);
+        let r = run_once(program, &pkt);
         assert_eq!(r.retval, 7, "{tag}");
         assert_eq!(&r.data_out[0..6], &[0x02, 0, 0, 0, 0, 0], "{tag}");
         let other = ipv4_frame([10, 0, 2, 12]);
-        let r = run_once(&loaded.program, &other);
+        let r = run_once(program, &other);
         assert_eq!(r.retval, 0, "{tag}");
         assert_eq!(r.data_out, other, "{tag}");
     }
@@ -111,7 +130,7 @@ fn mutated_objects_never_panic() {
             m.truncate(rng.usize(..m.len()));
         }
         // Parsing only: the kernel must not see random instructions.
-        if elf::parse(&m, None).is_err() {
+        if parse(&m).is_err() {
             errors += 1;
         }
     }
@@ -122,10 +141,8 @@ fn mutated_objects_never_panic() {
         let mut m = obj.clone();
         let i = rng.usize(..m.len());
         m[i] = rng.u8(..);
-        if let Ok(p) = elf::parse(&m, None) {
-            if p.load(None, false).is_ok() {
-                loaded += 1;
-            }
+        if load(&m, None).is_ok() {
+            loaded += 1;
         }
     }
     assert!(
@@ -137,18 +154,16 @@ fn mutated_objects_never_panic() {
         errors > 100,
         "only {errors} of 3000 mutations were rejected"
     );
-    let e = elf::parse(&obj[..obj.len() / 3], None)
-        .unwrap_err()
-        .to_string();
+    let e = load(&obj[..obj.len() / 3], None).unwrap_err().to_string();
     assert!(e.starts_with("ELF object: "), "{e}");
 }
 
 #[test]
 fn missing_sections_are_named() {
     let obj = clang_build(&[], "sec");
-    let e = elf::parse(&obj, Some("xdp")).unwrap_err().to_string();
+    let e = load(&obj, Some("nope")).unwrap_err().to_string();
     assert!(
-        e.contains("no program section \"xdp\"") && e.contains("\"tc\""),
+        e.contains("no program named \"nope\"") && e.contains("\"redirect\""),
         "{e}"
     );
 }
@@ -157,15 +172,15 @@ fn missing_sections_are_named() {
 fn rodata_data_and_bss_become_maps() {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/globals.bpf.c");
     let obj = clang_build_file(&src, &[], "globals");
-    let parsed = elf::parse(&obj, None).expect("parse");
-    let mut names: Vec<&str> = parsed.data.iter().map(|d| d.name.as_str()).collect();
+    let loaded = load(&obj, None).unwrap_or_else(|e| panic!("{e}"));
+    let mut names: Vec<&str> = loaded.maps.iter().map(|m| m.name.as_str()).collect();
     names.sort();
     assert_eq!(names, [".bss", ".data", ".rodata"]);
-    let loaded = parsed.load(None, false).unwrap_or_else(|e| panic!("{e}"));
-    let map = |n: &str| &loaded.maps.iter().find(|(name, _)| name == n).unwrap().1;
+    let map = |n: &str| loaded.map(n).unwrap();
+    let program = &loaded.programs[0].program;
     let pkt = [0u8; 64];
     for _ in 0..3 {
-        let r = run_once(&loaded.program, &pkt);
+        let r = run_once(program, &pkt);
         assert_eq!(r.retval, 42, "answer (40, .rodata) + bias (2, .data)");
     }
     let runs = map(".bss").lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
@@ -178,13 +193,69 @@ fn rodata_data_and_bss_become_maps() {
     let mut data = map(".data").lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
     data[..4].copy_from_slice(&5u32.to_ne_bytes());
     map(".data").update(&0u32.to_ne_bytes(), &data, 0).unwrap();
-    let r = run_once(&loaded.program, &pkt);
+    let r = run_once(program, &pkt);
     assert_eq!(r.retval, 45);
     // .rodata is frozen and read-only for programs.
     let ro = map(".rodata");
     assert_ne!(ro.info().unwrap().flags & loader::map::BPF_F_RDONLY_PROG, 0);
     let v = ro.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
     assert!(ro.update(&0u32.to_ne_bytes(), &v, 0).is_err());
+
+    // --set answer=100 changes the frozen .rodata value before the load.
+    let sets = [("answer".to_string(), 100)];
+    let set = load_elf(
+        &obj,
+        &LoadSpec {
+            sets: &sets,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run_once(&set.programs[0].program, &pkt).retval, 102);
+    for (name, v, why) in [
+        ("nosuch", 1, "no such global"),
+        ("answer", 1 << 40, "does not fit its 4 bytes"),
+    ] {
+        let sets = [(name.to_string(), v)];
+        let e = load_elf(
+            &obj,
+            &LoadSpec {
+                sets: &sets,
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains(why), "{name}: {e}");
+    }
+}
+
+/// A `static __noinline` function lands in `.text`; the loader appends it
+/// to the program that calls it, fixes the call, and carries its
+/// func_info/line_info (the kernel refuses a subprogram without them).
+/// Two programs in one object both load, each with its own copy.
+#[test]
+fn subprograms_are_linked_and_every_program_loads() {
+    let c = "char l[] __attribute__((section(\"license\"), used)) = \"GPL\";\n\
+             __attribute__((noinline)) static int g(int x) { return x * 3; }\n\
+             __attribute__((section(\"tc\"), used)) int f(struct { int len; } *ctx) { return g(ctx->len); }\n\
+             __attribute__((section(\"xdp\"), used)) int h(void *ctx) { return g(1) - 1; }\n";
+    let src = std::env::temp_dir().join(format!("loader-obj-{}-sub.c", std::process::id()));
+    std::fs::write(&src, c).expect("write C source");
+    let obj = clang_build_file(&src, &[], "sub");
+    let _ = std::fs::remove_file(&src);
+    let loaded = load(&obj, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.programs.len(), 2);
+    for p in &loaded.programs {
+        assert_eq!(p.subprograms, ["g"], "{}", p.name);
+    }
+    let f = loaded.program("f").unwrap();
+    // skb->len of a 64-byte packet, times 3.
+    assert_eq!(run_once(f, &[0u8; 64]).retval, 192);
+    let h = loaded.program("h").unwrap();
+    assert_eq!(run_once(h, &[0u8; 64]).retval, 2, "XDP_PASS = g(1) - 1");
+    let one = load(&obj, Some("h")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(one.programs.len(), 1);
 }
 
 /// Objects the loader cannot load are refused with a message that says what
@@ -206,28 +277,29 @@ fn unsupported_objects_are_refused_with_the_reason() {
             "big-endian BPF object (bpfeb)",
         ),
         (
-            "subprog",
-            "char l[] __attribute__((section(\"license\"), used)) = \"GPL\";\n\
-             __attribute__((noinline)) static int g(int x) { return x * 3; }\n\
-             __attribute__((section(\"tc\"), used)) int f(int *ctx) { return g(*ctx); }\n",
-            &[],
-            "calls another function (R_BPF_64_32)",
-        ),
-        (
             "btfmap",
             "char l[] __attribute__((section(\"license\"), used)) = \"GPL\";\n\
              struct { int type; } m __attribute__((section(\".maps\"), used));\n\
              __attribute__((section(\"tc\"), used)) long f(void *ctx) { return (long)&m; }\n",
             &[],
-            "only global data (.rodata/.data/.bss) is supported (BTF-defined .maps are not)",
+            "section .maps at offset 0x0: map m: member type is a INT, not a pointer",
         ),
         (
-            "twoprogs",
+            "kfunc",
             "char l[] __attribute__((section(\"license\"), used)) = \"GPL\";\n\
-             __attribute__((section(\"tc\"), used)) int f(void *ctx) { return 0; }\n\
-             __attribute__((section(\"xdp\"), used)) int g(void *ctx) { return 2; }\n",
+             extern int bpf_nothing(int) __attribute__((section(\".ksyms\")));\n\
+             __attribute__((section(\"tc\"), used)) int f(void *ctx) { return bpf_nothing(1); }\n",
             &[],
-            "several program sections [\"tc\", \"xdp\"]; choose one with --section",
+            "which this object does not define (kfuncs and extern functions are not supported",
+        ),
+        (
+            "kfunc_line",
+            "char l[] __attribute__((section(\"license\"), used)) = \"GPL\";\n\
+             extern int bpf_nothing(int) __attribute__((section(\".ksyms\")));\n\
+             __attribute__((section(\"tc\"), used)) int f(void *ctx) { return bpf_nothing(1); }\n",
+            &[],
+            // The C line, from the object's line info.
+            ".c:3: __attribute__((section(\"tc\"), used)) int f(void *ctx) { return bpf_nothing(1); }",
         ),
     ];
     for (tag, c, extra, expected) in cases {
@@ -235,12 +307,34 @@ fn unsupported_objects_are_refused_with_the_reason() {
         std::fs::write(&src, c).expect("write C source");
         let obj = clang_build_file(&src, extra, tag);
         let _ = std::fs::remove_file(&src);
-        let e = elf::parse(&obj, None).unwrap_err().to_string();
+        let e = load(&obj, None).unwrap_err().to_string();
         assert!(e.starts_with("ELF object: "), "{tag}: {e}");
         assert!(e.contains(expected), "{tag}: {e}");
     }
     // Not a BPF object at all: this test binary is an x86-64 ELF.
     let me = std::fs::read(std::env::current_exe().expect("test binary")).expect("read it");
-    let e = elf::parse(&me, None).unwrap_err().to_string();
+    let e = load(&me, None).unwrap_err().to_string();
     assert!(e.contains("not EM_BPF (247)"), "{e}");
+}
+
+/// A static function passed to `bpf_loop` is an `lddw` of `.text` (a
+/// `R_BPF_64_64` against the section, the function's byte offset in
+/// `imm`): the loader appends the function and makes the `lddw` a
+/// `BPF_PSEUDO_FUNC` pointing at it. The callback runs ten times.
+#[test]
+fn callbacks_are_linked_as_pseudo_func() {
+    let c = "#include <linux/bpf.h>\n\
+             static long (*bpf_loop)(__u32 n, void *fn, void *ctx, __u64 flags) = (void *)181;\n\
+             static int add(__u32 i, void *ctx) { *(__u64 *)ctx += i; return 0; }\n\
+             __attribute__((section(\"tc\"), used)) int loop(struct __sk_buff *skb)\n\
+             { __u64 sum = 0; bpf_loop(10, add, &sum, 0); return sum; }\n\
+             char l[] __attribute__((section(\"license\"), used)) = \"GPL\";\n";
+    let src = std::env::temp_dir().join(format!("loader-obj-{}-cb.c", std::process::id()));
+    std::fs::write(&src, c).expect("write C source");
+    let obj = clang_build_file(&src, &[], "cb");
+    let _ = std::fs::remove_file(&src);
+    let loaded = load(&obj, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.programs[0].subprograms, ["add"]);
+    let r = run_once(&loaded.programs[0].program, &[0u8; 64]);
+    assert_eq!(r.retval, 45, "0 + 1 + ... + 9");
 }
