@@ -99,10 +99,28 @@ pub fn read_object(path: &Path, defines: &[(String, i64)]) -> Result<ReadFile> {
             "{name} is neither an ELF object nor UTF-8 assembly text"
         ))
     })?;
-    let prog = assemble(path, &text, defines)?;
-    let warnings = crate::defines::define_warnings(&name, &text, &prog, defines);
+    let opts = ebpf_asm::AsmOptions {
+        file_name: name.clone(),
+        defines: defines.to_vec(),
+    };
+    // A one-program file (the kernel syntax's) becomes its object with the
+    // BTF our assembler writes for it; a file that is an object (maps
+    // declared with .map, data sections, several programs, LLVM's own
+    // files) is assembled as one.
+    let (object, unused) = match ebpf_asm::assemble(&text, &opts) {
+        Ok(prog) => (
+            Object::from_program_with_btf(&prog, &name),
+            prog.unused_defines().to_vec(),
+        ),
+        Err(_) => {
+            let a = ebpf_asm::text::assemble_full(&text, &opts)
+                .map_err(|e| Error::Input(e.to_string()))?;
+            (a.object, a.unused_defines)
+        }
+    };
+    let warnings = crate::defines::define_warnings_for(&name, &text, &unused, defines);
     Ok(ReadFile {
-        object: Object::from_program_with_btf(&prog, &name),
+        object,
         kind: FileKind::Asm,
         warnings,
     })
