@@ -552,6 +552,190 @@ impl Input {
     }
 }
 
+impl Input {
+    /// The input for a whole [`crate::object::Object`] assembled from
+    /// text: a function per `STT_FUNC` symbol of each program section (or
+    /// one named by [`crate::object::Object::programs`] for a section with
+    /// none) and per call target found in the code (pc-relative calls, and
+    /// `R_BPF_64_32` relocations into the section), named by the symbol at
+    /// that offset when there is one; a line per instruction from
+    /// `slot_lines` (per section, per slot: line and byte range in
+    /// `source`); the maps of `.map`; and a DATASEC per `.rodata`/`.data`/
+    /// `.bss` section with a VAR per sized symbol.
+    pub fn from_object(
+        obj: &crate::object::Object,
+        slot_lines: &[Vec<(u32, u32, u32)>],
+        source: &str,
+        file_name: &str,
+    ) -> Input {
+        use crate::object::{Binding, SectionKind, SymbolType};
+        let mut functions = Vec::new();
+        let progs = obj.programs();
+        for (si, sec) in obj.sections.iter().enumerate() {
+            if sec.kind != SectionKind::Program || sec.size == 0 {
+                continue;
+            }
+            let slots: Vec<Insn> = sec
+                .data
+                .chunks_exact(Insn::SIZE)
+                .map(|c| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(c);
+                    Insn::from_bytes(b)
+                })
+                .collect();
+            // Where instructions start (an lddw's second slot is none).
+            let mut starts_insn = vec![true; slots.len()];
+            let mut i = 0;
+            while i < slots.len() {
+                if slots[i].code == crate::opcode::BPF_LD | crate::opcode::BPF_DW {
+                    if let Some(s) = starts_insn.get_mut(i + 1) {
+                        *s = false;
+                    }
+                    i += 2;
+                } else {
+                    i += 1;
+                }
+            }
+            let mut starts: BTreeMap<u64, (String, bool)> = BTreeMap::new();
+            for y in &obj.symbols {
+                if y.section == Some(si) && y.kind == SymbolType::Func {
+                    starts.insert(y.value, (y.name.clone(), y.binding != Binding::Local));
+                }
+            }
+            for p in progs.iter().filter(|p| p.section_index == si) {
+                starts
+                    .entry(p.offset)
+                    .or_insert_with(|| (p.name.clone(), true));
+            }
+            let mut targets = Vec::new();
+            for (slot, insn) in slots.iter().enumerate() {
+                if starts_insn[slot]
+                    && insn.code == crate::opcode::BPF_JMP | crate::opcode::BPF_CALL
+                    && insn.src == crate::opcode::BPF_PSEUDO_CALL
+                    && !sec
+                        .relocations
+                        .iter()
+                        .any(|r| r.offset == (slot * Insn::SIZE) as u64)
+                {
+                    targets.push(((slot as i64 + 1 + insn.imm as i64) * Insn::SIZE as i64) as u64);
+                }
+            }
+            for s2 in &obj.sections {
+                for r in &s2.relocations {
+                    let Some(y) = obj.symbols.get(r.symbol) else {
+                        continue;
+                    };
+                    if r.kind != crate::object::RelocType::Call32 || y.section != Some(si) {
+                        continue;
+                    }
+                    let at = s2.data.get(r.offset as usize + 4..r.offset as usize + 8);
+                    let imm = at.map_or(-1, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                    let off = if y.kind == SymbolType::Section {
+                        (imm as i64 + 1) * Insn::SIZE as i64
+                    } else {
+                        y.value as i64
+                    };
+                    targets.push(off as u64);
+                }
+            }
+            for t in targets {
+                if t >= sec.size || starts.contains_key(&t) {
+                    continue;
+                }
+                let label = obj
+                    .symbols
+                    .iter()
+                    .find(|y| {
+                        y.section == Some(si) && y.value == t && y.kind != SymbolType::Section
+                    })
+                    .map(|y| y.name.clone());
+                let name = label
+                    .unwrap_or_else(|| format!("{}_subprog_{}", c_identifier(&sec.name), t / 8));
+                starts.insert(t, (name, false));
+            }
+            if starts.is_empty() {
+                continue;
+            }
+            let offsets: Vec<u64> = starts.keys().copied().collect();
+            let mut funcs: Vec<Function> = starts
+                .into_iter()
+                .map(|(off, (name, global))| Function {
+                    name,
+                    section: sec.name.clone(),
+                    offset: off as u32,
+                    global,
+                    lines: Vec::new(),
+                })
+                .collect();
+            let lines = slot_lines.get(si).map(Vec::as_slice).unwrap_or(&[]);
+            for (slot, &(line, start, end)) in lines.iter().enumerate() {
+                if !starts_insn.get(slot).copied().unwrap_or(false) {
+                    continue;
+                }
+                let off = (slot * Insn::SIZE) as u64;
+                let f = offsets.partition_point(|&o| o <= off);
+                if f == 0 {
+                    continue;
+                }
+                let text = source
+                    .get(start as usize..end as usize)
+                    .unwrap_or("")
+                    .to_string();
+                funcs[f - 1].lines.push(InsnLine {
+                    insn_off: off as u32,
+                    line,
+                    col: first_column(&text),
+                    text,
+                });
+            }
+            functions.extend(funcs);
+        }
+        let maps = obj
+            .maps
+            .iter()
+            .map(|m| MapDecl {
+                name: m.name.clone(),
+                map_type: m.map_type().unwrap_or(0),
+                key_size: m.key_size().unwrap_or(0),
+                value_size: m.value_size().unwrap_or(0),
+                max_entries: m.max_entries().unwrap_or(0),
+                map_flags: m.map_flags().unwrap_or(0),
+                offset: m.offset as u32,
+            })
+            .collect();
+        let data_sections = obj
+            .sections
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind.is_global_data())
+            .map(|(si, s)| DataSection {
+                name: s.name.clone(),
+                size: s.size as u32,
+                vars: obj
+                    .symbols
+                    .iter()
+                    .filter(|y| {
+                        y.section == Some(si) && y.kind != SymbolType::Section && y.size > 0
+                    })
+                    .map(|y| DataVar {
+                        name: y.name.clone(),
+                        offset: y.value as u32,
+                        size: y.size as u32,
+                        global: y.binding != Binding::Local,
+                    })
+                    .collect(),
+            })
+            .collect();
+        Input {
+            file_name: file_name.to_string(),
+            functions,
+            maps,
+            data_sections,
+        }
+    }
+}
+
 /// A subprogram's name: the label (`name:`) on the nearest non-blank line
 /// above its first instruction, else `PROG_subprog_SLOT`.
 fn subprogram_name(prog: &Program, lines: &[&str], slot: usize) -> String {

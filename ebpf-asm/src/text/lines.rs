@@ -73,6 +73,39 @@ pub struct Assembly {
     pub warnings: Vec<AsmError>,
     /// See [`Program::unused_defines`].
     pub unused_defines: Vec<String>,
+    /// Per section, per 8-byte slot of a program section: the line number
+    /// and byte range in [`Assembly::source`] that produced it.
+    pub slot_lines: Vec<Vec<(u32, u32, u32)>>,
+    pub source: String,
+    pub file_name: String,
+}
+
+impl Assembly {
+    /// The object with the BTF clang would give it, for hand-written text
+    /// that has none of its own (a file with a `.BTF` section, such as
+    /// clang's `.s`, is returned as it is): `.BTF` with a FUNC per function,
+    /// the `.map` definitions and a DATASEC per data section, and `.BTF.ext`
+    /// with func_info and line_info pointing at the text's own lines
+    /// ([`crate::btf::gen::Input::from_object`]).
+    pub fn object_with_btf(&self) -> Object {
+        let mut obj = self.object.clone();
+        if obj.section(".BTF").is_some() {
+            return obj;
+        }
+        let file = match self.file_name.as_str() {
+            "" => "input.s",
+            f => f,
+        };
+        let input = crate::btf::gen::Input::from_object(&obj, &self.slot_lines, &self.source, file);
+        let out = crate::btf::gen::generate(&input);
+        for (name, data) in [(".BTF", out.btf_bytes()), (".BTF.ext", out.ext_bytes())] {
+            let mut s = crate::object::Section::new(name, SectionKind::Other);
+            s.push_bytes(&data);
+            s.align = 4;
+            obj.add_section(s);
+        }
+        obj
+    }
 }
 
 impl<'a> Assembler<'a> {
@@ -171,7 +204,7 @@ impl<'a> Assembler<'a> {
     pub(crate) fn run_object(mut self) -> Result<Assembly, AsmError> {
         self.lines()?;
         let build = std::mem::take(&mut self.build);
-        let (mut object, _) = build.finish(&|l, m| self.error_loc(l, m))?;
+        let (mut object, slot_lines) = build.finish(&|l, m| self.error_loc(l, m))?;
         if let Some(lic) = &self.license {
             add_license(&mut object, lic);
         }
@@ -198,6 +231,9 @@ impl<'a> Assembler<'a> {
             object,
             warnings: std::mem::take(&mut self.warnings),
             unused_defines: self.unused(),
+            slot_lines,
+            source: self.src.to_string(),
+            file_name: self.file.to_string(),
         })
     }
 
