@@ -232,7 +232,7 @@ impl Object {
 impl crate::text::Assembly {
     /// Program `name` of this object (or its only program) as a
     /// [`Program`], for listings: the function's slots, section, license
-    /// and name, and a relocation per `lddw`
+    /// and name, the source line of each slot, and a relocation per `lddw`
     /// of an undefined symbol. References to the object's own maps and data
     /// are not in it: load the [`Object`], not this.
     pub fn program_view(&self, name: Option<&str>) -> Option<Program> {
@@ -247,6 +247,11 @@ impl crate::text::Assembly {
             .data
             .get(p.offset as usize..p.offset.checked_add(p.size)? as usize)?;
         let mut prog = Program::from_bytes(code).ok()?;
+        let first = (p.offset / 8) as usize;
+        let n = (p.size / 8) as usize;
+        if let Some(lines) = self.slot_lines.get(p.section_index) {
+            prog.lines = lines.iter().skip(first).take(n).copied().collect();
+        }
         for r in &s.relocations {
             let Some(y) = self.object.symbols.get(r.symbol) else {
                 continue;
@@ -263,6 +268,8 @@ impl crate::text::Assembly {
         prog.section = p.section.clone();
         prog.license = self.object.license().unwrap_or("").to_string();
         prog.name = p.name.clone();
+        prog.source = self.source.clone();
+        prog.file_name = self.file_name.clone();
         prog.unused_defines = self.unused_defines.clone();
         prog.warnings = self.warnings.clone();
         Some(prog)

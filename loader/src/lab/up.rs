@@ -549,15 +549,14 @@ impl Builder<'_> {
                 let (origin, text) = ProgramSource::Default
                     .resolve_for(mode::XDP_PASS_S, mode::EMBEDDED_XDP_PASS_S)?;
                 let p = assemble(&origin, &text, &[])?;
-                let prog = p.load(
-                    &AsmLoad {
+                let prog = p
+                    .load(&AsmLoad {
                         prog_type: ProgType::Xdp,
                         file_name: &origin,
                         maps: &[],
                         verbose: false,
-                    },
-                )
-                .map_err(|e| LabError::Failed(format!("loading {origin}:\n{e}")))?;
+                    })
+                    .map_err(|e| LabError::Failed(format!("loading {origin}:\n{e}")))?;
                 let idx = self.ifindex(Side::Netns2, plan::VETH2_2).map_err(nl(cmd))?;
                 self.handle(Side::Netns2)?
                     .xdp_attach(idx, prog.as_fd(), xdp_flags(false), None)
@@ -974,17 +973,16 @@ impl Lab {
             let mut d = defines(target, &UpOptions::default());
             d.push(("FLAGS".to_string(), i64::from(f.value)));
             let p = assemble(&origin, &text, &d)?;
-            let prog = p.load(
-                &AsmLoad {
+            let prog = p
+                .load(&AsmLoad {
                     prog_type: ProgType::SchedCls,
                     file_name: &origin,
                     maps: &[],
                     verbose: false,
-                },
-            )
-            .map_err(|e| {
-                LabError::Failed(format!("loading {origin} with FLAGS={}: {e}", f.value))
-            })?;
+                })
+                .map_err(|e| {
+                    LabError::Failed(format!("loading {origin} with FLAGS={}: {e}", f.value))
+                })?;
             out.push(FibFlagProbe {
                 flag: f,
                 code: self.test_run_cb0(&prog)? as i32,
@@ -1112,60 +1110,16 @@ pub fn defines(target_ifindex: i32, options: &UpOptions) -> Vec<(String, i64)> {
     d
 }
 
-/// An assembled program: a one-program file as an [`ebpf_asm::Program`],
-/// or a file that is an object (maps declared with `.map`, strings in
-/// `.rodata`) as its object, with a program view for listings.
-struct Assembled {
-    prog: ebpf_asm::Program,
-    object: Option<ebpf_asm::object::Object>,
-}
-
-impl std::ops::Deref for Assembled {
-    type Target = ebpf_asm::Program;
-    fn deref(&self) -> &ebpf_asm::Program {
-        &self.prog
-    }
-}
-
-impl Assembled {
-    /// Loads it: the program, or the object through the one object loader.
-    fn load(&self, how: &AsmLoad<'_>) -> crate::Result<Program> {
-        match &self.object {
-            None => Program::load_asm(&self.prog, how),
-            Some(obj) => Program::load_asm_object(obj, how),
-        }
-    }
-}
-
-/// Assembles the program text with `-D` constants.
-fn assemble(origin: &str, text: &str, defines: &[(String, i64)]) -> Result<Assembled, LabError> {
-    let asm_options = ebpf_asm::text::AsmOptions {
-        file_name: origin.to_string(),
-        defines: defines.to_vec(),
-    };
-    let refused = |e| LabError::Input(format!("assembling the program:\n{e}"));
-    match ebpf_asm::text::assemble(text, &asm_options) {
-        Ok(prog) => Ok(Assembled { prog, object: None }),
-        Err(first) => {
-            // The one-program error is the clearer one unless it says the
-            // file is an object; then the object's own error is.
-            let a = match ebpf_asm::text::assemble_full(text, &asm_options) {
-                Ok(a) => a,
-                Err(e) if first.message.contains("assemble_object") => return Err(refused(e)),
-                Err(_) => return Err(refused(first)),
-            };
-            let prog = a.program_view(None).ok_or_else(|| {
-                LabError::Input(format!(
-                    "assembling the program: {origin} holds {} programs; the lab loads one",
-                    a.object.programs().len()
-                ))
-            })?;
-            Ok(Assembled {
-                prog,
-                object: Some(a.object),
-            })
-        }
-    }
+/// Assembles the program text with `-D` constants: one program, or an
+/// object (a `.map` declaration, `.rodata` strings), loaded alike
+/// ([`crate::file::Assembled::load`]).
+fn assemble(
+    origin: &str,
+    text: &str,
+    defines: &[(String, i64)],
+) -> Result<crate::file::Assembled, LabError> {
+    crate::file::assemble_text(origin, text, defines)
+        .map_err(|e| LabError::Input(format!("assembling the program:\n{e}")))
 }
 
 /// Assembles and loads the mode's program once with a stand-in ifindex (the
@@ -1300,7 +1254,8 @@ fn load_program(
         maps,
         verbose: options.explain,
     };
-    let prog = assembled.load(&how)
+    let prog = assembled
+        .load(&how)
         .map_err(|e| LabError::Failed(format!("loading the program ({origin}):\n{e}")))?;
     if options.explain {
         let _ = writeln!(out, "   verifier verdict: accepted");
