@@ -4,15 +4,21 @@
 ; bpf_redirect(TARGET_IFINDEX, 0), with the target assembled into the code, it
 ; calls bpf_redirect_map(&ports, KEY, 0) (helper 51, XDP only) on a
 ; BPF_MAP_TYPE_DEVMAP (14): the ifindex to send to is looked up in the map at
-; run time. `redirect-lab up --mode devmap` creates and pins the map and puts
-; veth2@1 at key 0; `redirect-lab map set ports 0 DEV` retargets the running
-; lab without reloading the program (the program id stays the same).
+; run time. The map is declared here, on one line (`.map`), as clang declares
+; `struct { __uint(type, BPF_MAP_TYPE_DEVMAP); ... } ports SEC(".maps")`: a
+; `.maps` entry and its BTF, which libbpf (`bpftool prog loadall`) reads too.
+; `redirect-lab up --mode devmap` creates and pins a map of that shape, puts
+; veth2@1 at key 0 and loads the program with it in place of the declaration;
+; `redirect-lab map set ports 0 DEV` retargets the running lab without
+; reloading the program (the program id stays the same).
 ;
 ; Devmap redirects are also the fast ones: xdp_do_redirect queues frames per
 ; device (the devmap's bulk queue, flushed once per NAPI poll) instead of one
 ; ndo_xdp_xmit call per frame. The lower two bits of the flags are the return
 ; code when the key has no entry: 0 here, XDP_ABORTED, so an empty slot drops
 ; (and fires the xdp_exception tracepoint).
+
+	.map ports, BPF_MAP_TYPE_DEVMAP, key=4, value=4, max_entries=4	# ifindexes by slot
 
 	.section xdp
 	.license "GPL"

@@ -10,8 +10,9 @@
 ;     redirect-lab asm bpf-src/redirect.s -D TARGET_IFINDEX=3 -o redirect.o
 ; Assemble with -D TRACE=1 for the variant that reports each step through
 ; bpf_trace_printk (read it with `redirect-lab trace`), as the seed's does.
-; Its strings end without \n: the kernel's trace event ends each line itself,
-; so a \n of ours would print an empty line after every message.
+; Its strings are .asciz in .rodata (at the end of the file) and end without
+; \n: the kernel's trace event ends each line itself, so a \n of ours would
+; print an empty line after every message.
 ; `.ifdef TRACE` asks whether TRACE is defined, not its value: -D TRACE=0
 ; builds the trace variant too; leave -D TRACE out for the plain one.
 ; `redirect-lab asm` warns about a -D name this file never uses (a typo).
@@ -37,17 +38,7 @@
 	r6 = *(u32 *)(r1 +76)		# skb->data: the first byte of the Ethernet header
 	r7 = *(u32 *)(r1 +80)		# skb->data_end: one past the last byte
 .ifdef TRACE
-	; "redirect: handling packet" (26 bytes with NUL), on the stack at r10 -32
-	r1 = 0x7463657269646572 ll	# "redirect"
-	*(u64 *)(r10 -32) = r1
-	r1 = 0x696c646e6168203a ll	# ": handli"
-	*(u64 *)(r10 -24) = r1
-	r1 = 0x656b63617020676e ll	# "ng packe"
-	*(u64 *)(r10 -16) = r1
-	r1 = 0x0000000000000074 ll	# "t"
-	*(u64 *)(r10 -8) = r1
-	r1 = r10
-	r1 += -32
+	r1 = msg_handling ll		# "redirect: handling packet" (26 bytes with NUL), in .rodata
 	r2 = 26
 	call bpf_trace_printk
 .endif
@@ -60,23 +51,7 @@
 ; struct ethhdr: h_dest at 0, h_source at 6, h_proto at 12.
 	r8 = *(u16 *)(r6 +12)		# h_proto, still in network byte order
 .ifdef TRACE
-	; "redirect: checking ethernet header for IPv4 proto: %x" (54 bytes with NUL), on the stack at r10 -56
-	r1 = 0x7463657269646572 ll	# "redirect"
-	*(u64 *)(r10 -56) = r1
-	r1 = 0x696b63656863203a ll	# ": checki"
-	*(u64 *)(r10 -48) = r1
-	r1 = 0x726568746520676e ll	# "ng ether"
-	*(u64 *)(r10 -40) = r1
-	r1 = 0x646165682074656e ll	# "net head"
-	*(u64 *)(r10 -32) = r1
-	r1 = 0x4920726f66207265 ll	# "er for I"
-	*(u64 *)(r10 -24) = r1
-	r1 = 0x746f727020347650 ll	# "Pv4 prot"
-	*(u64 *)(r10 -16) = r1
-	r1 = 0x0000007825203a6f ll	# "o: %x"
-	*(u64 *)(r10 -8) = r1
-	r1 = r10
-	r1 += -56
+	r1 = msg_ethernet ll		# "redirect: checking ethernet header for IPv4 proto: %x" (54 bytes with NUL), in .rodata
 	r2 = 54
 	r3 = r8			# the %x argument: h_proto ...
 	r3 = be16 r3		# ... converted to host order, like bpf_ntohs()
@@ -89,21 +64,7 @@
 ; struct iphdr follows at 14; daddr is at offset 16 in it, 30 in the frame.
 	r8 = *(u32 *)(r6 +30)		# daddr, network byte order
 .ifdef TRACE
-	; "redirect: checking destination address: %x" (43 bytes with NUL), on the stack at r10 -48
-	r1 = 0x7463657269646572 ll	# "redirect"
-	*(u64 *)(r10 -48) = r1
-	r1 = 0x696b63656863203a ll	# ": checki"
-	*(u64 *)(r10 -40) = r1
-	r1 = 0x697473656420676e ll	# "ng desti"
-	*(u64 *)(r10 -32) = r1
-	r1 = 0x61206e6f6974616e ll	# "nation a"
-	*(u64 *)(r10 -24) = r1
-	r1 = 0x203a737365726464 ll	# "ddress: "
-	*(u64 *)(r10 -16) = r1
-	r1 = 0x0000000000007825 ll	# "%x"
-	*(u64 *)(r10 -8) = r1
-	r1 = r10
-	r1 += -48
+	r1 = msg_daddr ll		# "redirect: checking destination address: %x" (43 bytes with NUL), in .rodata
 	r2 = 43
 	r3 = r8			# the %x argument: daddr ...
 	r3 = be32 r3		# ... in host order, like bpf_ntohl()
@@ -117,19 +78,7 @@
 ; veth1@2's MAC, marks it PACKET_OTHERHOST and drops it. Six bytes as one 4-byte
 ; and one 2-byte store of immediates, the MAC's bytes in memory order.
 .ifdef TRACE
-	; "redirect: rewriting destination MAC" (36 bytes with NUL), on the stack at r10 -40
-	r1 = 0x7463657269646572 ll	# "redirect"
-	*(u64 *)(r10 -40) = r1
-	r1 = 0x746972776572203a ll	# ": rewrit"
-	*(u64 *)(r10 -32) = r1
-	r1 = 0x7473656420676e69 ll	# "ing dest"
-	*(u64 *)(r10 -24) = r1
-	r1 = 0x206e6f6974616e69 ll	# "ination "
-	*(u64 *)(r10 -16) = r1
-	r1 = 0x000000000043414d ll	# "MAC"
-	*(u64 *)(r10 -8) = r1
-	r1 = r10
-	r1 += -40
+	r1 = msg_rewrite ll		# "redirect: rewriting destination MAC" (36 bytes with NUL), in .rodata
 	r2 = 36
 	call bpf_trace_printk
 .endif
@@ -138,17 +87,7 @@
 	*(u16 *)(r6 +4) = htons(DEST_MAC & 0xffff)	# h_dest[4..6]
 .endif
 .ifdef TRACE
-	; "redirect: performing redirect" (30 bytes with NUL), on the stack at r10 -32
-	r1 = 0x7463657269646572 ll	# "redirect"
-	*(u64 *)(r10 -32) = r1
-	r1 = 0x726f66726570203a ll	# ": perfor"
-	*(u64 *)(r10 -24) = r1
-	r1 = 0x64657220676e696d ll	# "ming red"
-	*(u64 *)(r10 -16) = r1
-	r1 = 0x0000007463657269 ll	# "irect"
-	*(u64 *)(r10 -8) = r1
-	r1 = r10
-	r1 += -32
+	r1 = msg_redirect ll		# "redirect: performing redirect" (30 bytes with NUL), in .rodata
 	r2 = 30
 	call bpf_trace_printk
 .endif
@@ -160,15 +99,7 @@
 	call bpf_redirect
 .ifdef TRACE
 	r8 = r0				# keep the verdict: calls clobber r0-r5
-	; "redirect: result: %d" (21 bytes with NUL), on the stack at r10 -24
-	r1 = 0x7463657269646572 ll	# "redirect"
-	*(u64 *)(r10 -24) = r1
-	r1 = 0x746c75736572203a ll	# ": result"
-	*(u64 *)(r10 -16) = r1
-	r1 = 0x000000006425203a ll	# ": %d"
-	*(u64 *)(r10 -8) = r1
-	r1 = r10
-	r1 += -24
+	r1 = msg_result ll		# "redirect: result: %d" (21 bytes with NUL), in .rodata
 	r2 = 21
 	r3 = r8			# the %d argument: what bpf_redirect returned
 	call bpf_trace_printk
@@ -178,3 +109,24 @@
 pass:
 	r0 = TC_ACT_OK			# hand the packet to netns_1's stack unchanged
 	exit
+.ifdef TRACE
+
+; The trace messages, NUL-terminated, in .rodata. Each `r1 = msg_... ll` above
+; is an lddw the loader relocates to a pointer into the .rodata map
+; (BPF_PSEUDO_MAP_VALUE + the string's offset); the map is frozen and
+; read-only for programs (BPF_F_RDONLY_PROG), so bpf_trace_printk takes the
+; strings as constants, as it does clang's.
+	.section .rodata
+msg_handling:
+	.asciz "redirect: handling packet"
+msg_ethernet:
+	.asciz "redirect: checking ethernet header for IPv4 proto: %x"
+msg_daddr:
+	.asciz "redirect: checking destination address: %x"
+msg_rewrite:
+	.asciz "redirect: rewriting destination MAC"
+msg_redirect:
+	.asciz "redirect: performing redirect"
+msg_result:
+	.asciz "redirect: result: %d"
+.endif

@@ -6,162 +6,32 @@
 //! loads the same file, and both loaders' programs give the same test-run
 //! results.
 //!
-//! The object is made with `ebpf_asm`'s assembler (one `.s` text per
-//! program) and object model (`ebpf_asm::object`: sections, symbols,
-//! relocations, written by `Object::to_elf`), with the BTF of
-//! `ebpf_asm::btf::gen` (FUNCs, line info, the `.maps` definitions, the
-//! `.rodata` DATASEC). Needs root, bpffs and bpftool.
+//! The object is `tests/corpus/objload/two_progs.s`, assembled by
+//! `ebpf_asm` as an object with the BTF it writes (FUNCs, line info, the
+//! `.map` definitions, the `.rodata` DATASEC). Needs root, bpffs and bpftool.
 
 mod lab_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ebpf_asm::btf::gen::{self, DataSection, DataVar, Input, MapDecl};
-use ebpf_asm::object::{
-    Binding, Object, RelocType, Relocation, Section, SectionKind, Symbol, SymbolType,
-};
-use ebpf_asm::{assemble, AsmOptions};
 use lab_common::*;
-use loader::{MapType, Program, TestRun};
+use loader::{Program, TestRun};
 
-const TC: &str = "\
-.section tc
-.name tc_log
-    r6 = *(u32 *)(r1 +0)        # skb->len
-    r1 = msg ll                 # the .rodata string
-    r2 = 16                     # its size, NUL included
-    r3 = r6
-    call bpf_trace_printk
-    *(u32 *)(r10 -8) = r6
-    r1 = events ll
-    r2 = r10
-    r2 += -8
-    r3 = 4
-    r4 = 0
-    call bpf_ringbuf_output
-    r0 = 0
-    exit
-";
-
-const XDP: &str = "\
-.section xdp
-.name xdp_fwd
-    r1 = ports ll
-    r2 = 0                      # slot 0
-    r3 = 2                      # empty slot: XDP_PASS
-    call bpf_redirect_map
-    exit
-";
-
-const MSG: &[u8] = b"ours: %u bytes\n\0";
-
-fn maps() -> Vec<MapDecl> {
-    vec![
-        MapDecl {
-            name: "events".into(),
-            map_type: MapType::RingBuf.raw(),
-            key_size: 0,
-            value_size: 0,
-            max_entries: 4096,
-            map_flags: 0,
-            offset: 0,
-        },
-        MapDecl {
-            name: "ports".into(),
-            map_type: MapType::Devmap.raw(),
-            key_size: 4,
-            value_size: 4,
-            max_entries: 8,
-            map_flags: 0,
-            offset: 16,
-        },
-    ]
-}
-
-fn symbol(name: &str, section: usize, value: u64, size: u64, kind: SymbolType) -> Symbol {
-    Symbol {
-        name: name.into(),
-        section: Some(section),
-        value,
-        size,
-        kind,
-        binding: Binding::Global,
-    }
-}
-
-/// Our object: two program sections, `.rodata`, `.maps`, `license`,
-/// `.BTF`, `.BTF.ext`, every `lddw` relocated against its symbol.
+/// Our object, from `tests/corpus/objload/two_progs.s`: assembled as an
+/// object (`assemble_full`) with the BTF our assembler writes
+/// (`object_with_btf`: FUNCs, line info, the `.map` definitions, the
+/// `.rodata` DATASEC), written by `Object::to_elf`.
 fn our_object() -> Vec<u8> {
-    let opts = AsmOptions {
-        file_name: "ours.s".into(),
-        ..AsmOptions::default()
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/objload/two_progs.s");
+    let text = std::fs::read_to_string(&path).expect("two_progs.s");
+    let opts = ebpf_asm::AsmOptions {
+        file_name: "two_progs.s".into(),
+        ..Default::default()
     };
-    let progs = [
-        assemble(TC, &opts).expect("tc assembles"),
-        assemble(XDP, &opts).expect("xdp assembles"),
-    ];
-    let mut obj = Object::new();
-    let maps = maps();
-    let m = obj.add_section(Section::new(".maps", SectionKind::Maps));
-    let maps_size: u32 = maps.iter().map(|d| d.size()).sum();
-    obj.sections[m].reserve(u64::from(maps_size));
-    for d in &maps {
-        obj.symbols.push(symbol(
-            &d.name,
-            m,
-            u64::from(d.offset),
-            u64::from(d.size()),
-            SymbolType::Object,
-        ));
-    }
-    let ro = obj.add_section(Section::new(".rodata", SectionKind::Rodata));
-    obj.sections[ro].push_bytes(MSG);
-    let mut msg = symbol("msg", ro, 0, MSG.len() as u64, SymbolType::Object);
-    msg.binding = Binding::Local;
-    obj.symbols.push(msg);
-    for p in &progs {
-        let s = obj.add_section(Section::new(p.section(), SectionKind::Program));
-        let code = p.to_bytes();
-        obj.sections[s].push_bytes(&code);
-        obj.symbols
-            .push(symbol(p.name(), s, 0, code.len() as u64, SymbolType::Func));
-        for r in p.relocations() {
-            let symbol = obj.symbol_index(&r.symbol).expect("defined symbol");
-            obj.sections[s].relocations.push(Relocation {
-                offset: (r.slot * 8) as u64,
-                symbol,
-                kind: RelocType::Ld64,
-            });
-        }
-    }
-    let lic = obj.add_section(Section::new("license", SectionKind::License));
-    obj.sections[lic].push_bytes(b"GPL\0");
-    obj.symbols
-        .push(symbol("_license", lic, 0, 4, SymbolType::Object));
-
-    let mut input = Input::from_program(&progs[0], "ours.s");
-    input
-        .functions
-        .extend(Input::from_program(&progs[1], "ours.s").functions);
-    input.maps = maps;
-    input.data_sections = vec![DataSection {
-        name: ".rodata".into(),
-        size: MSG.len() as u32,
-        vars: vec![DataVar {
-            name: "msg".into(),
-            offset: 0,
-            size: MSG.len() as u32,
-            global: false,
-        }],
-    }];
-    let btf = gen::generate(&input);
-    for (name, data) in [(".BTF", btf.btf_bytes()), (".BTF.ext", btf.ext_bytes())] {
-        let mut s = Section::new(name, SectionKind::Other);
-        s.push_bytes(&data);
-        s.align = 4;
-        obj.add_section(s);
-    }
+    let a = ebpf_asm::text::assemble_full(&text, &opts).unwrap_or_else(|e| panic!("{e}"));
+    let obj = a.object_with_btf();
+    assert_eq!(obj.maps.len(), 2, "two .map declarations");
     obj.to_elf().expect("ELF")
 }
 

@@ -229,6 +229,53 @@ impl Object {
     }
 }
 
+impl crate::text::Assembly {
+    /// Program `name` of this object (or its only program) as a
+    /// [`Program`], for listings: the function's slots, section, license
+    /// and name, the source line of each slot, and a relocation per `lddw`
+    /// of an undefined symbol. References to the object's own maps and data
+    /// are not in it: load the [`Object`], not this.
+    pub fn program_view(&self, name: Option<&str>) -> Option<Program> {
+        let progs = self.object.programs();
+        let p = match name {
+            Some(n) => progs.into_iter().find(|p| p.name == n)?,
+            None if progs.len() == 1 => progs.into_iter().next()?,
+            None => return None,
+        };
+        let s = self.object.sections.get(p.section_index)?;
+        let code = s
+            .data
+            .get(p.offset as usize..p.offset.checked_add(p.size)? as usize)?;
+        let mut prog = Program::from_bytes(code).ok()?;
+        let first = (p.offset / 8) as usize;
+        let n = (p.size / 8) as usize;
+        if let Some(lines) = self.slot_lines.get(p.section_index) {
+            prog.lines = lines.iter().skip(first).take(n).copied().collect();
+        }
+        for r in &s.relocations {
+            let Some(y) = self.object.symbols.get(r.symbol) else {
+                continue;
+            };
+            let inside = r.offset >= p.offset && r.offset < p.offset + p.size;
+            if inside && r.kind == super::RelocType::Ld64 && !y.is_defined() {
+                prog.relocations.push(crate::program::Relocation {
+                    slot: ((r.offset - p.offset) / 8) as usize,
+                    symbol: y.name.clone(),
+                    kind: crate::program::RelocKind::MapFd,
+                });
+            }
+        }
+        prog.section = p.section.clone();
+        prog.license = self.object.license().unwrap_or("").to_string();
+        prog.name = p.name.clone();
+        prog.source = self.source.clone();
+        prog.file_name = self.file_name.clone();
+        prog.unused_defines = self.unused_defines.clone();
+        prog.warnings = self.warnings.clone();
+        Some(prog)
+    }
+}
+
 /// The size of VAR `var` in DATASEC `section`.
 fn btf_var_size(btf: &Btf, section: &str, var: &str) -> Option<u64> {
     btf.types.iter().find_map(|t| match &t.data {

@@ -145,6 +145,40 @@ impl Program {
             .map(|p| p.program)
             .ok_or_else(|| Error::Input(format!("{}: no program", how.file_name)))
     }
+
+    /// Loads the one program of an assembled object (a `.s` file that
+    /// declares its maps with `.map` or keeps data in `.rodata`...) through
+    /// [`crate::load::load`]: `how.maps` stand in for the `.maps`
+    /// declarations of the same name and resolve undefined map symbols.
+    pub fn load_asm_object(obj: &ebpf_asm::object::Object, how: &AsmLoad<'_>) -> Result<Program> {
+        let mut loaded = crate::load::load(
+            obj,
+            &crate::load::LoadSpec {
+                file_name: how.file_name,
+                prog_type: Some(how.prog_type),
+                extern_maps: how.maps,
+                verbose: how.verbose,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| match e {
+            // Text, not an ELF file: no "ELF object:" prefix.
+            Error::Elf(m) => Error::Input(m),
+            e => e,
+        })?;
+        if loaded.programs.len() != 1 {
+            return Err(Error::Input(format!(
+                "{}: {} programs; the lab loads files with one",
+                how.file_name,
+                loaded.programs.len()
+            )));
+        }
+        loaded
+            .programs
+            .pop()
+            .map(|p| p.program)
+            .ok_or_else(|| Error::Input(format!("{}: no program", how.file_name)))
+    }
 }
 
 #[cfg(test)]

@@ -38,8 +38,18 @@ pub fn define_warnings(
     prog: &ebpf_asm::Program,
     defines: &[(String, i64)],
 ) -> Vec<String> {
-    let mut out: Vec<String> = prog
-        .unused_defines()
+    define_warnings_for(file, text, prog.unused_defines(), defines)
+}
+
+/// [`define_warnings`] given the names the assembler found unused (from a
+/// [`ebpf_asm::Program`] or an object's assembly).
+pub fn define_warnings_for(
+    file: &str,
+    text: &str,
+    unused: &[String],
+    defines: &[(String, i64)],
+) -> Vec<String> {
+    let mut out: Vec<String> = unused
         .iter()
         .map(|name| {
             format!(

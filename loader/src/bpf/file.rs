@@ -80,6 +80,80 @@ pub fn assemble(path: &Path, text: &str, defines: &[(String, i64)]) -> Result<eb
     ebpf_asm::assemble(text, &opts).map_err(|e| Error::Input(e.to_string()))
 }
 
+/// Assembled text: a one-program file (the kernel syntax's) as an
+/// [`ebpf_asm::Program`], or a file that is an object (maps declared with
+/// `.map`, strings in `.rodata`, several programs, LLVM's own files) as its
+/// object with the BTF our assembler writes, plus a program view of its one
+/// program for listings. Dereferences to the program.
+#[derive(Debug, Clone)]
+pub struct Assembled {
+    pub prog: ebpf_asm::Program,
+    /// `Some` for a file that is an object.
+    pub object: Option<Object>,
+}
+
+impl std::ops::Deref for Assembled {
+    type Target = ebpf_asm::Program;
+    fn deref(&self) -> &ebpf_asm::Program {
+        &self.prog
+    }
+}
+
+impl Assembled {
+    /// The object: the file's own, or the one-program file's with its BTF.
+    pub fn object(&self) -> Object {
+        match &self.object {
+            Some(o) => o.clone(),
+            None => Object::from_program_with_btf(&self.prog, self.prog.file_name()),
+        }
+    }
+
+    /// Loads its one program (through [`crate::load::load`] either way).
+    pub fn load(&self, how: &crate::asm::AsmLoad<'_>) -> Result<Program> {
+        match &self.object {
+            None => Program::load_asm(&self.prog, how),
+            Some(obj) => Program::load_asm_object(obj, how),
+        }
+    }
+}
+
+/// Assembles `text` (from `origin`) with `defines`: as one program when it
+/// is one, else as an object (see [`Assembled`]).
+pub fn assemble_text(origin: &str, text: &str, defines: &[(String, i64)]) -> Result<Assembled> {
+    let opts = ebpf_asm::AsmOptions {
+        file_name: origin.to_string(),
+        defines: defines.to_vec(),
+    };
+    let first = match ebpf_asm::assemble(text, &opts) {
+        Ok(prog) => return Ok(Assembled { prog, object: None }),
+        Err(e) => e,
+    };
+    // The one-program error is the clearer one unless it says the file is
+    // an object; then the object's own error is.
+    let a = match ebpf_asm::text::assemble_full(text, &opts) {
+        Ok(a) => a,
+        Err(e) if first.message.contains("assemble_object") => {
+            return Err(Error::Input(e.to_string()))
+        }
+        Err(_) => return Err(Error::Input(first.to_string())),
+    };
+    let object = a.object_with_btf();
+    let prog = match a.program_view(None) {
+        Some(p) => p,
+        // Several programs: the view is only for listings; name the first.
+        None => a
+            .object
+            .programs()
+            .first()
+            .and_then(|p| a.program_view(Some(&p.name)))
+            .ok_or_else(|| Error::Input(format!("{origin}: no program in it")))?,
+    };
+    Ok(Assembled {
+        prog,
+        object: Some(object),
+    })
+}
+
 /// Reads `path` into an [`Object`]: an ELF as it is, a `.s` assembled with
 /// `defines` and given the BTF our assembler writes.
 pub fn read_object(path: &Path, defines: &[(String, i64)]) -> Result<ReadFile> {
@@ -99,10 +173,12 @@ pub fn read_object(path: &Path, defines: &[(String, i64)]) -> Result<ReadFile> {
             "{name} is neither an ELF object nor UTF-8 assembly text"
         ))
     })?;
-    let prog = assemble(path, &text, defines)?;
-    let warnings = crate::defines::define_warnings(&name, &text, &prog, defines);
+    let a = assemble_text(&name, &text, defines)?;
+    let object = a.object();
+    let unused = a.unused_defines().to_vec();
+    let warnings = crate::defines::define_warnings_for(&name, &text, &unused, defines);
     Ok(ReadFile {
-        object: Object::from_program_with_btf(&prog, &name),
+        object,
         kind: FileKind::Asm,
         warnings,
     })

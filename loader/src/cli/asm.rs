@@ -82,17 +82,23 @@ pub fn asm(a: AsmArgs) -> CliResult {
         .collect::<Result<Vec<_>, _>>()?;
     let text = String::from_utf8(read_file(&a.input)?)
         .map_err(|_| format!("{} is not UTF-8 text", a.input.display()))?;
-    let prog = loader::file::assemble(&a.input, &text, &defines)?;
     let file = a.input.display().to_string();
-    for w in loader::defines::define_warnings(&file, &text, &prog, &defines) {
+    let assembled = loader::file::assemble_text(&file, &text, &defines)?;
+    let prog = &assembled.prog;
+    for w in loader::defines::define_warnings(&file, &text, prog, &defines) {
         eprintln!("redirect-lab: {w}");
     }
     for w in prog.warnings() {
         eprintln!("redirect-lab: {}", w.as_warning());
     }
     let (out, default_path): (Vec<u8>, Option<PathBuf>) = match a.format {
+        // A file that is an object is written whole; raw and hex hold its
+        // (one) program's instructions, relocations not applied.
         Format::Elf => (
-            ebpf_asm::elf::write_object(&prog).map_err(|e| e.to_string())?,
+            match &assembled.object {
+                Some(o) => o.to_elf().map_err(|e| e.to_string())?,
+                None => ebpf_asm::elf::write_object(prog).map_err(|e| e.to_string())?,
+            },
             Some(a.input.with_extension("o")),
         ),
         Format::Raw => (prog.to_bytes(), Some(a.input.with_extension("bin"))),

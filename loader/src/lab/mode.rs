@@ -598,6 +598,28 @@ mod tests {
         assert_eq!(default_mode().name, "egress");
     }
 
+    /// A mode's maps are declared in its `.s` (`.map`); the table says how
+    /// the lab makes them, and must make exactly what the file declares (the
+    /// loader refuses a map of another shape in place of the declaration).
+    #[test]
+    fn the_tables_maps_are_the_ones_the_programs_declare() {
+        for m in MODES.iter().filter(|m| !m.maps.is_empty()) {
+            let a = crate::file::assemble_text(m.source, m.embedded, &[]).expect("assembles");
+            let obj = a.object.expect("a file with maps is an object");
+            for lm in m.maps {
+                let d = obj
+                    .maps
+                    .iter()
+                    .find(|d| d.name == lm.name)
+                    .unwrap_or_else(|| panic!("{} does not declare {}", m.source, lm.name));
+                assert_eq!(d.map_type(), Some(lm.map_type.raw()), "{}", lm.name);
+                assert_eq!(d.key_size(), Some(lm.key_size), "{}", lm.name);
+                assert_eq!(d.value_size(), Some(lm.value_size), "{}", lm.name);
+                assert_eq!(d.max_entries(), Some(lm.max_entries), "{}", lm.name);
+            }
+        }
+    }
+
     #[test]
     fn extras_follow_the_pitfall() {
         let xdp = find("xdp").unwrap();

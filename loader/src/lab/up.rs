@@ -549,16 +549,14 @@ impl Builder<'_> {
                 let (origin, text) = ProgramSource::Default
                     .resolve_for(mode::XDP_PASS_S, mode::EMBEDDED_XDP_PASS_S)?;
                 let p = assemble(&origin, &text, &[])?;
-                let prog = Program::load_asm(
-                    &p,
-                    &AsmLoad {
+                let prog = p
+                    .load(&AsmLoad {
                         prog_type: ProgType::Xdp,
                         file_name: &origin,
                         maps: &[],
                         verbose: false,
-                    },
-                )
-                .map_err(|e| LabError::Failed(format!("loading {origin}:\n{e}")))?;
+                    })
+                    .map_err(|e| LabError::Failed(format!("loading {origin}:\n{e}")))?;
                 let idx = self.ifindex(Side::Netns2, plan::VETH2_2).map_err(nl(cmd))?;
                 self.handle(Side::Netns2)?
                     .xdp_attach(idx, prog.as_fd(), xdp_flags(false), None)
@@ -975,18 +973,16 @@ impl Lab {
             let mut d = defines(target, &UpOptions::default());
             d.push(("FLAGS".to_string(), i64::from(f.value)));
             let p = assemble(&origin, &text, &d)?;
-            let prog = Program::load_asm(
-                &p,
-                &AsmLoad {
+            let prog = p
+                .load(&AsmLoad {
                     prog_type: ProgType::SchedCls,
                     file_name: &origin,
                     maps: &[],
                     verbose: false,
-                },
-            )
-            .map_err(|e| {
-                LabError::Failed(format!("loading {origin} with FLAGS={}: {e}", f.value))
-            })?;
+                })
+                .map_err(|e| {
+                    LabError::Failed(format!("loading {origin} with FLAGS={}: {e}", f.value))
+                })?;
             out.push(FibFlagProbe {
                 flag: f,
                 code: self.test_run_cb0(&prog)? as i32,
@@ -1114,17 +1110,15 @@ pub fn defines(target_ifindex: i32, options: &UpOptions) -> Vec<(String, i64)> {
     d
 }
 
-/// Assembles the program text with `-D` constants.
+/// Assembles the program text with `-D` constants: one program, or an
+/// object (a `.map` declaration, `.rodata` strings), loaded alike
+/// ([`crate::file::Assembled::load`]).
 fn assemble(
     origin: &str,
     text: &str,
     defines: &[(String, i64)],
-) -> Result<ebpf_asm::Program, LabError> {
-    let asm_options = ebpf_asm::text::AsmOptions {
-        file_name: origin.to_string(),
-        defines: defines.to_vec(),
-    };
-    ebpf_asm::text::assemble(text, &asm_options)
+) -> Result<crate::file::Assembled, LabError> {
+    crate::file::assemble_text(origin, text, defines)
         .map_err(|e| LabError::Input(format!("assembling the program:\n{e}")))
 }
 
@@ -1147,7 +1141,7 @@ fn probe(m: &Mode, origin: &str, text: &str, options: &UpOptions) -> Result<(), 
         maps: &fds,
         verbose: false,
     };
-    match Program::load_asm(&assembled, &how) {
+    match assembled.load(&how) {
         Ok(_) => Ok(()),
         Err(crate::Error::Verifier(v)) if v.unknown_helper.is_some() => {
             Err(LabError::Failed(format!(
@@ -1179,7 +1173,7 @@ fn probe_link_program(
         maps: &[],
         verbose: false,
     };
-    Program::load_asm(&assembled, &how).map(drop).map_err(|e| {
+    assembled.load(&how).map(drop).map_err(|e| {
         LabError::Failed(format!(
             "mode {}: loading its second program ({origin}) was refused, so the running lab \
              was left alone:\n{e}",
@@ -1260,7 +1254,8 @@ fn load_program(
         maps,
         verbose: options.explain,
     };
-    let prog = Program::load_asm(&assembled, &how)
+    let prog = assembled
+        .load(&how)
         .map_err(|e| LabError::Failed(format!("loading the program ({origin}):\n{e}")))?;
     if options.explain {
         let _ = writeln!(out, "   verifier verdict: accepted");
