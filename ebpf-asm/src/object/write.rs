@@ -15,7 +15,10 @@ pub(super) fn to_elf(obj: &Object) -> Result<Vec<u8>, ElfError> {
     let segment = out.segment_name(StandardSegment::Text).to_vec();
     let mut ids = Vec::with_capacity(obj.sections.len());
     for s in &obj.sections {
+        // A @nobits section is the object crate's uninitialized data
+        // whatever its name says, since only that kind takes a bare size.
         let kind = match s.kind {
+            _ if s.is_nobits() => object::SectionKind::UninitializedData,
             SectionKind::Program => object::SectionKind::Text,
             SectionKind::Rodata if s.entsize == 1 => object::SectionKind::ReadOnlyString,
             SectionKind::Rodata => object::SectionKind::ReadOnlyData,

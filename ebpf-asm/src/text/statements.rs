@@ -76,6 +76,13 @@ impl<'a> Line<'a, '_> {
             }
         };
         let s = &mut b.secs[c];
+        if s.sec.is_nobits() {
+            let name = s.sec.name.clone();
+            return Err(self.err(
+                at,
+                format!("an instruction in `{name}`, a @nobits section, which has no bytes in the file to hold it; use `@progbits`"),
+            ));
+        }
         if s.sec.kind != SectionKind::Program {
             let data_like = !matches!(s.sec.kind, SectionKind::Other);
             if s.flags_given || data_like || s.sec.size > 0 {
