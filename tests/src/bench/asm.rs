@@ -1,5 +1,8 @@
-//! Benchmark 4: our assembler and disassembler against LLVM's on one
-//! generated file of N lines (1,000,000 in `make bench`).
+//! Benchmark 4: our assembler and disassembler against LLVM's on
+//! generated files of N lines (1,000,000 in `make bench`): one of bare
+//! instructions, and one whole object file as clang writes them (program
+//! sections, `.text` subprograms, `.rodata` strings, `.data` globals,
+//! `.globl`/`.type`/`.size`, label arithmetic, calls and `lddw` relocations).
 //!
 //! The file uses LLVM's syntax, which both llvm-mc and our assembler accept,
 //! with a deterministic mix of the common forms (ALU with registers and
@@ -7,6 +10,9 @@
 //! calls, 64-bit immediates, byte swaps, exit). Before timing anything, the
 //! instruction bytes of both assemblers are compared: a speed figure for an
 //! assembler that produced different bytes would mean nothing.
+//!
+//! For the object file every section both objects have (code, data,
+//! relocations) must be byte-identical before it is timed.
 //!
 //! Timed work, from the same input file to an output file each:
 //! - llvm-mc-19 -triple bpfel -mcpu=v4 -filetype=obj (a process) against
@@ -112,6 +118,79 @@ pub fn generate(lines: usize, seed: u64) -> String {
         };
     }
     s
+}
+
+/// The program sections the object file spreads its functions over.
+const OBJ_SECTIONS: [&str; 3] = ["xdp", "tc", "tracepoint/net/netif_rx"];
+
+/// About `lines` lines of one LLVM-syntax object file, from `seed`: the
+/// shape `clang -S` writes. Each function is 40 generated instructions plus
+/// a `.rodata` string, a `.data` global and a call to a `.text` subprogram
+/// it references (`R_BPF_64_64` and `R_BPF_64_32`), with its `.size` by
+/// label arithmetic, and a `.quad` of its length in `.data`.
+pub fn generate_object(lines: usize, seed: u64) -> String {
+    let body = generate(lines, seed);
+    let mut body = body.lines();
+    let mut s = String::with_capacity(lines * 30);
+    s.push_str(
+        "\t.text\n\t.globl\tsub\n\t.p2align\t3\n\t.type\tsub,@function\nsub:\n\tr0 = r1\n\texit\n.Lsub_end:\n\t.size\tsub, .Lsub_end-sub\n",
+    );
+    let mut k = 0usize;
+    let mut written = 10;
+    while written < lines {
+        let sec = OBJ_SECTIONS[k % OBJ_SECTIONS.len()];
+        let _ = write!(
+            s,
+            "\t.section\t{sec},\"ax\",@progbits\n\t.globl\tprog{k}\n\t.p2align\t3\n\t.type\tprog{k},@function\nprog{k}:\n\tr1 = .L.str.{k} ll\n\tr2 = gvar{k} ll\n\tcall sub\n"
+        );
+        for line in body.by_ref().take(40) {
+            let _ = writeln!(s, "\t{line}");
+        }
+        let _ = write!(
+            s,
+            "\texit\n.Lfunc_end{k}:\n\t.size\tprog{k}, .Lfunc_end{k}-prog{k}\n\
+             \t.section\t.rodata.str1.1,\"aMS\",@progbits,1\n.L.str.{k}:\n\t.asciz\t\"prog {k}: %d\\n\"\n\
+             \t.data\n\t.globl\tgvar{k}\n\t.p2align\t3\n\t.type\tgvar{k},@object\ngvar{k}:\n\t.long\t{k}\n\t.long\t0\n\t.quad\t.Lfunc_end{k}-prog{k}\n\t.size\tgvar{k}, 16\n"
+        );
+        written += 63; // the lines one function takes, written above
+        k += 1;
+    }
+    s.push_str("\t.section\tlicense,\"aw\",@progbits\n\t.globl\t_license\n_license:\n\t.asciz\t\"GPL\"\n\t.size\t_license, 4\n");
+    s
+}
+
+/// The first section of `theirs` (an llvm-mc object) whose bytes differ in
+/// `ours`, or is missing there; `None` when every section agrees.
+fn first_difference(theirs: &[u8], ours: &[u8]) -> Option<String> {
+    // Not `.symtab`: llvm-mc numbers its sections differently (`.strtab`
+    // first), so `st_shndx` differs; tests/tests/asm_llvm_files.rs compares
+    // symbols by name and section. The relocations' symbol indices are
+    // compared here, in the `.rel*` bytes.
+    let mut names = vec![".text", ".rodata.str1.1", ".data", "license", ".rel.text"];
+    let rel: Vec<String> = OBJ_SECTIONS.iter().map(|s| format!(".rel{s}")).collect();
+    names.extend(OBJ_SECTIONS);
+    names.extend(rel.iter().map(String::as_str));
+    for n in names {
+        match (elf::section(theirs, n), elf::section(ours, n)) {
+            (None, None) => {}
+            (Some(_), None) => return Some(format!("section {n} missing from ours")),
+            (None, Some(_)) => return Some(format!("section {n} only in ours")),
+            (Some(t), Some(o)) if t != o => {
+                let at = t
+                    .iter()
+                    .zip(o)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(t.len().min(o.len()));
+                return Some(format!(
+                    "section {n}: our bytes differ from llvm-mc's at offset {at} (sizes {} vs {})",
+                    o.len(),
+                    t.len()
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// What our side of the benchmark does; see [`super::ours`].
@@ -311,7 +390,81 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     for f in [&llvm_obj, &our_obj, &llvm_dis, &our_dis, &src] {
         let _ = std::fs::remove_file(f);
     }
+    rows.extend(object_file_rows(&dir, lines, reps, mc.as_deref()));
     rows
+}
+
+/// The object-file case: the same bytes in every section first, then
+/// ours against llvm-mc-19, interleaved.
+fn object_file_rows(dir: &Path, lines: usize, reps: usize, mc: Option<&Path>) -> Vec<Row> {
+    let case = |what: &str| format!("{what}, object file of {lines} lines");
+    let names = ["our assembler", "llvm-mc-19"];
+    let missing = |why: String| -> Vec<Row> {
+        names
+            .iter()
+            .map(|n| Row::missing(BENCH, case(n), "ms", why.clone()))
+            .collect()
+    };
+    let Some(mc) = mc else {
+        return missing("llvm-mc-19 not installed (apt install llvm-19)".into());
+    };
+    let (src, llvm_obj) = (dir.join("object.s"), dir.join("object-llvm.o"));
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let mc_args = [
+        "-triple".to_string(),
+        "bpfel".into(),
+        "-mcpu=v3".into(),
+        "-filetype=obj".into(),
+        s(&src),
+        "-o".into(),
+        s(&llvm_obj),
+    ];
+    let mc_args: Vec<&str> = mc_args.iter().map(String::as_str).collect();
+    let text = generate_object(lines, 0x0b1e_c700 + lines as u64);
+    if let Err(e) = std::fs::write(&src, &text) {
+        return missing(format!("cannot write {}: {e}", src.display()));
+    }
+    let ours_once = |text: &str| -> Result<(), String> {
+        let elf = super::ours::assemble_object_to_elf(text)?;
+        std::fs::write(dir.join("object-ours.o"), elf).map_err(|e| e.to_string())
+    };
+    let checked = super::ours::assemble_object_to_elf(&text)
+        .map_err(|e| format!("our assembler failed: {e}"))
+        .and_then(|ours| {
+            run_tool(mc, &mc_args)?;
+            let theirs = std::fs::read(&llvm_obj).map_err(|e| e.to_string())?;
+            match first_difference(&theirs, &ours) {
+                Some(d) => Err(d),
+                None => Ok(()),
+            }
+        });
+    if let Err(why) = checked {
+        return missing(why);
+    }
+    let runs = interleave(reps, 2, |_, which| -> Result<f64, String> {
+        if which == 0 {
+            // Read, assemble, write: what `redirect-lab asm` does.
+            let t = Instant::now();
+            let text = std::fs::read_to_string(&src).map_err(|e| e.to_string())?;
+            ours_once(&text)?;
+            Ok(t.elapsed().as_secs_f64() * 1e3)
+        } else {
+            run_tool(mc, &mc_args).map(|secs| secs * 1e3)
+        }
+    });
+    let mut it = runs.into_iter();
+    let to_row = |name: &str, r: Option<Result<Vec<f64>, String>>| match r {
+        Some(Ok(v)) => Row::from_samples(BENCH, case(name), "ms", &v),
+        Some(Err(e)) => Row::missing(BENCH, case(name), "ms", e),
+        None => Row::missing(BENCH, case(name), "ms", "not run"),
+    };
+    let ours = to_row(names[0], it.next());
+    let reference = to_row(names[1], it.next());
+    let ours = ours.versus(names[1], &reference, Better::Lower);
+    for f in [&src, &llvm_obj, &dir.join("object-ours.o")] {
+        let _ = std::fs::remove_file(f);
+    }
+    vec![ours, reference]
 }
 
 #[cfg(test)]
@@ -325,6 +478,42 @@ mod tests {
         assert_ne!(a, generate(1000, 8));
         assert_eq!(a.lines().count(), 1000);
         assert!(!a.contains("r10 ="), "r10 must never be written");
+    }
+
+    #[test]
+    fn the_object_file_is_identical_to_llvm_mcs() {
+        let Some(mc) = find_tool("llvm-mc-19") else {
+            eprintln!("skipping: llvm-mc-19 not installed");
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("bench-asm-obj-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = generate_object(3000, 9);
+        assert!(text.lines().count() >= 3000, "{}", text.lines().count());
+        let (src, obj) = (dir.join("o.s"), dir.join("o.o"));
+        std::fs::write(&src, &text).unwrap();
+        let st = Command::new(mc)
+            .args(["-triple", "bpfel", "-mcpu=v3", "-filetype=obj"])
+            .arg(&src)
+            .arg("-o")
+            .arg(&obj)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let theirs = std::fs::read(&obj).unwrap();
+        let ours = super::super::ours::assemble_object_to_elf(&text).unwrap();
+        assert_eq!(first_difference(&theirs, &ours), None);
+        // The comparison can fail: one changed string is found.
+        let other =
+            super::super::ours::assemble_object_to_elf(&text.replacen("prog 0:", "prog 0;", 1))
+                .unwrap();
+        assert!(first_difference(&theirs, &other)
+            .unwrap()
+            .contains(".rodata.str1.1"));
+        for sec in [".relxdp", ".reltc", ".data"] {
+            assert!(super::super::elf::section(&theirs, sec).is_some(), "{sec}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

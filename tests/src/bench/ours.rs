@@ -27,6 +27,14 @@ pub fn assemble_to_elf(text: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
     Ok((prog.to_bytes(), elf))
 }
 
+/// Assembles a whole LLVM-syntax file (many sections, data, symbols,
+/// relocations) into an ELF relocatable object, through the object model.
+pub fn assemble_object_to_elf(text: &str) -> Result<Vec<u8>, String> {
+    let obj = ebpf_asm::text::assemble_object(text, &ebpf_asm::AsmOptions::default())
+        .map_err(|e| e.to_string())?;
+    obj.to_elf().map_err(|e| format!("ELF writer: {e}"))
+}
+
 /// Disassembles instruction bytes to text the way `llvm-objdump -d` prints
 /// it: LLVM syntax, slot numbers and bytes, jump targets named.
 pub fn disassemble(insns: &[u8]) -> Result<String, String> {
