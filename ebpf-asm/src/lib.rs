@@ -20,6 +20,7 @@ pub mod builder;
 pub mod disasm;
 pub mod elf;
 pub mod encode;
+pub mod hash;
 pub mod helpers;
 pub mod insn;
 pub mod object;

@@ -26,9 +26,10 @@ use super::{
     Btf, IntEncoding, Member, Param, Type, TypeData, VarSecinfo, BTF_FUNC_GLOBAL, BTF_FUNC_STATIC,
     BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_STATIC,
 };
+use crate::hash::FastMap;
 use crate::insn::{CallKind, Insn, Instruction};
 use crate::program::Program;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// What the BTF of one object is made from.
 #[derive(Debug, Clone, Default)]
@@ -143,7 +144,7 @@ pub fn ctx_for_section(section: &str) -> Option<(&'static str, u32)> {
 /// A string section builder that keeps one copy of each string, in O(1).
 struct Strings {
     bytes: Vec<u8>,
-    seen: HashMap<String, u32>,
+    seen: FastMap<String, u32>,
 }
 
 impl Strings {
@@ -169,8 +170,8 @@ struct Gen {
     int: Option<u32>,
     array_index: Option<u32>,
     char_const: Option<u32>,
-    ctx: HashMap<&'static str, u32>,
-    int_arrays: HashMap<u32, u32>,
+    ctx: FastMap<&'static str, u32>,
+    int_arrays: FastMap<u32, u32>,
 }
 
 impl Gen {
@@ -301,13 +302,13 @@ pub fn generate(input: &Input) -> Output {
         btf: Btf::new(),
         s: Strings {
             bytes: vec![0],
-            seen: HashMap::new(),
+            seen: FastMap::default(),
         },
         int: None,
         array_index: None,
         char_const: None,
-        ctx: HashMap::new(),
-        int_arrays: HashMap::new(),
+        ctx: FastMap::default(),
+        int_arrays: FastMap::default(),
     };
 
     // Functions, grouped per section in offset order (func_info and

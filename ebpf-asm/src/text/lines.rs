@@ -11,12 +11,13 @@
 use super::lexer::{LexError, Lexer, Tok, Token, P};
 use super::sections::{is_temp, Build, Loc, RefKind};
 use super::{AsmError, AsmOptions};
+use crate::hash::FastMap;
 use crate::object::{Object, SectionKind};
 use crate::program::{
     default_name, Program, RelocKind, Relocation, DEFAULT_LICENSE, DEFAULT_SECTION,
 };
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 pub(crate) type PResult<T> = Result<T, AsmError>;
 
@@ -38,7 +39,7 @@ pub(crate) struct Assembler<'a> {
     pub(super) file: &'a str,
     pub(super) src: &'a str,
     /// Constants; the flag marks `-D` ones, which `.equ` cannot override.
-    pub(super) consts: HashMap<String, (i64, bool)>,
+    pub(super) consts: FastMap<String, (i64, bool)>,
     /// The object being filled: sections, symbols, pending references.
     pub(super) build: Build,
     /// `.license`, `.name` (the kernel-syntax directives).
@@ -110,7 +111,7 @@ impl Assembly {
 
 impl<'a> Assembler<'a> {
     pub(crate) fn new(src: &'a str, opts: &'a AsmOptions) -> Assembler<'a> {
-        let mut consts = HashMap::new();
+        let mut consts = FastMap::default();
         for (k, v) in &opts.defines {
             consts.insert(k.clone(), (*v, true));
         }

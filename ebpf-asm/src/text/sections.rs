@@ -18,12 +18,12 @@
 //!   constant.
 
 use super::AsmError;
+use crate::hash::FastMap;
 use crate::insn::Insn;
 use crate::object::fixup::{Field, Fixup, FixupError, LabelTable};
 use crate::object::reloc::{RelocType, Relocation};
 use crate::object::{Binding, MapDecl, Object, Section, SectionKind, Symbol, SymbolType};
 use object::elf::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE};
-use std::collections::HashMap;
 
 /// Where a statement was written, for errors reported after the last line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,14 +102,14 @@ pub(crate) struct Build {
     /// the first `.section` names it (the kernel-syntax one-program file).
     pub implicit: Option<usize>,
     pub labels: LabelTable<Loc>,
-    pub label_ids: HashMap<String, usize>,
-    pub syms: HashMap<String, SymInfo>,
+    pub label_ids: FastMap<String, usize>,
+    pub syms: FastMap<String, SymInfo>,
     /// Symbol names in the order first seen (the symbol table's order).
     pub order: Vec<String>,
     pub refs: Vec<PendingRef>,
     pub sizes: Vec<(String, SymExpr, Loc)>,
     /// Numeric local labels: how many times `N:` was defined so far.
-    pub numeric: HashMap<u64, u32>,
+    pub numeric: FastMap<u64, u32>,
     /// Counter for the hidden labels that stand for `.`.
     pub dots: u32,
     pub maps: Vec<MapDecl>,
@@ -117,6 +117,58 @@ pub(crate) struct Build {
     /// explicit offset, `+ 0` included: in a single program that form asks
     /// for a map value (`BPF_PSEUDO_MAP_VALUE`), `NAME ll` for the map's fd.
     pub value_refs: Vec<(usize, u64)>,
+}
+
+/// Symbol lookups while [`Build::finish`] resolves references: by name and
+/// by section, in constant time. [`Object::symbol_index`] scans the table,
+/// which made a file with thousands of functions quadratic. The first
+/// symbol of a name wins, as in that scan.
+struct SymIndex {
+    names: FastMap<String, usize>,
+    section_syms: FastMap<usize, usize>,
+}
+
+impl SymIndex {
+    fn of(obj: &Object) -> SymIndex {
+        let mut names = FastMap::default();
+        let mut section_syms = FastMap::default();
+        for (i, y) in obj.symbols.iter().enumerate() {
+            if y.kind == SymbolType::Section {
+                if let Some(sec) = y.section {
+                    section_syms.entry(sec).or_insert(i);
+                }
+            } else {
+                names.entry(y.name.clone()).or_insert(i);
+            }
+        }
+        SymIndex {
+            names,
+            section_syms,
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<usize> {
+        self.names.get(name).copied()
+    }
+
+    fn or_undefined(&mut self, obj: &mut Object, name: &str) -> usize {
+        if let Some(i) = self.get(name) {
+            return i;
+        }
+        obj.symbols.push(Symbol::undefined(name));
+        let i = obj.symbols.len() - 1;
+        self.names.insert(name.to_string(), i);
+        i
+    }
+
+    fn section_symbol(&mut self, obj: &mut Object, sec: usize) -> usize {
+        if let Some(&i) = self.section_syms.get(&sec) {
+            return i;
+        }
+        let i = obj.section_symbol(sec);
+        self.section_syms.insert(sec, i);
+        i
+    }
 }
 
 /// A name that is never a symbol-table entry: `.L*` (llvm-mc's temporary
@@ -359,6 +411,7 @@ impl Build {
                 None => {}
             }
         }
+        let mut index = SymIndex::of(&obj);
         // `.size NAME, expr`.
         for (name, e, loc) in std::mem::take(&mut self.sizes) {
             let v = self.constant_value(&e).ok_or_else(|| {
@@ -367,7 +420,7 @@ impl Build {
                     "`.size` needs a constant or `END-START` within one section".to_string(),
                 )
             })?;
-            let Some(i) = obj.symbol_index(&name) else {
+            let Some(i) = index.get(&name) else {
                 if is_temp(&name) && self.def_of(&name).is_some() {
                     // A `.L` symbol has no table entry to carry a size.
                     continue;
@@ -381,7 +434,7 @@ impl Build {
         }
         // References to symbols.
         for r in std::mem::take(&mut self.refs) {
-            self.reference(&mut obj, r, err)?;
+            self.reference(&mut obj, &mut index, r, err)?;
         }
         for (i, s) in obj.sections.iter_mut().enumerate() {
             s.relocations.sort_by_key(|r| r.offset);
@@ -423,6 +476,7 @@ impl Build {
     fn reference(
         &mut self,
         obj: &mut Object,
+        index: &mut SymIndex,
         r: PendingRef,
         err: &dyn Fn(Loc, String) -> AsmError,
     ) -> Result<(), AsmError> {
@@ -461,7 +515,7 @@ impl Build {
         if def.is_none() {
             if let Some(sec) = self.secs.iter().position(|s| s.sec.name == a) {
                 // A section's name: its section symbol, at offset 0.
-                let symbol = obj.section_symbol(sec);
+                let symbol = index.section_symbol(obj, sec);
                 let flags = self.secs[sec].sec.sh_flags;
                 let kind = match r.kind {
                     RefKind::Ld64 => RelocType::Ld64,
@@ -506,8 +560,8 @@ impl Build {
             }
         }
         let (symbol, addend) = match def {
-            Some((sec, off)) if !self.is_global(&a) => (obj.section_symbol(sec), off as i64),
-            _ => (obj.symbol_or_undefined(&a), 0),
+            Some((sec, off)) if !self.is_global(&a) => (index.section_symbol(obj, sec), off as i64),
+            _ => (index.or_undefined(obj, &a), 0),
         };
         let addend = addend + e.constant;
         let kind = match r.kind {
