@@ -490,6 +490,14 @@ pub fn attach_all() -> Result<Verdict, String> {
     // that whatever the budget reaches includes them.
     let all = loader::lab::path::all_functions(&btf);
     let budget = attach_all_budget();
+    // Two descriptors per fentry program (program and link), plus the lab's.
+    let want = 2 * all.len() as u64 + 512;
+    crate::sys::raise_nofile(want).map_err(|e| {
+        format!(
+            "raising RLIMIT_NOFILE to {want} for {} fentry programs: {e}",
+            all.len()
+        )
+    })?;
     let reference = plain_load_s(20)?;
     let tr = trace_within("pta", Setup::Program(0), &all, budget)?;
     if let Some(r) = tr.refused {
