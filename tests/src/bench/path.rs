@@ -112,9 +112,13 @@ fn static_bins(cfg: &Config) -> std::path::PathBuf {
     target.join("static/x86_64-unknown-linux-gnu/release")
 }
 
+/// One long guest's console, kernel release and seconds from QEMU's start
+/// to power-off; or why it gave none.
+type GuestRun = Result<(String, String, f64), String>;
+
 /// Boots one guest of `series` that runs path-attach-all alone with no
 /// budget; returns its console and how long it ran (or why not).
-fn long_guest(cfg: &Config, series: &str) -> Result<(String, String, f64), String> {
+fn long_guest(cfg: &Config, series: &str) -> GuestRun {
     let cache = cfg.root.join("target/kernels");
     let k = crate::kernels::prepare(series, &cache).map_err(|e| format!("kernel: {e}"))?;
     let bins = static_bins(cfg);
@@ -156,7 +160,7 @@ fn long_guest(cfg: &Config, series: &str) -> Result<(String, String, f64), Strin
 /// The long guests' rows: each guest boots on its own (all at once), outside
 /// the matrix, and tries fentry on every skb function its BTF lists.
 fn long_guest_rows(cfg: &Config) -> Vec<Row> {
-    let runs: Vec<(&str, Result<(String, String, f64), String>)> = std::thread::scope(|s| {
+    let runs: Vec<(&str, GuestRun)> = std::thread::scope(|s| {
         let handles: Vec<_> = LONG_GUESTS
             .iter()
             .map(|series| (*series, s.spawn(move || long_guest(cfg, series))))
