@@ -23,7 +23,8 @@ fn secs(opt: &str, v: Option<String>) -> std::time::Duration {
         Some(s) if s > 0.0 && s <= 86_400.0 => std::time::Duration::from_secs_f64(s),
         _ => {
             eprintln!(
-                "behaviour-suite: {opt} needs seconds (above 0, up to 86400), got {v:?}\n{USAGE}"
+                "behaviour-suite: {opt} needs seconds (above 0, up to 86400), got {:?}\n{USAGE}",
+                v.as_deref().unwrap_or("nothing")
             );
             std::process::exit(2);
         }
