@@ -82,4 +82,6 @@ kernels:
 bench:
 	$(CARGO) build --release -p loader --bin redirect-lab
 	$(CARGO) build --release -p lab-tests --bin bench --bin kernel-matrix
+	# Benchmark 7 boots guests of its own with the static suite (as make kernels builds it).
+	d=$${CARGO_TARGET_DIR:-target}/static; RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$$d $(CARGO) build --release --target x86_64-unknown-linux-gnu -p lab-tests --bin lab-init --bin behaviour-suite
 	$(SUDO) $(or $(CARGO_TARGET_DIR),target)/release/bench $(BENCH_FLAGS)

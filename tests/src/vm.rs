@@ -50,6 +50,23 @@ pub struct Boot {
 
 /// Boots `kernel` with `initrd`; kills QEMU after `timeout`.
 pub fn boot(kernel: &Path, initrd: &Path, timeout: Duration) -> io::Result<Boot> {
+    boot_with_args(kernel, initrd, timeout, &[])
+}
+
+/// [`boot`], handing `init_args` to `/init` (lab-init passes them on to the
+/// suite): the kernel gives init every command-line word after `--`
+/// (Documentation/admin-guide/kernel-parameters.rst).
+pub fn boot_with_args(
+    kernel: &Path,
+    initrd: &Path,
+    timeout: Duration,
+    init_args: &[&str],
+) -> io::Result<Boot> {
+    let mut append = String::from("console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init");
+    if !init_args.is_empty() {
+        append.push_str(" -- ");
+        append.push_str(&init_args.join(" "));
+    }
     let start = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
         .args(["-accel", "tcg", "-cpu", "max", "-m", "1G", "-smp", "1"])
@@ -66,10 +83,8 @@ pub fn boot(kernel: &Path, initrd: &Path, timeout: Duration) -> io::Result<Boot>
         .arg(initrd)
         // panic=-1: reboot at once on a panic, which -no-reboot turns into
         // QEMU exiting, so a panic costs seconds, not the whole timeout.
-        .args([
-            "-append",
-            "console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init",
-        ])
+        .arg("-append")
+        .arg(&append)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

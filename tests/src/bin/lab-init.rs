@@ -4,7 +4,8 @@
 //! This init mounts the pseudo file systems the suite needs, loads the
 //! modules listed in `/modules/order` with `finit_module(2)`, brings `lo` up,
 //! runs `/behaviour-suite` (whose `LABTEST` lines go straight to the serial
-//! console), and powers the machine off. PID 1 must never exit: the kernel
+//! console) with this init's own arguments (what follows `--` on the kernel
+//! command line, see `vm::boot_with_args`), and powers the machine off. PID 1 must never exit: the kernel
 //! would panic, so every failure is printed and we still power off.
 
 use std::fs::File;
@@ -59,7 +60,10 @@ fn main() {
     // Without its modules every behaviour would fail for the same reason;
     // the column says it once instead.
     if modules_ok {
-        match Command::new("/behaviour-suite").status() {
+        match Command::new("/behaviour-suite")
+            .args(std::env::args().skip(1))
+            .status()
+        {
             Ok(st) => println!("LABINIT suite exited: {st}"),
             Err(e) => println!("LABINIT cannot run /behaviour-suite: {e}"),
         }
