@@ -83,7 +83,7 @@ mod tests {
         let names = [
             "a", "b", "a\0", "ab", "ba", ".Ltmp1", ".Ltmp2", ".Ltmp10", "",
         ];
-        let hashes: std::collections::HashSet<u64> = names.iter().map(|n| h(n)).collect();
+        let hashes: std::collections::HashSet<u64> = names.iter().map(h).collect();
         assert_eq!(hashes.len(), names.len());
     }
 

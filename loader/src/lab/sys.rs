@@ -1,6 +1,7 @@
 //! The system calls the lab makes outside bpf(2) and netlink:
 //! `setsockopt(SO_BINDTODEVICE)`, `mount("tracefs")`, a raw ICMP socket
-//! for `ping`, and `sigaction` for the commands that clean up on Ctrl-C.
+//! for `ping`, `sigaction` for the commands that clean up on Ctrl-C, and
+//! `setrlimit(RLIMIT_NOFILE)` for the path tracer's thousands of fds.
 //!
 //! Follows socket(7) (`SO_BINDTODEVICE`, constant from
 //! `include/uapi/asm-generic/socket.h`), raw(7), poll(2), mount(2) and sigaction(2). This
@@ -170,6 +171,29 @@ pub fn on_signals(signals: &[libc::c_int], handler: extern "C" fn(libc::c_int)) 
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
+    }
+    Ok(())
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to at least `want` (never above the hard
+/// limit, never lowering it), with getrlimit(2)/setrlimit(2).
+pub fn raise_nofile(want: u64) -> io::Result<()> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `r` is a valid, writable rlimit for the duration of the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let target = want.min(r.rlim_max);
+    if r.rlim_cur >= target {
+        return Ok(());
+    }
+    r.rlim_cur = target;
+    // SAFETY: `r` is a valid rlimit read by the kernel during the call.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) } != 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }

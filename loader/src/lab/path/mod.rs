@@ -379,6 +379,13 @@ impl Tracer {
         budget: Option<Duration>,
     ) -> Result<Tracer, LabError> {
         let start = std::time::Instant::now();
+        // Each hook holds two descriptors (its program and its link): `--all`
+        // on a kernel with ~1,700 skb functions passes the usual soft limit
+        // of 1,024 and would fail with EMFILE halfway.
+        let wanted = 2 * (functions.len() + BASE_TRACEPOINTS.len() + 32) as u64 + 256;
+        if let Err(e) = crate::lab::sys::raise_nofile(wanted) {
+            eprintln!("path: could not raise the open-file limit to {wanted} ({e}); attaching may stop with EMFILE");
+        }
         let fail = |what: &str, e: crate::Error| LabError::Failed(format!("{what}: {e}"));
         let events = RingBuf::create("path_events", RINGBUF_BYTES)
             .map_err(|e| fail("creating the events ring buffer", e))?;
