@@ -9,8 +9,9 @@
 //!   trace), built on the bpf layer and on `netlink`;
 //! - `cli/` (in the `redirect-lab` binary): the command line.
 //!
-//! `bpf::sys`, `bpf::ringbuf` (the mmap()ed ring buffer) and `lab::sys` are
-//! the only modules with `unsafe` code.
+//! `bpf::sys`, `bpf::tracing` (its attr layout), `bpf::ringbuf` (the
+//! mmap()ed ring buffer) and `lab::sys` are the only modules with `unsafe`
+//! code.
 //! The bpf layer's modules are re-exported at the crate root, so
 //! `loader::prog::Program` and `loader::bpf::prog::Program` are one path.
 
