@@ -18,7 +18,9 @@
 //!    appended after it, and its `imm` is set to the new distance; so does
 //!    an `lddw` of a function (a callback for `bpf_loop`), which becomes
 //!    `BPF_PSEUDO_FUNC`; the func_info and line_info of every appended
-//!    function follow it;
+//!    function follow it; a call or `lddw` against an undefined `__ksym`
+//!    extern is resolved against the running kernel ([`crate::ksym`]:
+//!    kfuncs, typed and typeless ksyms, weak ones);
 //! 4. programs: every program of [`Object::programs`] (or the one named),
 //!    loaded with `BPF_PROG_LOAD`, `prog_btf_fd`, `func_info`, `line_info`,
 //!    and the line info as the source map of its verifier log.
@@ -37,12 +39,14 @@ use ebpf_asm::btf::ext::{BtfExt, FuncInfo, LineInfo, ProgInfo};
 use ebpf_asm::btf::Btf;
 use ebpf_asm::object::{ElfError, MapDecl, Object, ProgramRef, RelocType, SectionKind};
 use ebpf_asm::opcode::{
-    BPF_CALL, BPF_DW, BPF_IMM, BPF_JMP, BPF_LD, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
+    BPF_CALL, BPF_DW, BPF_IMM, BPF_JMP, BPF_LD, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL,
+    BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL,
 };
 
 use crate::asm::{kernel_name, patch_map_ref};
 use crate::btf::{LoadedBtf, ProgBtf};
 use crate::error::{Error, Result};
+use crate::ksym::{ksyms_of, ExternKind, Kernel, Resolved};
 use crate::map::{Map, MapBtf, MapFlags, MapSpec, BPF_ANY};
 use crate::prog::{LoadOptions, Program};
 use crate::types::{MapType, ProgType};
@@ -222,8 +226,11 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         None => None,
     };
     let mut loaded_btf = None;
+    let ksyms = btf.as_ref().map(ksyms_of).unwrap_or_default();
     if let Some(btf) = &btf {
         let mut fixed = btf.clone();
+        // Externs first: it gives .ksyms the size fixup_datasecs wants.
+        fixed.fixup_externs();
         let fixup = fixed.fixup_datasecs(
             &|name| obj.section(name).and_then(|s| u32::try_from(s.size).ok()),
             &|sec, var| {
@@ -308,6 +315,8 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         data_of: &data_of,
         btf: btf.as_ref(),
         ext: ext.as_ref(),
+        ksyms: &ksyms,
+        kernel: &Kernel::new(),
     };
     let mut programs = Vec::new();
     for p in chosen {
@@ -680,6 +689,10 @@ struct Ctx<'a> {
     data_of: &'a [(usize, usize)],
     btf: Option<&'a Btf>,
     ext: Option<&'a BtfExt>,
+    /// The object's `__ksym` externs, by name.
+    ksyms: &'a std::collections::HashMap<String, ExternKind>,
+    /// The running kernel, read when an extern needs it.
+    kernel: &'a Kernel,
 }
 
 /// A function copied into the linked program.
@@ -936,15 +949,34 @@ impl Ctx<'_> {
                         ));
                     }
                     let Some(tsec) = sym.section else {
-                        return Err(self.err(
-                            u.section,
-                            r.offset,
-                            format!(
-                                "a call to {}, which this object does not define (kfuncs and \
-                                 extern functions are not supported by this loader)",
-                                sym.name
-                            ),
-                        ));
+                        // A kfunc: BPF_PSEUDO_KFUNC_CALL, imm its vmlinux
+                        // FUNC id, off 0 (vmlinux); 0 for a missing weak one.
+                        if self.ksyms.get(&sym.name) != Some(&ExternKind::Kfunc) {
+                            return Err(self.err(
+                                u.section,
+                                r.offset,
+                                format!(
+                                    "a call to {}, which this object neither defines nor \
+                                     declares as a kfunc (extern ... __ksym in .ksyms)",
+                                    sym.name
+                                ),
+                            ));
+                        }
+                        let weak = sym.binding == ebpf_asm::object::Binding::Weak;
+                        let id = match self
+                            .kernel
+                            .resolve(&sym.name, ExternKind::Kfunc, weak)
+                            .map_err(|e| self.err(u.section, r.offset, e.to_string()))?
+                        {
+                            Resolved::BtfId(id) => id,
+                            _ => 0,
+                        };
+                        code[b + 1] = (code[b + 1] & 0x0f) | (BPF_PSEUDO_KFUNC_CALL << 4);
+                        code[b + 2] = 0;
+                        code[b + 3] = 0;
+                        set_imm(code, at, i64::from(id));
+                        handled.insert(r.offset);
+                        continue;
                     };
                     // The target: the symbol's offset plus the distance in
                     // imm, counted from the next instruction (for a global
@@ -1012,6 +1044,10 @@ impl Ctx<'_> {
         addend: i32,
     ) -> Result<()> {
         let slot = at as usize;
+        let given = self.spec.extern_maps.iter().any(|(n, _)| *n == sym.name);
+        if let (None, false, Some(&kind)) = (sym.section, given, self.ksyms.get(&sym.name)) {
+            return self.ksym_ref(code, at, section, offset, sym, kind);
+        }
         let Some(target) = sym.section else {
             let fd = self
                 .spec
@@ -1095,6 +1131,35 @@ impl Ctx<'_> {
                 ),
             )),
         }
+    }
+
+    /// Patches the `lddw` at linked slot `at` for `__ksym` extern `sym`:
+    /// `BPF_PSEUDO_BTF_ID` with the vmlinux id of a typed ksym or a kfunc
+    /// (`insn[1].imm` 0: vmlinux), or the address of a typeless one.
+    fn ksym_ref(
+        &self,
+        code: &mut [u8],
+        at: u64,
+        section: usize,
+        offset: u64,
+        sym: &ebpf_asm::object::Symbol,
+        kind: ExternKind,
+    ) -> Result<()> {
+        let weak = sym.binding == ebpf_asm::object::Binding::Weak;
+        let r = self
+            .kernel
+            .resolve(&sym.name, kind, weak)
+            .map_err(|e| self.err(section, offset, e.to_string()))?;
+        let b = (at * INSN) as usize;
+        let (src, lo, hi) = match r {
+            Resolved::BtfId(id) => (BPF_PSEUDO_BTF_ID, i64::from(id), 0),
+            Resolved::Addr(a) => (0, i64::from(a as u32), i64::from((a >> 32) as u32)),
+            Resolved::Missing => (0, 0, 0),
+        };
+        code[b + 1] = (code[b + 1] & 0x0f) | (src << 4);
+        set_imm(code, at, lo);
+        set_imm(code, at + 1, hi);
+        Ok(())
     }
 
     /// The func_info and line_info of the linked program: each unit's
@@ -1312,6 +1377,8 @@ mod tests {
                 data_of: &[],
                 btf: None,
                 ext: None,
+                ksyms: &Default::default(),
+                kernel: &Kernel::new(),
             };
             ctx.link(&obj.program("prog").unwrap())
         };

@@ -12,6 +12,7 @@
 //! - [`btf`]: `BPF_BTF_LOAD`, and the func/line info `BPF_PROG_LOAD` takes;
 //! - [`mod@load`]: one object (clang's or ours) to kernel objects: BTF,
 //!   `.maps` and data-section maps, relocations, bpf-to-bpf calls, programs;
+//! - [`ksym`]: externs (kfuncs, ksyms) resolved against the running kernel;
 //! - [`mod@file`]: read a `.s` or `.o` file into that object, and load it;
 //! - [`verifier`]: reading the verifier log, mapping it to source lines;
 //! - [`xlated`]: the program as the kernel runs it, listed like bpftool;
@@ -31,6 +32,7 @@ pub mod btf;
 pub mod defines;
 pub mod error;
 pub mod file;
+pub mod ksym;
 pub mod link;
 pub mod load;
 pub mod map;

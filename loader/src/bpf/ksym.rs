@@ -1,0 +1,285 @@
+//! Externs: what an object declares `extern ... __ksym` and the running
+//! kernel provides, resolved the way libbpf's `bpf_object__resolve_externs`
+//! resolves them (tools/lib/bpf/libbpf.c, read, not copied), against
+//! `/sys/kernel/btf/vmlinux` and `/proc/kallsyms`:
+//!
+//! - a **kfunc** call (`call NAME`, `R_BPF_64_32` against an undefined
+//!   symbol) becomes `BPF_PSEUDO_KFUNC_CALL` (src_reg 2) with `imm` the
+//!   FUNC's id in vmlinux BTF and `off` 0 (vmlinux, not a module's BTF);
+//! - a **typed ksym** (`extern const struct rq runqueues __ksym`, an `lddw`
+//!   against it) becomes `BPF_PSEUDO_BTF_ID` (src_reg 3) with `imm` the
+//!   VAR's id; so does the address of a kfunc (`if (bpf_kfunc)`), with the
+//!   FUNC's id;
+//! - a **typeless ksym** (`extern const void NAME __ksym`) becomes its
+//!   address from `/proc/kallsyms`, a plain 64-bit immediate;
+//! - a **`__weak`** extern the kernel lacks becomes 0: a kfunc call with
+//!   `imm` 0, which the verifier accepts only where it is dead code (the
+//!   program tests the address first), and an address of 0.
+//!
+//! The instruction forms are `include/uapi/linux/bpf.h`'s (`BPF_PSEUDO_*`).
+//! Kernel modules' BTF (kfuncs of `nf_conntrack`, say) is not searched:
+//! such a name is refused with a message that says so.
+
+use std::cell::OnceCell;
+use std::collections::HashMap;
+
+use ebpf_asm::btf::fixup::KSYMS_SECTION;
+use ebpf_asm::btf::vmlinux::Vmlinux;
+use ebpf_asm::btf::{Btf, Kind, TypeData};
+
+use crate::error::{Error, Result};
+use crate::tracing;
+
+/// Where the kernel lists its symbols' addresses (root sees real ones).
+pub const KALLSYMS: &str = "/proc/kallsyms";
+
+/// What an object's BTF says an extern is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExternKind {
+    /// A FUNC in `.ksyms`: a kfunc.
+    Kfunc,
+    /// A VAR in `.ksyms` with a type: resolved by BTF id.
+    TypedKsym,
+    /// A VAR in `.ksyms` of type void: resolved by address.
+    TypelessKsym,
+}
+
+/// How an extern resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolved {
+    /// Its id in vmlinux BTF (a FUNC or a VAR).
+    BtfId(u32),
+    /// Its address (a typeless ksym).
+    Addr(u64),
+    /// A weak extern the kernel lacks: 0 stands in.
+    Missing,
+}
+
+/// The kind of each `.ksyms` entry of an object's BTF (before
+/// `fixup_externs` rewrites them), by name.
+pub fn ksyms_of(btf: &Btf) -> HashMap<String, ExternKind> {
+    let mut out = HashMap::new();
+    for t in &btf.types {
+        let TypeData::Datasec { vars, .. } = &t.data else {
+            continue;
+        };
+        if btf.name(t) != KSYMS_SECTION {
+            continue;
+        }
+        for v in vars {
+            let Some(e) = btf.type_by_id(v.ty) else {
+                continue;
+            };
+            let kind = match e.data {
+                TypeData::Func { .. } => ExternKind::Kfunc,
+                TypeData::Var { ty, .. } => {
+                    let void = btf.skip_modifiers(ty) == 0;
+                    if void {
+                        ExternKind::TypelessKsym
+                    } else {
+                        ExternKind::TypedKsym
+                    }
+                }
+                _ => continue,
+            };
+            out.insert(btf.name(e).to_string(), kind);
+        }
+    }
+    out
+}
+
+/// The running kernel, read once and only when an object needs it.
+#[derive(Default)]
+pub struct Kernel {
+    btf: OnceCell<std::result::Result<Vmlinux, String>>,
+    kallsyms: OnceCell<std::result::Result<HashMap<String, u64>, String>>,
+}
+
+impl Kernel {
+    pub fn new() -> Kernel {
+        Kernel::default()
+    }
+
+    /// vmlinux BTF, or why there is none.
+    pub fn btf(&self) -> Result<&Vmlinux> {
+        self.btf
+            .get_or_init(|| tracing::vmlinux().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| Error::Input(e.clone()))
+    }
+
+    fn kallsyms(&self) -> Result<&HashMap<String, u64>> {
+        self.kallsyms
+            .get_or_init(|| {
+                let text = std::fs::read_to_string(KALLSYMS)
+                    .map_err(|e| format!("reading {KALLSYMS}: {e}"))?;
+                Ok(parse_kallsyms(&text))
+            })
+            .as_ref()
+            .map_err(|e| Error::Input(e.clone()))
+    }
+
+    /// Resolves extern `name` of `kind`; `weak` ones may be missing.
+    pub fn resolve(&self, name: &str, kind: ExternKind, weak: bool) -> Result<Resolved> {
+        let found = match kind {
+            ExternKind::Kfunc => self.btf()?.type_id(Kind::Func, name).map(Resolved::BtfId),
+            ExternKind::TypedKsym => self.btf()?.type_id(Kind::Var, name).map(Resolved::BtfId),
+            ExternKind::TypelessKsym => {
+                let addr = self.kallsyms()?.get(name).copied();
+                if addr == Some(0) {
+                    return Err(Error::Input(format!(
+                        "{KALLSYMS} shows {name} at address 0: kernel addresses are hidden \
+                         (kptr_restrict), so a typeless ksym cannot be resolved; run as root \
+                         with kernel.kptr_restrict < 2"
+                    )));
+                }
+                addr.map(Resolved::Addr)
+            }
+        };
+        match found {
+            Some(r) => Ok(r),
+            None if weak => Ok(Resolved::Missing),
+            None => Err(Error::Input(match kind {
+                ExternKind::Kfunc => format!(
+                    "kfunc {name} is not a FUNC in this kernel's vmlinux BTF ({}): the kernel \
+                     lacks it (kfuncs come and go between versions), or a module defines it \
+                     (this loader reads vmlinux BTF only); declare it __weak and test \
+                     bpf_ksym_exists() to run without it",
+                    tracing::VMLINUX_BTF
+                ),
+                ExternKind::TypedKsym => format!(
+                    "ksym {name} is not a VAR in this kernel's vmlinux BTF ({}), which holds \
+                     per-CPU variables only; declare it `extern const void {name} __ksym` to \
+                     take its address from {KALLSYMS} instead",
+                    tracing::VMLINUX_BTF
+                ),
+                ExternKind::TypelessKsym => {
+                    format!("ksym {name} is not in {KALLSYMS}: this kernel has no such symbol")
+                }
+            })),
+        }
+    }
+}
+
+/// `ADDR TYPE NAME [MODULE]` lines to NAME -> ADDR (the first of a name:
+/// static symbols of the same name repeat, as libbpf also takes the first).
+pub fn parse_kallsyms(text: &str) -> HashMap<String, u64> {
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(addr), Some(_ty), Some(name)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let Ok(addr) = u64::from_str_radix(addr, 16) else {
+            continue;
+        };
+        out.entry(name.to_string()).or_insert(addr);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebpf_asm::btf::{Type, VarSecinfo, BTF_FUNC_EXTERN, BTF_VAR_GLOBAL_EXTERN};
+
+    #[test]
+    fn kallsyms_lines_are_read_and_junk_is_skipped() {
+        let m = parse_kallsyms(
+            "ffffffff81000000 T _text\nzz T bad\nffffffff81000010 t dup\n\
+             ffffffff81000020 t dup\nshort\n0000000000000000 d hidden\n",
+        );
+        assert_eq!(m["_text"], 0xffff_ffff_8100_0000);
+        assert_eq!(m["dup"], 0xffff_ffff_8100_0010, "the first wins");
+        assert_eq!(m["hidden"], 0);
+        assert!(!m.contains_key("bad"));
+    }
+
+    #[test]
+    fn ksyms_entries_are_told_apart_by_their_btf() {
+        let mut b = Btf::new();
+        let int = b.add_type(Type {
+            name_off: b.strings.len() as u32,
+            kind_flag: false,
+            data: TypeData::Int {
+                size: 4,
+                data: (1 << 24) | 32,
+            },
+        });
+        b.strings.extend_from_slice(b"int\0");
+        let proto = b.add_type(Type {
+            name_off: 0,
+            kind_flag: false,
+            data: TypeData::FuncProto {
+                ret: int,
+                params: vec![],
+            },
+        });
+        let f = b.add_string("bpf_kf");
+        let kf = b.add_type(Type {
+            name_off: f,
+            kind_flag: false,
+            data: TypeData::Func {
+                proto,
+                linkage: BTF_FUNC_EXTERN,
+            },
+        });
+        let var = |b: &mut Btf, name: &str, ty| {
+            let n = b.add_string(name);
+            b.add_type(Type {
+                name_off: n,
+                kind_flag: false,
+                data: TypeData::Var {
+                    ty,
+                    linkage: BTF_VAR_GLOBAL_EXTERN,
+                },
+            })
+        };
+        let typed = var(&mut b, "runqueues", int);
+        let untyped = var(&mut b, "bpf_prog_active", 0);
+        let s = b.add_string(KSYMS_SECTION);
+        let e = |ty| VarSecinfo {
+            ty,
+            offset: 0,
+            size: 0,
+        };
+        b.add_type(Type {
+            name_off: s,
+            kind_flag: false,
+            data: TypeData::Datasec {
+                size: 0,
+                vars: vec![e(kf), e(typed), e(untyped)],
+            },
+        });
+        let k = ksyms_of(&b);
+        assert_eq!(k["bpf_kf"], ExternKind::Kfunc);
+        assert_eq!(k["runqueues"], ExternKind::TypedKsym);
+        assert_eq!(k["bpf_prog_active"], ExternKind::TypelessKsym);
+        // After the fixup the kernel's rules hold, and every id is kept.
+        let n = b.types.len();
+        assert_eq!(b.fixup_externs(), 3);
+        assert!(b.types.len() > n, "a VAR stands in for the kfunc in .ksyms");
+        let sec = b.types.iter().find(|t| b.name(t) == KSYMS_SECTION).unwrap();
+        let TypeData::Datasec { size, vars } = &sec.data else {
+            panic!()
+        };
+        assert_eq!(*size, 12);
+        for (i, v) in vars.iter().enumerate() {
+            assert_eq!((v.offset, v.size), (4 * i as u32, 4));
+            assert!(matches!(
+                b.type_by_id(v.ty).unwrap().data,
+                TypeData::Var {
+                    linkage: ebpf_asm::btf::BTF_VAR_GLOBAL_ALLOCATED,
+                    ..
+                }
+            ));
+        }
+        assert!(matches!(
+            b.type_by_id(kf).unwrap().data,
+            TypeData::Func {
+                linkage: ebpf_asm::btf::BTF_FUNC_GLOBAL,
+                ..
+            }
+        ));
+    }
+}
