@@ -49,7 +49,7 @@ use crate::error::{Error, Result};
 use crate::ksym::{ksyms_of, ExternKind, Kernel, Resolved};
 use crate::map::{Map, MapBtf, MapFlags, MapSpec, BPF_ANY};
 use crate::prog::{LoadOptions, Program};
-use crate::types::{MapType, ProgType};
+use crate::types::{AttachType, MapType, ProgType};
 use crate::verifier::{SourceLine, SourceMap};
 
 /// `sizeof(struct bpf_insn)` (bpf.h).
@@ -68,8 +68,27 @@ pub fn prog_type_for_section(section: &str) -> Option<ProgType> {
         "action" => Some(ProgType::SchedAct),
         "xdp" | "xdp.frags" => Some(ProgType::Xdp),
         "socket" => Some(ProgType::SocketFilter),
+        "tp_btf" | "fentry" | "fexit" => Some(ProgType::Tracing),
+        "raw_tp" | "raw_tracepoint" => Some(ProgType::RawTracepoint),
+        "tp" | "tracepoint" => Some(ProgType::Tracepoint),
+        "kprobe" | "kretprobe" => Some(ProgType::Kprobe),
         _ => None,
     }
+}
+
+/// For a `BPF_PROG_TYPE_TRACING` section, `tp_btf/NAME`, `fentry/NAME` or
+/// `fexit/NAME`: its `expected_attach_type` and the hook's name, which
+/// [`load`] looks up in vmlinux BTF for `attach_btf_id` (the
+/// `btf_trace_NAME` typedef, or the FUNC), as libbpf does.
+pub fn tracing_hook_for_section(section: &str) -> Option<(AttachType, &str)> {
+    let (head, name) = section.split_once('/')?;
+    let at = match head {
+        "tp_btf" => AttachType::TraceRawTp,
+        "fentry" => AttachType::TraceFentry,
+        "fexit" => AttachType::TraceFexit,
+        _ => return None,
+    };
+    (!name.is_empty()).then_some((at, name))
 }
 
 /// How to load an object.
@@ -306,6 +325,7 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
             prefix(file)
         )));
     }
+    let kernel = Kernel::new();
     let ctx = Ctx {
         obj,
         file,
@@ -316,7 +336,7 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         btf: btf.as_ref(),
         ext: ext.as_ref(),
         ksyms: &ksyms,
-        kernel: &Kernel::new(),
+        kernel: &kernel,
     };
     let mut programs = Vec::new();
     for p in chosen {
@@ -345,6 +365,23 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
             _ => None,
         };
         opts.btf = prog_btf.as_ref();
+        if prog_type == ProgType::Tracing {
+            let (at, hook) = tracing_hook_for_section(&p.section).ok_or_else(|| {
+                Error::Input(format!(
+                    "{}{what}: a tracing program's section names its hook: tp_btf/NAME, \
+                     fentry/NAME or fexit/NAME",
+                    prefix(file)
+                ))
+            })?;
+            let btf = kernel.btf().map_err(|e| about(e, &what))?;
+            let id = match at {
+                AttachType::TraceRawTp => btf.tracepoint(hook).map(|t| t.btf_id),
+                _ => btf.function(hook).map(|(id, _)| id),
+            }
+            .map_err(|e| Error::Input(format!("{}{what}: {e}", prefix(file))))?;
+            opts.expected_attach_type = Some(at);
+            opts.attach_btf_id = id;
+        }
         let program = Program::load_with(&linked.code, &opts).map_err(|e| about(e, &what))?;
         programs.push(ObjectProgram {
             name: p.name.clone(),
@@ -1300,7 +1337,19 @@ mod tests {
             Some(ProgType::SchedCls)
         );
         assert_eq!(prog_type_for_section("xdp"), Some(ProgType::Xdp));
-        assert_eq!(prog_type_for_section("kprobe/x"), None);
+        assert_eq!(prog_type_for_section("kprobe/x"), Some(ProgType::Kprobe));
+        assert_eq!(prog_type_for_section("tp_btf/x"), Some(ProgType::Tracing));
+        assert_eq!(prog_type_for_section("perf_event"), None);
+        assert_eq!(
+            tracing_hook_for_section("tp_btf/kfree_skb"),
+            Some((AttachType::TraceRawTp, "kfree_skb"))
+        );
+        assert_eq!(
+            tracing_hook_for_section("fexit/ip_rcv"),
+            Some((AttachType::TraceFexit, "ip_rcv"))
+        );
+        assert_eq!(tracing_hook_for_section("fentry/"), None);
+        assert_eq!(tracing_hook_for_section("tc"), None);
     }
 
     #[test]
