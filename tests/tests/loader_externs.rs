@@ -121,3 +121,52 @@ fn kfuncs_and_ksyms_resolve_against_the_running_kernel() {
         "{e}"
     );
 }
+
+/// CO-RE is not done yet: a program whose `preserve_access_index` read the
+/// verifier refuses carries a note saying its CO-RE relocations were not
+/// applied, so no one takes the kernel's refusal for a bug in the program.
+#[test]
+fn an_unapplied_core_relocation_is_named_in_the_refusal() {
+    let dir = std::env::temp_dir().join(format!("core-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("core.bpf.c");
+    std::fs::write(
+        &src,
+        "#include <linux/bpf.h>\n\
+         #define SEC(n) __attribute__((section(n), used))\n\
+         struct sk_buff { unsigned int len; } __attribute__((preserve_access_index));\n\
+         extern void *bpf_cast_to_kern_ctx(void *) __attribute__((section(\".ksyms\")));\n\
+         SEC(\"tc\") int core(struct __sk_buff *ctx) {\n\
+         \tstruct sk_buff *skb = bpf_cast_to_kern_ctx(ctx);\n\
+         \treturn skb->len;\n}\n\
+         char LICENSE[] SEC(\"license\") = \"GPL\";\n",
+    )
+    .unwrap();
+    let multiarch = Command::new("gcc")
+        .arg("-print-multiarch")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "x86_64-linux-gnu".into());
+    let out = dir.join("core.o");
+    let st = Command::new("clang-19")
+        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
+        .arg(format!("-I/usr/include/{multiarch}"))
+        .arg("-c")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("clang-19 runs");
+    assert!(st.success());
+    let elf = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let e = load_elf(&elf, &LoadSpec::default())
+        .expect_err("offset 0 of sk_buff is no u32 len: the verifier refuses it")
+        .to_string();
+    assert!(
+        e.contains("CO-RE relocations were not applied") && e.contains("EACCES"),
+        "{e}"
+    );
+}

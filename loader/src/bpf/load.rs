@@ -338,6 +338,26 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         ksyms: &ksyms,
         kernel: &kernel,
     };
+    // CO-RE records are not applied yet: say so rather than load silently
+    // with the offsets clang computed from the object's own types.
+    let mut core_unapplied = false;
+    if let (Some(b), Some(e)) = (&btf, &ext) {
+        for sec in e.core_relo.iter().flatten() {
+            let name = b.str_at(sec.sec_name_off).unwrap_or("?");
+            if !sec.records.is_empty()
+                && chosen.iter().any(|p| p.section == name || name == ".text")
+            {
+                warnings.push(format!(
+                    "{}section {name}: {} CO-RE relocation(s) (.BTF.ext core_relo) not \
+                     applied: this loader does not do CO-RE yet, so field offsets are the \
+                     ones clang computed from the object's own types",
+                    prefix(file),
+                    sec.records.len()
+                ));
+                core_unapplied = true;
+            }
+        }
+    }
     let mut programs = Vec::new();
     for p in chosen {
         let what = format!("program {} (section {})", p.name, p.section);
@@ -382,7 +402,21 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
             opts.expected_attach_type = Some(at);
             opts.attach_btf_id = id;
         }
-        let program = Program::load_with(&linked.code, &opts).map_err(|e| about(e, &what))?;
+        // A refusal may be the unapplied CO-RE offsets': say so with it.
+        let program = Program::load_with(&linked.code, &opts)
+            .map_err(|e| match e {
+                Error::Verifier(mut v) if core_unapplied => {
+                    v.message.push_str(
+                        "\n  (this object's CO-RE relocations were not applied: \
+                         this loader does not do CO-RE yet, so its field offsets are clang's \
+                         from the object's own types; build it without \
+                         preserve_access_index/BPF_CORE_READ)",
+                    );
+                    Error::Verifier(v)
+                }
+                e => e,
+            })
+            .map_err(|e| about(e, &what))?;
         programs.push(ObjectProgram {
             name: p.name.clone(),
             section: p.section.clone(),
