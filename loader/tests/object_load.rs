@@ -290,7 +290,8 @@ fn unsupported_objects_are_refused_with_the_reason() {
              extern int bpf_nothing(int) __attribute__((section(\".ksyms\")));\n\
              __attribute__((section(\"tc\"), used)) int f(void *ctx) { return bpf_nothing(1); }\n",
             &[],
-            "which this object does not define (kfuncs and extern functions are not supported",
+            // A kfunc no kernel has, not weak: refused by name, with what to do.
+            "kfunc bpf_nothing is not a FUNC in this kernel's vmlinux BTF",
         ),
         (
             "kfunc_line",

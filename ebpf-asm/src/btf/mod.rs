@@ -22,6 +22,7 @@
 //! Only little-endian BTF is read: BPF objects and `/sys/kernel/btf/vmlinux`
 //! on every host this lab runs on are little-endian.
 
+pub mod core;
 pub mod dump;
 pub mod ext;
 pub mod fixup;

@@ -20,7 +20,8 @@
 //!    `BPF_PSEUDO_FUNC`; the func_info and line_info of every appended
 //!    function follow it; a call or `lddw` against an undefined `__ksym`
 //!    extern is resolved against the running kernel ([`crate::ksym`]:
-//!    kfuncs, typed and typeless ksyms, weak ones);
+//!    kfuncs, typed and typeless ksyms, weak ones), and the CO-RE records
+//!    of `.BTF.ext` against its BTF ([`ebpf_asm::btf::core`]);
 //! 4. programs: every program of [`Object::programs`] (or the one named),
 //!    loaded with `BPF_PROG_LOAD`, `prog_btf_fd`, `func_info`, `line_info`,
 //!    and the line info as the source map of its verifier log.
@@ -338,26 +339,6 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         ksyms: &ksyms,
         kernel: &kernel,
     };
-    // CO-RE records are not applied yet: say so rather than load silently
-    // with the offsets clang computed from the object's own types.
-    let mut core_unapplied = false;
-    if let (Some(b), Some(e)) = (&btf, &ext) {
-        for sec in e.core_relo.iter().flatten() {
-            let name = b.str_at(sec.sec_name_off).unwrap_or("?");
-            if !sec.records.is_empty()
-                && chosen.iter().any(|p| p.section == name || name == ".text")
-            {
-                warnings.push(format!(
-                    "{}section {name}: {} CO-RE relocation(s) (.BTF.ext core_relo) not \
-                     applied: this loader does not do CO-RE yet, so field offsets are the \
-                     ones clang computed from the object's own types",
-                    prefix(file),
-                    sec.records.len()
-                ));
-                core_unapplied = true;
-            }
-        }
-    }
     let mut programs = Vec::new();
     for p in chosen {
         let what = format!("program {} (section {})", p.name, p.section);
@@ -403,20 +384,7 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
             opts.attach_btf_id = id;
         }
         // A refusal may be the unapplied CO-RE offsets': say so with it.
-        let program = Program::load_with(&linked.code, &opts)
-            .map_err(|e| match e {
-                Error::Verifier(mut v) if core_unapplied => {
-                    v.message.push_str(
-                        "\n  (this object's CO-RE relocations were not applied: \
-                         this loader does not do CO-RE yet, so its field offsets are clang's \
-                         from the object's own types; build it without \
-                         preserve_access_index/BPF_CORE_READ)",
-                    );
-                    Error::Verifier(v)
-                }
-                e => e,
-            })
-            .map_err(|e| about(e, &what))?;
+        let program = Program::load_with(&linked.code, &opts).map_err(|e| about(e, &what))?;
         programs.push(ObjectProgram {
             name: p.name.clone(),
             section: p.section.clone(),
@@ -941,6 +909,7 @@ impl Ctx<'_> {
     /// Applies the relocations and fixes the calls of one placed unit.
     fn relocate(&self, code: &mut Vec<u8>, units: &mut Vec<Unit>, u: &Unit) -> Result<()> {
         let sec = &self.obj.sections[u.section];
+        self.core_relocate(code, u)?;
         let relocs: Vec<_> = sec
             .relocations
             .iter()
@@ -1202,6 +1171,36 @@ impl Ctx<'_> {
                 ),
             )),
         }
+    }
+
+    /// Applies the CO-RE records (`.BTF.ext` core_relo) of unit `u`
+    /// against the running kernel's BTF ([`ebpf_asm::btf::core`]).
+    fn core_relocate(&self, code: &mut [u8], u: &Unit) -> Result<()> {
+        let (Some(btf), Some(ext)) = (self.btf, self.ext) else {
+            return Ok(());
+        };
+        let name = &self.obj.sections[u.section].name;
+        let records = ext
+            .core_relo
+            .iter()
+            .flatten()
+            .filter(|s| btf.str_at(s.sec_name_off) == Some(name.as_str()))
+            .flat_map(|s| s.records.iter())
+            .filter(|r| (u.start..u.start + u.size).contains(&u64::from(r.insn_off)));
+        for r in records {
+            let off = u64::from(r.insn_off);
+            let kernel = self
+                .kernel
+                .btf()
+                .map_err(|e| self.err(u.section, off, e.to_string()))?;
+            let res = ebpf_asm::btf::core::resolve(btf, kernel.btf(), r)
+                .map_err(|e| self.err(u.section, off, e.to_string()))?;
+            let b = ((u.placed + (off - u.start) / INSN) * INSN) as usize;
+            let end = (b + 16).min(code.len());
+            ebpf_asm::btf::core::patch(&mut code[b..end], &res)
+                .map_err(|e| self.err(u.section, off, e.to_string()))?;
+        }
+        Ok(())
     }
 
     /// Patches the `lddw` at linked slot `at` for `__ksym` extern `sym`:
