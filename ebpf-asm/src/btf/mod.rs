@@ -12,6 +12,7 @@
 //! writes back exactly the bytes that were parsed, so a reader and writer can
 //! be tested against clang's objects byte for byte.
 //!
+//! - [`core`](self::core): CO-RE relocations resolved against kernel BTF and patched in (libbpf's `relo_core.c`);
 //! - [`dump`]: BTF as `bpftool btf dump` prints it (Display);
 //! - [`ext`]: `.BTF.ext` (func_info, line_info, CO-RE relocations), the ELF
 //!   section libbpf and clang share (`tools/lib/bpf/libbpf_internal.h`);

@@ -338,6 +338,7 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         ext: ext.as_ref(),
         ksyms: &ksyms,
         kernel: &kernel,
+        notes: Default::default(),
     };
     let mut programs = Vec::new();
     for p in chosen {
@@ -394,6 +395,7 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
             program,
         });
     }
+    warnings.extend(ctx.notes.into_inner());
     Ok(LoadedObject {
         programs,
         maps,
@@ -732,6 +734,8 @@ struct Ctx<'a> {
     ksyms: &'a std::collections::HashMap<String, ExternKind>,
     /// The running kernel, read when an extern needs it.
     kernel: &'a Kernel,
+    /// Warnings from linking (poisoned CO-RE instructions).
+    notes: std::cell::RefCell<Vec<String>>,
 }
 
 /// A function copied into the linked program.
@@ -1193,12 +1197,20 @@ impl Ctx<'_> {
                 .kernel
                 .btf()
                 .map_err(|e| self.err(u.section, off, e.to_string()))?;
-            let res = ebpf_asm::btf::core::resolve(btf, kernel.btf(), r)
+            let res = ebpf_asm::btf::core::resolve(btf, kernel, r)
                 .map_err(|e| self.err(u.section, off, e.to_string()))?;
             let b = ((u.placed + (off - u.start) / INSN) * INSN) as usize;
             let end = (b + 16).min(code.len());
-            ebpf_asm::btf::core::patch(&mut code[b..end], &res)
-                .map_err(|e| self.err(u.section, off, e.to_string()))?;
+            // A poisoned instruction (no kernel match) is refused by the
+            // verifier only if reached: say where it is.
+            if let Some(w) = ebpf_asm::btf::core::patch(&mut code[b..end], &res)
+                .map_err(|e| self.err(u.section, off, e.to_string()))?
+            {
+                self.notes.borrow_mut().push(format!(
+                    "{}section {name} at offset {off:#x}: {w}",
+                    prefix(self.file)
+                ));
+            }
         }
         Ok(())
     }
@@ -1461,6 +1473,7 @@ mod tests {
                 ext: None,
                 ksyms: &Default::default(),
                 kernel: &Kernel::new(),
+                notes: Default::default(),
             };
             ctx.link(&obj.program("prog").unwrap())
         };
