@@ -12,8 +12,8 @@ use std::process::Command;
 use loader::load::{load_elf, LoadSpec};
 use loader::TestRun;
 
-fn compile(out: &Path) -> Vec<u8> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/objload/externs.bpf.c");
+/// `clang-19 -O2 -g -target bpf -mcpu=v3 -c src -o out`, and the object's bytes.
+fn compile(src: &Path, out: &Path) -> Vec<u8> {
     let multiarch = Command::new("gcc")
         .arg("-print-multiarch")
         .output()
@@ -25,7 +25,7 @@ fn compile(out: &Path) -> Vec<u8> {
         .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
         .arg(format!("-I/usr/include/{multiarch}"))
         .arg("-c")
-        .arg(&src)
+        .arg(src)
         .arg("-o")
         .arg(out)
         .status()
@@ -37,7 +37,8 @@ fn compile(out: &Path) -> Vec<u8> {
 #[test]
 fn kfuncs_and_ksyms_resolve_against_the_running_kernel() {
     let out = std::env::temp_dir().join(format!("externs-{}.o", std::process::id()));
-    let elf = compile(&out);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/objload/externs.bpf.c");
+    let elf = compile(&src, &out);
     let _ = std::fs::remove_file(&out);
 
     let loaded = load_elf(
@@ -144,25 +145,8 @@ fn a_core_field_read_follows_the_kernels_layout() {
          char LICENSE[] SEC(\"license\") = \"GPL\";\n",
     )
     .unwrap();
-    let multiarch = Command::new("gcc")
-        .arg("-print-multiarch")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "x86_64-linux-gnu".into());
     let out = dir.join("core.o");
-    let st = Command::new("clang-19")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
-        .arg(format!("-I/usr/include/{multiarch}"))
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("clang-19 runs");
-    assert!(st.success());
-    let elf = std::fs::read(&out).unwrap();
+    let elf = compile(&src, &out);
     let _ = std::fs::remove_dir_all(&dir);
     let loaded = load_elf(&elf, &LoadSpec::default()).unwrap_or_else(|e| panic!("{e}"));
     for len in [64usize, 100] {
