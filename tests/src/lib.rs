@@ -9,6 +9,7 @@
 pub mod apt;
 pub mod behaviours;
 pub mod bench;
+pub mod clang;
 pub mod cpio;
 pub mod kernels;
 pub mod matrix;

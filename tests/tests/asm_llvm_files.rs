@@ -163,8 +163,13 @@ fn summary(bytes: &[u8]) -> (BTreeSet<Sec>, BTreeSet<String>) {
             .and_then(|i| f.section_by_index(i).ok())
             .and_then(|s| s.name().ok().map(str::to_string))
             .unwrap_or_else(|| "UND".to_string());
+        // st_other carries the visibility (`.hidden`, `.protected`).
+        let st_other = match y.flags() {
+            object::SymbolFlags::Elf { st_other, .. } => st_other.0,
+            _ => 0,
+        };
         syms.insert(format!(
-            "{name} {:?} global={} weak={} {sec}+{:#x} size {}",
+            "{name} {:?} global={} weak={} st_other={st_other} {sec}+{:#x} size {}",
             y.kind(),
             y.is_global(),
             y.is_weak(),
@@ -329,6 +334,14 @@ fn clang_s_files_assemble_like_llvm_mc() {
         ),
         (root.join("tests/corpus/maps_and_data.bpf.c"), vec![]),
         (root.join("tests/corpus/tracing.bpf.c"), vec![]),
+        (
+            root.join("tests/corpus/objload/hidden.bpf.c"),
+            vec![PathBuf::from("/usr/include/x86_64-linux-gnu")],
+        ),
+        (
+            root.join("tests/corpus/objload/externs.bpf.c"),
+            vec![PathBuf::from("/usr/include/x86_64-linux-gnu")],
+        ),
     ];
     // The seed's program includes a vmlinux.h dumped from the running
     // kernel's BTF, as tests/bench/seed-up.sh makes it.

@@ -7,39 +7,15 @@
 //! kfunc needs 6.3+ (the host and CI run 6.18).
 
 use std::path::Path;
-use std::process::Command;
 
+use lab_tests::clang::object_of;
 use loader::load::{load_elf, LoadSpec};
 use loader::TestRun;
 
-/// `clang-19 -O2 -g -target bpf -mcpu=v3 -c src -o out`, and the object's bytes.
-fn compile(src: &Path, out: &Path) -> Vec<u8> {
-    let multiarch = Command::new("gcc")
-        .arg("-print-multiarch")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "x86_64-linux-gnu".into());
-    let st = Command::new("clang-19")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
-        .arg(format!("-I/usr/include/{multiarch}"))
-        .arg("-c")
-        .arg(src)
-        .arg("-o")
-        .arg(out)
-        .status()
-        .expect("clang-19 runs (CI installs it)");
-    assert!(st.success(), "clang-19 failed on {}", src.display());
-    std::fs::read(out).unwrap()
-}
-
 #[test]
 fn kfuncs_and_ksyms_resolve_against_the_running_kernel() {
-    let out = std::env::temp_dir().join(format!("externs-{}.o", std::process::id()));
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/objload/externs.bpf.c");
-    let elf = compile(&src, &out);
-    let _ = std::fs::remove_file(&out);
+    let elf = object_of(&src);
 
     let loaded = load_elf(
         &elf,
@@ -145,8 +121,7 @@ fn a_core_field_read_follows_the_kernels_layout() {
          char LICENSE[] SEC(\"license\") = \"GPL\";\n",
     )
     .unwrap();
-    let out = dir.join("core.o");
-    let elf = compile(&src, &out);
+    let elf = object_of(&src);
     let _ = std::fs::remove_dir_all(&dir);
     let loaded = load_elf(&elf, &LoadSpec::default()).unwrap_or_else(|e| panic!("{e}"));
     for len in [64usize, 100] {

@@ -50,23 +50,7 @@ impl Drop for Scratch {
 
 /// clang-19 -O2 -g -target bpf -mcpu=v3, as the issue asks.
 fn compile(src: &Path, out: &Path) {
-    let multiarch = Command::new("gcc")
-        .arg("-print-multiarch")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "x86_64-linux-gnu".into());
-    let st = Command::new("clang-19")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
-        .arg(format!("-I/usr/include/{multiarch}"))
-        .arg("-c")
-        .arg(src)
-        .arg("-o")
-        .arg(out)
-        .status()
-        .expect("clang-19 runs");
-    assert!(st.success(), "clang-19 failed on {}", src.display());
+    lab_tests::clang::clang_bpf(src, out, "v3", false).unwrap_or_else(|e| panic!("{e}"));
 }
 
 fn bpftool(args: &[&str]) -> String {

@@ -17,7 +17,7 @@
 
 use super::{
     Btf, Kind, Param, Type, TypeData, VarSecinfo, BTF_FUNC_EXTERN, BTF_FUNC_GLOBAL,
-    BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_GLOBAL_EXTERN,
+    BTF_FUNC_STATIC, BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_GLOBAL_EXTERN,
 };
 use std::fmt;
 
@@ -224,6 +224,31 @@ impl Btf {
         seen
     }
 
+    /// Make the FUNCs named in `names` `BTF_FUNC_STATIC`, as libbpf does
+    /// for `__hidden` (`STV_HIDDEN`) global subprograms: the verifier checks
+    /// a global function alone, from its BTF prototype (a pointer argument
+    /// may be NULL, so `*p` is refused: "invalid mem access
+    /// 'mem_or_null'"), and a static one in the context of each call. A
+    /// hidden function is global only to share one copy across the object,
+    /// so it is verified as static. Returns how many FUNCs changed.
+    pub fn make_funcs_static(&mut self, names: &[&str]) -> usize {
+        let mut changed = 0;
+        for i in 0..self.types.len() {
+            let TypeData::Func { proto, linkage } = self.types[i].data else {
+                continue;
+            };
+            if linkage != BTF_FUNC_GLOBAL || !names.contains(&self.name(&self.types[i])) {
+                continue;
+            }
+            self.types[i].data = TypeData::Func {
+                proto,
+                linkage: BTF_FUNC_STATIC,
+            };
+            changed += 1;
+        }
+        changed
+    }
+
     /// Give DATASEC `name` its size and its VARs their (offset, size), by
     /// VAR name: for `.kconfig`, whose layout the loader decides.
     pub fn set_datasec_layout(
@@ -278,5 +303,53 @@ impl Btf {
                 data: (1 << 24) | 32,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn func(btf: &mut Btf, name: &str, linkage: u16) -> u32 {
+        let proto = btf.add_type(Type {
+            name_off: 0,
+            kind_flag: false,
+            data: TypeData::FuncProto {
+                ret: 0,
+                params: vec![],
+            },
+        });
+        let name_off = btf.add_string(name);
+        btf.add_type(Type {
+            name_off,
+            kind_flag: false,
+            data: TypeData::Func { proto, linkage },
+        })
+    }
+
+    fn linkage(btf: &Btf, id: u32) -> u16 {
+        match btf.type_by_id(id).unwrap().data {
+            TypeData::Func { linkage, .. } => linkage,
+            _ => unreachable!("a FUNC"),
+        }
+    }
+
+    #[test]
+    fn only_the_named_global_funcs_become_static() {
+        let mut btf = Btf::new();
+        let hidden = func(&mut btf, "plus_one", BTF_FUNC_GLOBAL);
+        let prog = func(&mut btf, "prog", BTF_FUNC_GLOBAL);
+        let ext = func(&mut btf, "bpf_kfunc", BTF_FUNC_EXTERN);
+        assert_eq!(
+            btf.make_funcs_static(&["plus_one", "bpf_kfunc", "nothing"]),
+            1
+        );
+        assert_eq!(linkage(&btf, hidden), BTF_FUNC_STATIC);
+        assert_eq!(linkage(&btf, prog), BTF_FUNC_GLOBAL);
+        assert_eq!(
+            linkage(&btf, ext),
+            BTF_FUNC_EXTERN,
+            "externs are not ours to change"
+        );
     }
 }

@@ -51,7 +51,7 @@ pub use map::{MapDecl, MapField, MAP_FIELDS};
 pub use query::{type_size, DataSymbol, FunctionRange};
 pub use reloc::{RelocType, Relocation};
 pub use section::{Section, SectionKind};
-pub use symbol::{Binding, Symbol, SymbolType};
+pub use symbol::{Binding, Symbol, SymbolType, Visibility};
 
 use crate::insn::Insn;
 use crate::program::{default_name, Program};
@@ -141,6 +141,7 @@ impl Object {
             size: code.len() as u64,
             kind: SymbolType::Func,
             binding: Binding::Global,
+            visibility: symbol::Visibility::Default,
         });
         let lic = obj.add_section(Section::new("license", SectionKind::License));
         let mut license = prog.license().as_bytes().to_vec();
@@ -153,6 +154,7 @@ impl Object {
             size: license.len() as u64,
             kind: SymbolType::Object,
             binding: Binding::Global,
+            visibility: symbol::Visibility::Default,
         });
         for r in prog.relocations() {
             let symbol = obj.symbol_or_undefined(&r.symbol);
@@ -221,6 +223,7 @@ impl Object {
             size: 0,
             kind: SymbolType::Section,
             binding: Binding::Local,
+            visibility: symbol::Visibility::Default,
         });
         self.symbols.len() - 1
     }

@@ -5,6 +5,7 @@
 
 use super::{
     Binding, ElfError, Object, RelocType, Relocation, Section, SectionKind, Symbol, SymbolType,
+    Visibility,
 };
 use object::elf::{
     EM_BPF, SHT_NOBITS, SHT_NULL, SHT_REL, SHT_RELA, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STB_LOCAL,
@@ -161,6 +162,7 @@ pub(super) fn from_elf(bytes: &[u8]) -> Result<Object, ElfError> {
             size: sym.st_size(endian),
             kind,
             binding,
+            visibility: Visibility::from_st_other(sym.st_other().0),
         });
     }
 

@@ -24,6 +24,46 @@ pub enum Binding {
     Weak,
 }
 
+/// Who outside the object may see a global symbol (`STV_*` in `st_other`,
+/// elf.h; set by `.hidden`, `.internal`, `.protected`). BPF objects use
+/// `STV_HIDDEN` for `__hidden` functions: global, so BTF calls them global
+/// subprograms, yet not exported, so libbpf's linker keeps them private to
+/// the object (`tools/lib/bpf/linker.c`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Visibility {
+    /// `STV_DEFAULT` (0).
+    #[default]
+    Default,
+    /// `STV_INTERNAL` (1).
+    Internal,
+    /// `STV_HIDDEN` (2).
+    Hidden,
+    /// `STV_PROTECTED` (3).
+    Protected,
+}
+
+impl Visibility {
+    /// The `st_other` value (its low two bits; elf.h `ELF64_ST_VISIBILITY`).
+    pub fn st_other(self) -> u8 {
+        match self {
+            Visibility::Default => 0,
+            Visibility::Internal => 1,
+            Visibility::Hidden => 2,
+            Visibility::Protected => 3,
+        }
+    }
+
+    /// The visibility in `st_other`'s low two bits; other bits are ignored.
+    pub fn from_st_other(st_other: u8) -> Visibility {
+        match st_other & 3 {
+            0 => Visibility::Default,
+            1 => Visibility::Internal,
+            2 => Visibility::Hidden,
+            _ => Visibility::Protected,
+        }
+    }
+}
+
 /// One symbol.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Symbol {
@@ -37,6 +77,7 @@ pub struct Symbol {
     pub size: u64,
     pub kind: SymbolType,
     pub binding: Binding,
+    pub visibility: Visibility,
 }
 
 impl Symbol {
@@ -50,6 +91,7 @@ impl Symbol {
             size: 0,
             kind: SymbolType::NoType,
             binding: Binding::Global,
+            visibility: Visibility::Default,
         }
     }
 

@@ -45,6 +45,7 @@ fn sample() -> Object {
         size: 16,
         kind: SymbolType::Func,
         binding,
+        visibility: Visibility::Default,
     };
     o.symbols.push(func("first", tc, 0, Binding::Global));
     o.symbols.push(func("second", tc, 16, Binding::Global));
@@ -59,6 +60,7 @@ fn sample() -> Object {
         size: 16,
         kind: SymbolType::Object,
         binding: Binding::Global,
+        visibility: Visibility::Default,
     });
     let ro_sym = o.section_symbol(ro);
     let kfunc = o.symbol_or_undefined("bpf_kfunc");
@@ -200,5 +202,29 @@ fn mutated_objects_never_panic() {
             b.truncate(rng.usize(..b.len()));
         }
         let _ = Object::from_elf(&b);
+    }
+}
+
+#[test]
+fn visibility_directives_reach_st_other_and_come_back() {
+    let text = "\t.text\n\t.hidden\tf\n\t.globl\tf\n\t.type\tf,@function\nf:\n\tr0 = 0\n\texit\n\
+                \t.protected g\n\t.globl g\ng:\n\texit\n\t.internal h\n\t.weak h\nh:\n\texit\n";
+    let obj = crate::text::assemble_object(text, &Default::default()).unwrap();
+    let elf = obj.to_elf().unwrap();
+    let back = Object::from_elf(&elf).unwrap();
+    let vis = |n: &str| {
+        let y = back.symbols.iter().find(|y| y.name == n).unwrap();
+        (y.binding, y.visibility)
+    };
+    assert_eq!(vis("f"), (Binding::Global, Visibility::Hidden));
+    assert_eq!(vis("g"), (Binding::Global, Visibility::Protected));
+    assert_eq!(vis("h"), (Binding::Weak, Visibility::Internal));
+    for v in [
+        Visibility::Default,
+        Visibility::Internal,
+        Visibility::Hidden,
+        Visibility::Protected,
+    ] {
+        assert_eq!(Visibility::from_st_other(v.st_other()), v);
     }
 }

@@ -3,7 +3,7 @@
 //! llvm-mc write and libbpf, `bpftool` and `tc` read. Written with the
 //! `object` crate's ELF writer.
 
-use super::{Binding, ElfError, Object, SectionKind, SymbolType};
+use super::{Binding, ElfError, Object, SectionKind, SymbolType, Visibility};
 use object::write::{self, StandardSegment, SymbolSection};
 use object::{
     Architecture, BinaryFormat, Endianness, RelocationFlags, SectionFlags, SymbolFlags, SymbolKind,
@@ -73,6 +73,28 @@ pub(super) fn to_elf(obj: &Object) -> Result<Vec<u8>, ElfError> {
             Binding::Local => SymbolScope::Compilation,
             Binding::Global | Binding::Weak => SymbolScope::Dynamic,
         };
+        // The writer derives st_info and st_other from kind and scope,
+        // with STV_DEFAULT; any other visibility needs both spelt out.
+        let flags = match s.visibility {
+            Visibility::Default => SymbolFlags::None,
+            v => {
+                let bind = match s.binding {
+                    Binding::Local => object::elf::STB_LOCAL,
+                    Binding::Global => object::elf::STB_GLOBAL,
+                    Binding::Weak => object::elf::STB_WEAK,
+                };
+                let ty = match s.kind {
+                    SymbolType::Func => object::elf::STT_FUNC,
+                    SymbolType::Object => object::elf::STT_OBJECT,
+                    SymbolType::Section => object::elf::STT_SECTION,
+                    SymbolType::NoType => object::elf::STT_NOTYPE,
+                };
+                SymbolFlags::Elf {
+                    st_info: object::elf::SymbolInfo((bind.0 << 4) | ty.0),
+                    st_other: object::elf::SymbolOther(v.st_other()),
+                }
+            }
+        };
         syms.push(out.add_symbol(write::Symbol {
             name: s.name.as_bytes().to_vec(),
             value: s.value,
@@ -81,7 +103,7 @@ pub(super) fn to_elf(obj: &Object) -> Result<Vec<u8>, ElfError> {
             scope,
             weak: s.binding == Binding::Weak,
             section,
-            flags: SymbolFlags::None,
+            flags,
         }));
     }
     for (i, s) in obj.sections.iter().enumerate() {

@@ -11,7 +11,7 @@
 use super::lexer::{Tok, P};
 use super::lines::{Cond, Line, PResult};
 use super::sections::{default_section, RefKind, SymExpr};
-use crate::object::{Binding, SectionKind, SymbolType};
+use crate::object::{Binding, SectionKind, SymbolType, Visibility};
 use object::elf::{
     SHF_ALLOC, SHF_EXECINSTR, SHF_MERGE, SHF_STRINGS, SHF_WRITE, SHT_NOBITS, SHT_PROGBITS,
 };
@@ -97,6 +97,21 @@ impl<'a> Line<'a, '_> {
                 loop {
                     let name = self.ident("a symbol name")?;
                     self.asm.build.sym(name).binding = Some(binding);
+                    if !self.is(P::Comma) {
+                        return self.end();
+                    }
+                    self.bump();
+                }
+            }
+            ".hidden" | ".internal" | ".protected" => {
+                let v = match word {
+                    ".hidden" => Visibility::Hidden,
+                    ".internal" => Visibility::Internal,
+                    _ => Visibility::Protected,
+                };
+                loop {
+                    let name = self.ident("a symbol name")?;
+                    self.asm.build.sym(name).visibility = Some(v);
                     if !self.is(P::Comma) {
                         return self.end();
                     }
@@ -247,7 +262,7 @@ impl<'a> Line<'a, '_> {
             }
             _ => Err(self.err(
                 t.start,
-                format!("unknown directive `{word}`; expected one of .text .data .bss .section .globl .weak .local .type .size .p2align .balign .byte .short .long .quad .8byte .ascii .asciz .string .zero .space .uleb128 .sleb128 .file .loc .cfi_* .addrsig .addrsig_sym .map .license .name .equ .set .ifdef .ifndef .else .endif"),
+                format!("unknown directive `{word}`; expected one of .text .data .bss .section .globl .weak .local .hidden .internal .protected .type .size .p2align .balign .byte .short .long .quad .8byte .ascii .asciz .string .zero .space .uleb128 .sleb128 .file .loc .cfi_* .addrsig .addrsig_sym .map .license .name .equ .set .ifdef .ifndef .else .endif"),
             )),
         }
     }

@@ -224,6 +224,7 @@ impl<'a> Assembler<'a> {
                         size,
                         kind: crate::object::SymbolType::Func,
                         binding: crate::object::Binding::Global,
+                        visibility: crate::object::Visibility::Default,
                     });
                 }
             }
@@ -421,6 +422,7 @@ fn add_license(object: &mut Object, lic: &str) {
             size: bytes.len() as u64,
             kind: crate::object::SymbolType::Object,
             binding: crate::object::Binding::Global,
+            visibility: crate::object::Visibility::Default,
         });
     }
 }

@@ -22,7 +22,9 @@ use crate::hash::FastMap;
 use crate::insn::Insn;
 use crate::object::fixup::{Field, Fixup, FixupError, LabelTable};
 use crate::object::reloc::{RelocType, Relocation};
-use crate::object::{Binding, MapDecl, Object, Section, SectionKind, Symbol, SymbolType};
+use crate::object::{
+    Binding, MapDecl, Object, Section, SectionKind, Symbol, SymbolType, Visibility,
+};
 use object::elf::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE};
 
 /// Where a statement was written, for errors reported after the last line.
@@ -57,6 +59,8 @@ pub(crate) struct SymInfo {
     /// (section, byte offset, line) where it was defined.
     pub def: Option<(usize, u64, u32)>,
     pub binding: Option<Binding>,
+    /// `.hidden`, `.internal` or `.protected`.
+    pub visibility: Option<Visibility>,
     pub kind: Option<SymbolType>,
     pub size: Option<u64>,
     /// A relocation or `.globl` needs it in the symbol table even when
@@ -394,6 +398,7 @@ impl Build {
                     size: info.size.unwrap_or(0),
                     kind: info.kind.unwrap_or(SymbolType::NoType),
                     binding: info.binding.unwrap_or(Binding::Local),
+                    visibility: info.visibility.unwrap_or_default(),
                 }),
                 // A section's name used as a symbol (`.long .debug_abbrev`)
                 // is the section symbol, made when a relocation needs it.
@@ -406,6 +411,7 @@ impl Build {
                     if info.binding == Some(Binding::Weak) {
                         u.binding = Binding::Weak;
                     }
+                    u.visibility = info.visibility.unwrap_or_default();
                     obj.symbols.push(u);
                 }
                 None => {}

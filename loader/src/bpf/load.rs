@@ -251,6 +251,25 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         let mut fixed = btf.clone();
         // Externs first: it gives .ksyms the size fixup_datasecs wants.
         fixed.fixup_externs();
+        // __hidden global subprograms are verified as static, as libbpf
+        // verifies them (a program's own function stays as it is).
+        let programs = obj.programs();
+        let hidden: Vec<&str> = obj
+            .symbols
+            .iter()
+            .filter(|y| {
+                y.kind == ebpf_asm::object::SymbolType::Func
+                    && y.binding != ebpf_asm::object::Binding::Local
+                    && matches!(
+                        y.visibility,
+                        ebpf_asm::object::Visibility::Hidden
+                            | ebpf_asm::object::Visibility::Internal
+                    )
+                    && !programs.iter().any(|p| p.name == y.name)
+            })
+            .map(|y| y.name.as_str())
+            .collect();
+        fixed.make_funcs_static(&hidden);
         let fixup = fixed.fixup_datasecs(
             &|name| obj.section(name).and_then(|s| u32::try_from(s.size).ok()),
             &|sec, var| {
@@ -1448,6 +1467,7 @@ mod tests {
             size,
             kind: SymbolType::Func,
             binding,
+            visibility: ebpf_asm::object::Visibility::Default,
         };
         obj.symbols.push(f("sub", text, 0, 16, Binding::Local));
         obj.symbols.push(f("other", text, 16, 16, Binding::Local));
