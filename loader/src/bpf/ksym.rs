@@ -119,6 +119,23 @@ impl Kernel {
             .map_err(|e| Error::Input(e.clone()))
     }
 
+    /// Whether syscalls go through the arch's `pt_regs` wrappers
+    /// (`__x64_sys_bpf` on x86-64, 4.17+), which decides how a kprobe on
+    /// a syscall reads its arguments: libbpf's `LINUX_HAS_SYSCALL_WRAPPER`,
+    /// asked of kallsyms here.
+    pub fn has_syscall_wrapper(&self) -> Result<bool> {
+        let prefix = match std::env::consts::ARCH {
+            "x86_64" => "__x64_",
+            "x86" => "__ia32_",
+            "aarch64" => "__arm64_",
+            "s390x" => "__s390x_",
+            "riscv64" => "__riscv_",
+            "powerpc64" => "",
+            _ => "",
+        };
+        Ok(!prefix.is_empty() && self.kallsyms()?.contains_key(&format!("{prefix}sys_bpf")))
+    }
+
     /// Resolves extern `name` of `kind`; `weak` ones may be missing.
     pub fn resolve(&self, name: &str, kind: ExternKind, weak: bool) -> Result<Resolved> {
         let found = match kind {

@@ -47,11 +47,13 @@ use ebpf_asm::opcode::{
 use crate::asm::{kernel_name, patch_map_ref};
 use crate::btf::{LoadedBtf, ProgBtf};
 use crate::error::{Error, Result};
+use crate::kconfig;
 use crate::ksym::{ksyms_of, ExternKind, Kernel, Resolved};
 use crate::map::{Map, MapBtf, MapFlags, MapSpec, BPF_ANY};
 use crate::prog::{LoadOptions, Program};
 use crate::types::{AttachType, MapType, ProgType};
 use crate::verifier::{SourceLine, SourceMap};
+use ebpf_asm::btf::fixup::KCONFIG_SECTION;
 
 /// `sizeof(struct bpf_insn)` (bpf.h).
 const INSN: u64 = 8;
@@ -126,6 +128,9 @@ pub enum MapOrigin {
         /// True for `.rodata*`: read-only for programs and frozen.
         frozen: bool,
     },
+    /// `.kconfig`: the values of the object's `__kconfig` externs
+    /// ([`crate::kconfig`]), read-only for programs and frozen.
+    Kconfig,
 }
 
 /// A map made for an object.
@@ -247,8 +252,18 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
     };
     let mut loaded_btf = None;
     let ksyms = btf.as_ref().map(ksyms_of).unwrap_or_default();
+    let kcfg = match &btf {
+        Some(b) => kconfig::externs_of(b, obj).map_err(|e| about(e, "section .kconfig"))?,
+        None => Vec::new(),
+    };
     if let Some(btf) = &btf {
         let mut fixed = btf.clone();
+        // .kconfig has no ELF section: its layout is ours to give.
+        fixed.set_datasec_layout(KCONFIG_SECTION, kconfig::value_size(&kcfg), &|n| {
+            kcfg.iter()
+                .find(|e| e.name == n)
+                .map(|e| (e.offset, e.size))
+        });
         // Externs first: it gives .ksyms the size fixup_datasecs wants.
         fixed.fixup_externs();
         // __hidden global subprograms are verified as static, as libbpf
@@ -317,6 +332,12 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         maps.push(m.map_err(|e| about(e, &what))?);
     }
     let data_maps = create_data_maps(obj, &typed, spec, &mut warnings)?;
+    let kconfig_map = if kcfg.is_empty() {
+        None
+    } else {
+        maps.push(create_kconfig_map(&kcfg, &typed, &mut warnings)?);
+        Some(maps.len() - 1)
+    };
     // (section index, index into maps) for data sections.
     let mut data_of = Vec::new();
     for (section, m) in data_maps {
@@ -356,6 +377,8 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         btf: btf.as_ref(),
         ext: ext.as_ref(),
         ksyms: &ksyms,
+        kcfg: &kcfg,
+        kconfig_map,
         kernel: &kernel,
         notes: Default::default(),
     };
@@ -623,6 +646,64 @@ fn create_declared(
     })
 }
 
+/// The `.kconfig` map: one frozen, program-read-only array entry holding
+/// every `__kconfig` extern's value at its offset, as libbpf makes it.
+fn create_kconfig_map(
+    kcfg: &[kconfig::KcfgExtern],
+    typed: &TypedMaps<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<ObjectMap> {
+    let what = "map .kconfig";
+    let kernel = Kernel::new();
+    let config = std::cell::OnceCell::new();
+    let config_fn = || -> Result<&std::collections::HashMap<String, String>> {
+        match config.get_or_init(|| {
+            kconfig::running_config()
+                .map(|(c, _)| c)
+                .map_err(|e| e.to_string())
+        }) {
+            Ok(c) => Ok(c),
+            Err(e) => Err(Error::Input(e.clone())),
+        }
+    };
+    let facts = kconfig::Facts {
+        config: &config_fn,
+        release: &kconfig::osrelease,
+        has_syscall_wrapper: &|| kernel.has_syscall_wrapper(),
+        has_bpf_cookie: &kconfig::probe_bpf_cookie,
+    };
+    let data = kconfig::values(kcfg, &facts)?;
+    let flags = MapFlags::RDONLY_PROG;
+    let value_size = data.len() as u32;
+    let map = typed
+        .create(
+            &MapSpec {
+                map_type: MapType::Array,
+                key_size: 4,
+                value_size,
+                max_entries: 1,
+                flags: flags.bits(),
+                name: &kernel_name(KCONFIG_SECTION),
+            },
+            (0, typed.datasec(KCONFIG_SECTION)),
+            warnings,
+        )
+        .map_err(|e| about(e, what))?;
+    map.update(&0u32.to_ne_bytes(), &data, BPF_ANY)
+        .map_err(|e| about(e, what))?;
+    map.freeze().map_err(|e| about(e, what))?;
+    Ok(ObjectMap {
+        name: KCONFIG_SECTION.to_string(),
+        origin: MapOrigin::Kconfig,
+        map_type: MapType::Array,
+        key_size: 4,
+        value_size,
+        max_entries: 1,
+        flags,
+        map,
+    })
+}
+
 /// One array map per non-empty data section, filled with the section's
 /// bytes after `spec.sets` are written into them; `.rodata*` frozen.
 fn create_data_maps(
@@ -751,6 +832,10 @@ struct Ctx<'a> {
     ext: Option<&'a BtfExt>,
     /// The object's `__ksym` externs, by name.
     ksyms: &'a std::collections::HashMap<String, ExternKind>,
+    /// The object's `__kconfig` externs, laid out, and their map's index
+    /// in `maps`.
+    kcfg: &'a [kconfig::KcfgExtern],
+    kconfig_map: Option<usize>,
     /// The running kernel, read when an extern needs it.
     kernel: &'a Kernel,
     /// Warnings from linking (poisoned CO-RE instructions).
@@ -1110,6 +1195,30 @@ impl Ctx<'_> {
         let given = self.spec.extern_maps.iter().any(|(n, _)| *n == sym.name);
         if let (None, false, Some(&kind)) = (sym.section, given, self.ksyms.get(&sym.name)) {
             return self.ksym_ref(code, at, section, offset, sym, kind);
+        }
+        if let (None, false, Some(e), Some(m)) = (
+            sym.section,
+            given,
+            self.kcfg.iter().find(|e| e.name == sym.name),
+            self.kconfig_map,
+        ) {
+            let off = i64::from(e.offset) + i64::from(addend);
+            if !(0..i64::from(e.offset + e.size)).contains(&off) || off < i64::from(e.offset) {
+                return Err(self.err(
+                    section,
+                    offset,
+                    format!(
+                        "lddw of __kconfig extern {:?} + {addend}, past its {} bytes",
+                        sym.name, e.size
+                    ),
+                ));
+            }
+            return patch_map_ref(
+                code,
+                slot,
+                self.maps[m].map.as_fd().as_raw_fd(),
+                Some(off as i32),
+            );
         }
         let Some(target) = sym.section else {
             let fd = self
@@ -1492,6 +1601,8 @@ mod tests {
                 btf: None,
                 ext: None,
                 ksyms: &Default::default(),
+                kcfg: &[],
+                kconfig_map: None,
                 kernel: &Kernel::new(),
                 notes: Default::default(),
             };

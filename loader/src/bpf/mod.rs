@@ -13,6 +13,8 @@
 //! - [`mod@load`]: one object (clang's or ours) to kernel objects: BTF,
 //!   `.maps` and data-section maps, relocations, bpf-to-bpf calls, programs;
 //! - [`ksym`]: externs (kfuncs, ksyms) resolved against the running kernel;
+//! - [`kconfig`]: `__kconfig` externs, from the kernel's config and release;
+//! - [`gzip`]: an RFC 1952/1951 reader, for `/proc/config.gz`;
 //! - [`mod@file`]: read a `.s` or `.o` file into that object, and load it;
 //! - [`verifier`]: reading the verifier log, mapping it to source lines;
 //! - [`xlated`]: the program as the kernel runs it, listed like bpftool;
@@ -32,6 +34,8 @@ pub mod btf;
 pub mod defines;
 pub mod error;
 pub mod file;
+pub mod gzip;
+pub mod kconfig;
 pub mod ksym;
 pub mod link;
 pub mod load;

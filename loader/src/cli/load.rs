@@ -219,6 +219,7 @@ fn pin_all(
             MapOrigin::Declared => ".maps",
             MapOrigin::Data { frozen: true } => "data, frozen",
             MapOrigin::Data { frozen: false } => "data",
+            MapOrigin::Kconfig => "__kconfig externs, frozen",
         };
         lines.push(format!(
             "  map     {:<16} {:<10} id {:<6} key {} value {} max_entries {} flags {} ({origin}) -> {}",
