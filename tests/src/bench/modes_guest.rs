@@ -220,13 +220,16 @@ pub fn guest_rows(series: &str, release: &str, wall_s: f64, console: &str) -> Ve
         }
     }
     // The host's benchmark 6 also has iperf3's stream; the guest cannot.
-    rows.push(Row::missing(
-        BENCH,
-        format!("TCP host -> netns_2 (iperf3), {guest}"),
-        "Mbit/s",
-        "iperf3 is not in the guest (its initramfs holds only the static lab-init and \
+    rows.push(
+        Row::missing(
+            BENCH,
+            format!("TCP host -> netns_2 (iperf3), {guest}"),
+            "Mbit/s",
+            "iperf3 is not in the guest (its initramfs holds only the static lab-init and \
          behaviour-suite); the own-sender TCP rows stand for it",
-    ));
+        )
+        .alone(),
+    );
     rows
 }
 
