@@ -2,13 +2,14 @@
 //! and prints one `LABTEST` line each (see [`crate::report`]), then
 //! `LABTEST-END`. A behaviour that panics or overruns its time budget is
 //! reported as failed and the suite goes on, so one broken behaviour cannot
-//! hide the others.
+//! hide the others. The [`crate::behaviours::ON_REQUEST`] entries (make
+//! bench's guest measurements) run only when named.
 
 use std::io::Write;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::behaviours::{Behaviour, REGISTRY};
+use crate::behaviours::{Behaviour, ON_REQUEST, REGISTRY};
 use crate::report::{end_line, result_line, Verdict};
 
 /// How long one behaviour may take before it is reported as hung. TCG
@@ -43,8 +44,9 @@ pub fn run_one(b: &'static Behaviour, timeout: Duration) -> Verdict {
     }
 }
 
-/// Runs the behaviours whose id is in `only` (all when empty), printing the
-/// protocol on stdout. Returns the number of failures.
+/// Runs the behaviours whose id is in `only` (every matrix behaviour when
+/// empty; an [`ON_REQUEST`] entry only when named), printing the protocol on
+/// stdout. Returns the number of failures.
 pub fn run(only: &[String]) -> usize {
     run_within(only, BEHAVIOUR_TIMEOUT)
 }
@@ -56,10 +58,12 @@ pub fn run_within(only: &[String], timeout: Duration) -> usize {
     let mut failures = 0;
     let mut count = 0;
     let stdout = std::io::stdout();
-    for b in REGISTRY {
-        if !only.is_empty() && !only.iter().any(|o| o == b.id) {
-            continue;
-        }
+    let named = |b: &Behaviour| only.iter().any(|o| o == b.id);
+    let chosen = REGISTRY
+        .iter()
+        .filter(|b| only.is_empty() || named(b))
+        .chain(ON_REQUEST.iter().filter(|b| named(b)));
+    for b in chosen {
         let v = run_one(b, timeout);
         failures += usize::from(v.is_fail());
         count += 1;

@@ -14,6 +14,7 @@ pub mod mode_delivery;
 pub mod mode_fib;
 pub mod mode_netkit;
 pub mod mode_tcx;
+pub mod modes_bench;
 pub mod path_order;
 pub mod path_trace;
 pub mod redirect;
@@ -281,9 +282,19 @@ pub static REGISTRY: &[Behaviour] = &[
     },
 ];
 
-/// Looks a behaviour up by id.
+/// Entries that run only when named (`behaviour-suite modes-bench`), never
+/// in the matrix: measurements for `make bench`'s own guests, minutes long
+/// under TCG, whose verdict is about the run, not about the kernel.
+pub static ON_REQUEST: &[Behaviour] = &[Behaviour {
+    id: "modes-bench",
+    title: "benchmark 6 in a guest: forwarding, egress, peer, netkit labs measured interleaved; LABBENCH lines for make bench",
+    min_kernel: "5.10",
+    run: modes_bench::run,
+}];
+
+/// Looks a behaviour up by id, in the matrix or [`ON_REQUEST`].
 pub fn find(id: &str) -> Option<&'static Behaviour> {
-    REGISTRY.iter().find(|b| b.id == id)
+    REGISTRY.iter().chain(ON_REQUEST).find(|b| b.id == id)
 }
 
 #[cfg(test)]
@@ -293,7 +304,7 @@ mod tests {
     #[test]
     fn ids_are_unique_and_protocol_safe() {
         let mut seen = std::collections::HashSet::new();
-        for b in REGISTRY {
+        for b in REGISTRY.iter().chain(ON_REQUEST) {
             assert!(seen.insert(b.id), "duplicate id {}", b.id);
             assert!(
                 b.id.chars()
@@ -303,5 +314,12 @@ mod tests {
             );
             assert!(!b.min_kernel.is_empty());
         }
+    }
+
+    #[test]
+    fn on_request_entries_are_found_but_not_in_the_matrix() {
+        let b = find("modes-bench").expect("modes-bench is found by id");
+        assert_eq!(b.id, "modes-bench");
+        assert!(REGISTRY.iter().all(|r| r.id != "modes-bench"));
     }
 }

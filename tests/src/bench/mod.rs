@@ -11,7 +11,9 @@
 //! 5. [`kernels`]: the kernel matrix's wall time and per-kernel boot-to-result;
 //! 6. [`forwarding::run_modes`]: every `up --mode` technique (egress, peer,
 //!    neigh, fib, xdp, devmap, tcx, netkit) against netns_1 forwarding, on
-//!    benchmark 1's metrics (netkit's rows say why where it cannot come up).
+//!    benchmark 1's metrics (netkit's rows say why where it cannot come up);
+//!    [`modes_guest`] adds forwarding, egress, peer and netkit measured in
+//!    Debian 6.12 and 7.2 guests under QEMU TCG (not in a smoke run);
 //!
 //! The rules of the harness ([`stats`], [`table`]): cases are interleaved
 //! (A B A B ...) so drift hits every case alike; each figure is a median with
@@ -27,6 +29,7 @@ pub mod chart;
 pub mod elf;
 pub mod forwarding;
 pub mod kernels;
+pub mod modes_guest;
 pub mod ours;
 pub mod path;
 pub mod progcost;
@@ -106,13 +109,16 @@ pub fn unique_name(tag: &str) -> String {
 pub type Bench = (&'static str, fn(&Config) -> Vec<Row>);
 
 /// Every benchmark, in the order of the table.
-pub const ALL: [Bench; 7] = [
+pub const ALL: [Bench; 8] = [
     ("1. forwarding", forwarding::run),
     ("2. program cost", progcost::run),
     ("3. lab bring-up", bringup::run),
     ("4. assembler", asm::run),
     ("5. kernel matrix", kernels::run),
     ("6. redirect modes", forwarding::run_modes),
+    // Its rows are benchmark 6's; its own entry so that `--only guest`
+    // runs the guests alone. After the host's figures, so QEMU loads none.
+    ("6. redirect modes, guest kernels", modes_guest::run),
     ("7. path tracer", path::run),
 ];
 

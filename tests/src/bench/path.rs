@@ -114,11 +114,20 @@ fn static_bins(cfg: &Config) -> std::path::PathBuf {
 
 /// One long guest's console, kernel release and seconds from QEMU's start
 /// to power-off; or why it gave none.
-type GuestRun = Result<(String, String, f64), String>;
+pub(super) type GuestRun = Result<(String, String, f64), String>;
 
-/// Boots one guest of `series` that runs path-attach-all alone with no
-/// budget; returns its console and how long it ran (or why not).
-fn long_guest(cfg: &Config, series: &str) -> GuestRun {
+/// Boots one guest of `series` outside the matrix, with `args` for the
+/// suite on its command line (after `--`) and `timeout` from start to
+/// power-off; its initramfs and console are kept under
+/// `target/kernels/SERIES/` as `initramfs-TAG.cpio` and `console-TAG.log`.
+/// Returns the console, the kernel release and how long it ran (or why not).
+pub(super) fn boot_guest(
+    cfg: &Config,
+    series: &str,
+    tag: &str,
+    args: &[&str],
+    timeout: Duration,
+) -> GuestRun {
     let cache = cfg.root.join("target/kernels");
     let k = crate::kernels::prepare(series, &cache).map_err(|e| format!("kernel: {e}"))?;
     let bins = static_bins(cfg);
@@ -129,13 +138,30 @@ fn long_guest(cfg: &Config, series: &str) -> GuestRun {
     )
     .map_err(|e| format!("initramfs: {e} (make bench builds the static binaries)"))?;
     // Its own file: the matrix may be packing initramfs.cpio meanwhile.
-    let initrd = cache.join(series).join("initramfs-attach-all.cpio");
+    let initrd = cache.join(series).join(format!("initramfs-{tag}.cpio"));
     std::fs::write(&initrd, image).map_err(|e| format!("{}: {e}", initrd.display()))?;
+    let boot = crate::vm::boot_with_args(&k.vmlinuz, &initrd, timeout, args)
+        .map_err(|e| format!("qemu: {e}"))?;
+    let log = cache.join(series).join(format!("console-{tag}.log"));
+    let _ = std::fs::write(&log, &boot.output);
+    if boot.timed_out {
+        return Err(format!(
+            "guest killed after {} s; console in {}",
+            timeout.as_secs(),
+            log.display()
+        ));
+    }
+    Ok((boot.output, k.release, boot.elapsed.as_secs_f64()))
+}
+
+/// Boots one guest of `series` that runs path-attach-all alone with no
+/// budget; returns its console and how long it ran (or why not).
+fn long_guest(cfg: &Config, series: &str) -> GuestRun {
     let suite_limit = (LONG_GUEST_TIMEOUT.as_secs() - 60).to_string();
-    let boot = crate::vm::boot_with_args(
-        &k.vmlinuz,
-        &initrd,
-        LONG_GUEST_TIMEOUT,
+    boot_guest(
+        cfg,
+        series,
+        "attach-all",
         &[
             "path-attach-all",
             "--attach-budget",
@@ -143,18 +169,8 @@ fn long_guest(cfg: &Config, series: &str) -> GuestRun {
             "--timeout",
             &suite_limit,
         ],
+        LONG_GUEST_TIMEOUT,
     )
-    .map_err(|e| format!("qemu: {e}"))?;
-    let log = cache.join(series).join("console-attach-all.log");
-    let _ = std::fs::write(&log, &boot.output);
-    if boot.timed_out {
-        return Err(format!(
-            "guest killed after {} s; console in {}",
-            LONG_GUEST_TIMEOUT.as_secs(),
-            log.display()
-        ));
-    }
-    Ok((boot.output, k.release, boot.elapsed.as_secs_f64()))
 }
 
 /// The long guests' rows: each guest boots on its own (all at once), outside

@@ -11,7 +11,7 @@
 //! command line (after `--`, which the kernel hands to init, and lab-init
 //! to this binary).
 
-use lab_tests::behaviours::REGISTRY;
+use lab_tests::behaviours::{ON_REQUEST, REGISTRY};
 use loader::lab::privilege;
 
 const USAGE: &str =
@@ -52,6 +52,14 @@ fn main() {
     if args.iter().any(|a| a == "--list") {
         for b in REGISTRY {
             println!("{:<28} {:<8} {}", b.id, b.min_kernel, b.title);
+        }
+        // Named only, never in the matrix: say so, so a listing is no recipe
+        // for running them with the rest.
+        for b in ON_REQUEST {
+            println!(
+                "{:<28} {:<8} (on request only) {}",
+                b.id, b.min_kernel, b.title
+            );
         }
         return;
     }
