@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::process::Command;
 
-/// `/usr/include/<multiarch>`, where Debian keeps `asm/types.h`.
-fn multiarch_include() -> String {
+/// `-I/usr/include/<multiarch>`, where Debian keeps `asm/types.h`.
+pub fn multiarch_include() -> String {
     let triple = Command::new("gcc")
         .arg("-print-multiarch")
         .output()

@@ -57,16 +57,9 @@ fn tool(name: &str) -> Command {
 
 fn clang(defines: &[&str]) -> Scratch {
     let out = Scratch::new(&std::env::temp_dir().display().to_string(), "obj.o");
-    let multiarch = Command::new("gcc")
-        .arg("-print-multiarch")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "x86_64-linux-gnu".into());
     let st = tool("clang")
         .args(["-O2", "-g", "-target", "bpf"])
-        .arg(format!("-I/usr/include/{multiarch}"))
+        .arg(lab_tests::clang::multiarch_include())
         .args(defines)
         .arg("-c")
         .arg(repo().join("bpf-src/redirect.bpf.c"))

@@ -673,28 +673,50 @@ fn create_kconfig_map(
         has_bpf_cookie: &kconfig::probe_bpf_cookie,
     };
     let data = kconfig::values(kcfg, &facts)?;
-    let flags = MapFlags::RDONLY_PROG;
+    single_entry_array(KCONFIG_SECTION, MapOrigin::Kconfig, &data, typed, warnings)
+        .map_err(|e| about(e, what))
+}
+
+/// A one-entry array named after section `name`, typed by its DATASEC,
+/// holding `data`; read-only for programs and frozen unless `origin` is
+/// writable data. libbpf makes its internal maps (`.rodata`, `.data`,
+/// `.bss`, `.kconfig`) this way.
+fn single_entry_array(
+    name: &str,
+    origin: MapOrigin,
+    data: &[u8],
+    typed: &TypedMaps<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<ObjectMap> {
+    let frozen = matches!(
+        origin,
+        MapOrigin::Kconfig | MapOrigin::Data { frozen: true }
+    );
+    let flags = if frozen {
+        MapFlags::RDONLY_PROG
+    } else {
+        MapFlags::empty()
+    };
     let value_size = data.len() as u32;
-    let map = typed
-        .create(
-            &MapSpec {
-                map_type: MapType::Array,
-                key_size: 4,
-                value_size,
-                max_entries: 1,
-                flags: flags.bits(),
-                name: &kernel_name(KCONFIG_SECTION),
-            },
-            (0, typed.datasec(KCONFIG_SECTION)),
-            warnings,
-        )
-        .map_err(|e| about(e, what))?;
-    map.update(&0u32.to_ne_bytes(), &data, BPF_ANY)
-        .map_err(|e| about(e, what))?;
-    map.freeze().map_err(|e| about(e, what))?;
+    let map = typed.create(
+        &MapSpec {
+            map_type: MapType::Array,
+            key_size: 4,
+            value_size,
+            max_entries: 1,
+            flags: flags.bits(),
+            name: &kernel_name(name),
+        },
+        (0, typed.datasec(name)),
+        warnings,
+    )?;
+    map.update(&0u32.to_ne_bytes(), data, BPF_ANY)?;
+    if frozen {
+        map.freeze()?;
+    }
     Ok(ObjectMap {
-        name: KCONFIG_SECTION.to_string(),
-        origin: MapOrigin::Kconfig,
+        name: name.to_string(),
+        origin,
         map_type: MapType::Array,
         key_size: 4,
         value_size,
@@ -773,49 +795,14 @@ fn create_data_maps(
         LittleEndian::write_uint(slot, *value as u64 & width_mask(bits), sym.size as usize);
     }
     let mut out = Vec::new();
-    for (i, mut data) in values {
+    for (i, data) in values {
         let s = &obj.sections[i];
-        let frozen = s.kind == SectionKind::Rodata;
-        let flags = if frozen {
-            MapFlags::RDONLY_PROG
-        } else {
-            MapFlags::empty()
+        let origin = MapOrigin::Data {
+            frozen: s.kind == SectionKind::Rodata,
         };
-        let value_size = data.len() as u32;
-        let what = format!("map for section {}", s.name);
-        let map = typed
-            .create(
-                &MapSpec {
-                    map_type: MapType::Array,
-                    key_size: 4,
-                    value_size,
-                    max_entries: 1,
-                    flags: flags.bits(),
-                    name: &kernel_name(&s.name),
-                },
-                (0, typed.datasec(&s.name)),
-                warnings,
-            )
-            .map_err(|e| about(e, &what))?;
-        data.resize(value_size as usize, 0);
-        map.update(&0u32.to_ne_bytes(), &data, BPF_ANY)
-            .map_err(|e| about(e, &what))?;
-        if frozen {
-            map.freeze().map_err(|e| about(e, &what))?;
-        }
-        out.push((
-            i,
-            ObjectMap {
-                name: s.name.clone(),
-                origin: MapOrigin::Data { frozen },
-                map_type: MapType::Array,
-                key_size: 4,
-                value_size,
-                max_entries: 1,
-                flags,
-                map,
-            },
-        ));
+        let m = single_entry_array(&s.name, origin, &data, typed, warnings)
+            .map_err(|e| about(e, &format!("map for section {}", s.name)))?;
+        out.push((i, m));
     }
     Ok(out)
 }
