@@ -19,8 +19,8 @@ pub mod bpf;
 pub mod lab;
 
 pub use bpf::{
-    asm, btf, defines, error, file, gzip, kconfig, ksym, link, load, map, pin, prog, retval,
-    ringbuf, sys, tracing, types, verifier, xlated,
+    asm, btf, declared, defines, error, file, gzip, kconfig, ksym, link, load, map, pin, prog,
+    retval, ringbuf, sys, tracing, types, verifier, xlated,
 };
 
 pub use asm::AsmLoad;

@@ -47,7 +47,7 @@ pub mod section;
 pub mod symbol;
 mod write;
 
-pub use map::{MapDecl, MapField, MAP_FIELDS};
+pub use map::{MapDecl, MapField, MapSlot, MapValues, LIBBPF_PIN_BY_NAME, MAP_FIELDS};
 pub use query::{type_size, DataSymbol, FunctionRange};
 pub use reloc::{RelocType, Relocation};
 pub use section::{Section, SectionKind};

@@ -4,7 +4,10 @@
 //! `tools/lib/bpf/libbpf.c`), the function that holds an instruction, and
 //! the data symbol a `--set NAME=VALUE` names.
 
-use super::{ElfError, MapDecl, MapField, Object, Section, SectionKind, SymbolType};
+use super::{
+    ElfError, MapDecl, MapField, MapSlot, MapValues, Object, RelocType, Section, SectionKind,
+    SymbolType,
+};
 use crate::btf::ext::BtfExt;
 use crate::btf::{gen, Btf, TypeData};
 use crate::program::Program;
@@ -123,21 +126,110 @@ impl Object {
                 .find(|y| y.name == name && y.section == Some(maps_idx))
                 .map(|y| y.value)
                 .unwrap_or(u64::from(v.offset));
-            let fields = map_fields(btf, ty).map_err(|m| {
+            let def = map_fields(btf, ty, false).map_err(|m| {
                 err(
                     ".maps",
                     Some(offset),
                     format!("map {name}: {m} (the BTF of its definition)"),
                 )
             })?;
-            out.push(MapDecl {
-                name,
-                offset,
-                fields,
+            let slots_at = offset + def.values_offset;
+            out.push((
+                MapDecl {
+                    name,
+                    offset,
+                    fields: def.fields,
+                    values: def.values,
+                    slots: Vec::new(),
+                },
+                slots_at,
+            ));
+        }
+        out.sort_by_key(|(m, _)| m.offset);
+        self.read_map_slots(maps_idx, &mut out)?;
+        Ok(out.into_iter().map(|(m, _)| m).collect())
+    }
+
+    /// The slots `.values = { [i] = &sym }` initializes, from the
+    /// `R_BPF_64_ABS64` relocations of `.maps` (libbpf's
+    /// `bpf_object__collect_map_relos`): a relocation at byte
+    /// `values + 8 * i` of a map's entry names slot i's map or program.
+    /// `decls` holds each declaration with the offset of its `values`.
+    fn read_map_slots(
+        &self,
+        maps_idx: usize,
+        decls: &mut [(MapDecl, u64)],
+    ) -> Result<(), ElfError> {
+        let relocations = &self.sections[maps_idx].relocations;
+        for r in relocations {
+            let at = |m: String| err(".maps", Some(r.offset), m);
+            let sym = self
+                .symbols
+                .get(r.symbol)
+                .ok_or_else(|| at(format!("relocation names symbol {}", r.symbol)))?;
+            // The declaration that holds the relocated pointer: the last one
+            // starting at or before it.
+            let Some((d, slots_at)) = decls.iter_mut().rev().find(|(d, _)| d.offset <= r.offset)
+            else {
+                return Err(at(format!(
+                    "a relocation against {} before any map",
+                    sym.name
+                )));
+            };
+            if r.kind != RelocType::Abs64 {
+                return Err(at(format!(
+                    "map {}: a {} relocation against {}; only R_BPF_64_ABS64 pointers in \
+                     .values = {{ ... }} are read",
+                    d.name,
+                    r.kind.name(),
+                    sym.name
+                )));
+            }
+            let Some(values) = &d.values else {
+                return Err(at(format!(
+                    "map {}: a pointer to {} in a definition without __array(values, ...)",
+                    d.name, sym.name
+                )));
+            };
+            let rel = r.offset.checked_sub(*slots_at).filter(|o| o % 8 == 0);
+            let Some(index) = rel.map(|o| o / 8).and_then(|i| u32::try_from(i).ok()) else {
+                return Err(at(format!(
+                    "map {}: a pointer to {} outside the slots of values",
+                    d.name, sym.name
+                )));
+            };
+            let in_maps = sym.section == Some(maps_idx);
+            match values {
+                MapValues::Maps(_) if !in_maps => {
+                    return Err(at(format!(
+                        "map {}: slot {index} points to {}, which is not a map of .maps",
+                        d.name, sym.name
+                    )))
+                }
+                MapValues::Programs if sym.kind != SymbolType::Func => {
+                    return Err(at(format!(
+                        "map {}: slot {index} points to {}, which is not a program",
+                        d.name, sym.name
+                    )))
+                }
+                _ => {}
+            }
+            if d.max_entries().is_some_and(|n| index >= n) {
+                return Err(at(format!(
+                    "map {}: slot {index} is beyond max_entries {}",
+                    d.name,
+                    d.max_entries().unwrap_or(0)
+                )));
+            }
+            d.slots.push(MapSlot {
+                index,
+                symbol: sym.name.clone(),
             });
         }
-        out.sort_by_key(|m| m.offset);
-        Ok(out)
+        for (d, _) in decls.iter_mut() {
+            d.slots.sort_by_key(|s| s.index);
+        }
+        Ok(())
     }
 
     /// The functions of program section `section`, in offset order, each
@@ -287,8 +379,18 @@ fn btf_var_size(btf: &Btf, section: &str, var: &str) -> Option<u64> {
     })
 }
 
-/// The fields of a BTF-defined map whose VAR has type `ty`.
-fn map_fields(btf: &Btf, ty: u32) -> Result<Vec<MapField>, String> {
+/// A BTF-defined map's definition, read from its STRUCT.
+struct MapDef {
+    fields: Vec<MapField>,
+    values: Option<MapValues>,
+    /// Byte offset of the `values` member in the definition.
+    values_offset: u64,
+}
+
+/// The fields of a BTF-defined map whose VAR has type `ty`, read as
+/// libbpf's `parse_btf_map_def` reads them. `inner` is true for the inner
+/// definition of a map of maps, which may not nest again or be pinned.
+fn map_fields(btf: &Btf, ty: u32, inner: bool) -> Result<MapDef, String> {
     let id = btf.skip_modifiers(ty);
     let t = btf
         .type_by_id(id)
@@ -296,12 +398,25 @@ fn map_fields(btf: &Btf, ty: u32) -> Result<Vec<MapField>, String> {
     let TypeData::Struct { members, .. } = &t.data else {
         return Err(format!("its type is a {}, not a STRUCT", t.kind()));
     };
-    let mut fields = Vec::new();
-    for m in members {
+    let mut def = MapDef {
+        fields: Vec::new(),
+        values: None,
+        values_offset: 0,
+    };
+    for (i, m) in members.iter().enumerate() {
         let mname = btf.str_at(m.name_off).unwrap_or("").to_string();
         let mt = btf
             .type_by_id(btf.skip_modifiers(m.ty))
             .ok_or_else(|| format!("member {mname} has type {}, which does not exist", m.ty))?;
+        if mname == "values" {
+            def.values = Some(values_member(btf, &mname, &mt.data, inner)?);
+            if i + 1 != members.len() {
+                return Err("member values (__array) must be the last member".into());
+            }
+            def.values_offset =
+                u64::from(crate::btf::MemberOffset::decode(t.kind_flag, m.offset).bit_offset) / 8;
+            continue;
+        }
         let TypeData::Ptr { ty: pointee } = mt.data else {
             return Err(format!(
                 "member {mname} is a {}, not a pointer (__uint, __type)",
@@ -320,8 +435,7 @@ fn map_fields(btf: &Btf, ty: u32) -> Result<Vec<MapField>, String> {
                     Some(TypeData::Array { nelems, .. }) => u64::from(*nelems),
                     _ => {
                         return Err(format!(
-                            "member {mname} is not __uint-shaped (a pointer to an array); \
-                             __array and other forms are not read by this loader"
+                            "member {mname} is not __uint-shaped (a pointer to an array)"
                         ))
                     }
                 }
@@ -329,14 +443,75 @@ fn map_fields(btf: &Btf, ty: u32) -> Result<Vec<MapField>, String> {
         };
         let value = u32::try_from(value)
             .map_err(|_| format!("member {mname}'s value {value} is larger than 32 bits"))?;
+        if inner && mname == "pinning" {
+            return Err("an inner map definition cannot be pinned".into());
+        }
         let name = match mname.as_str() {
             "key" => "key_size".to_string(),
             "value" => "value_size".to_string(),
             _ => mname,
         };
-        fields.push(MapField { name, value });
+        def.fields.push(MapField { name, value });
     }
-    Ok(fields)
+    if def.values.is_some() {
+        if let Some(v) = def.fields.iter().find(|f| f.name == "value_size") {
+            if v.value != 4 {
+                return Err(format!(
+                    "value_size {} conflicts with __array(values, ...), whose slots are 4 \
+                     bytes (an fd)",
+                    v.value
+                ));
+            }
+        }
+    }
+    Ok(def)
+}
+
+/// `__array(values, T)`: `typeof(T) *values[]`, an ARRAY of 0 PTRs to a
+/// STRUCT (an inner map definition) or to a FUNC_PROTO (programs).
+fn values_member(
+    btf: &Btf,
+    mname: &str,
+    data: &TypeData,
+    inner: bool,
+) -> Result<MapValues, String> {
+    if inner {
+        return Err(
+            "an inner map definition cannot have __array(values, ...) itself \
+                    (maps of maps nest one level)"
+                .into(),
+        );
+    }
+    let shape =
+        || format!("member {mname} is not __array-shaped (a zero-length array of pointers)");
+    let TypeData::Array {
+        ty: elem, nelems, ..
+    } = data
+    else {
+        return Err(shape());
+    };
+    if *nelems != 0 {
+        return Err(shape());
+    }
+    let Some(TypeData::Ptr { ty: pointee }) =
+        btf.type_by_id(btf.skip_modifiers(*elem)).map(|t| &t.data)
+    else {
+        return Err(shape());
+    };
+    let target = btf.skip_modifiers(*pointee);
+    match btf.type_by_id(target).map(|t| &t.data) {
+        Some(TypeData::Struct { .. }) => {
+            let d = map_fields(btf, target, true).map_err(|m| format!("its inner map: {m}"))?;
+            Ok(MapValues::Maps(Box::new(MapDecl {
+                fields: d.fields,
+                ..Default::default()
+            })))
+        }
+        Some(TypeData::FuncProto { .. }) => Ok(MapValues::Programs),
+        _ => Err(format!(
+            "member {mname} points to neither a map definition (STRUCT) nor a function type"
+        )),
+    }
 }
 
 /// The byte size of BTF type `id` (`btf__resolve_size`), following

@@ -33,6 +33,7 @@ fn sample() -> Object {
                 value: 4096,
             },
         ],
+        ..Default::default()
     };
     o.sections[maps].reserve(decl.entry_size());
     o.sections[bss].reserve(16);

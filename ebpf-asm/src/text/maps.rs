@@ -173,6 +173,7 @@ impl Line<'_, '_> {
             name: name.to_string(),
             offset,
             fields,
+            ..Default::default()
         };
         let size = decl.entry_size();
         let _ = b.define(name, self.lineno);

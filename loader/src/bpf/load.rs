@@ -32,6 +32,7 @@
 //! errno and hint and say which map or program they were about.
 
 use std::collections::HashSet;
+use std::path::Path;
 
 use byteorder::{ByteOrder, LittleEndian};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -46,6 +47,7 @@ use ebpf_asm::opcode::{
 
 use crate::asm::{kernel_name, patch_map_ref};
 use crate::btf::{LoadedBtf, ProgBtf};
+use crate::declared::{self, MapPin};
 use crate::error::{Error, Result};
 use crate::kconfig;
 use crate::ksym::{ksyms_of, ExternKind, Kernel, Resolved};
@@ -114,6 +116,10 @@ pub struct LoadSpec<'a> {
     /// take a pointer into its value even at offset 0 (a `.s` file's
     /// `r1 = map + 0 ll`); others with addend 0 take the map itself.
     pub extern_value_refs: &'a [(usize, u64)],
+    /// Where maps declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)` are
+    /// pinned, each as `PIN_ROOT/NAME` (libbpf's `pin_root_path`; default
+    /// [`crate::pin::BPFFS_ROOT`]).
+    pub pin_root: Option<&'a Path>,
     /// Keep the level-2 verifier log and stats.
     pub verbose: bool,
 }
@@ -144,6 +150,8 @@ pub struct ObjectMap {
     pub value_size: u32,
     pub max_entries: u32,
     pub flags: MapFlags,
+    /// Its pin by name (`__uint(pinning, LIBBPF_PIN_BY_NAME)`), if any.
+    pub pin: Option<MapPin>,
     pub map: Map,
 }
 
@@ -214,7 +222,7 @@ fn elf_at(file: &str, section: &str, offset: u64, message: impl Into<String>) ->
 }
 
 /// Says which map or program a kernel error was about, keeping its errno.
-fn about(e: Error, what: &str) -> Error {
+pub(crate) fn about(e: Error, what: &str) -> Error {
     match e {
         Error::Sys(mut s) => {
             s.hint = Some(match s.hint {
@@ -320,17 +328,21 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         btf: btf.as_ref(),
         loaded: loaded_btf.as_ref(),
     };
+    let pin_root = spec.pin_root.unwrap_or(Path::new(crate::pin::BPFFS_ROOT));
     for d in &decls {
         let what = format!("map {}", d.name);
-        let m = match spec.extern_maps.iter().find(|(n, _)| *n == d.name) {
-            // A map made elsewhere (the lab's, pinned) stands in for the
-            // declaration, as libbpf's bpf_map__reuse_fd does, if it is
-            // the map the object declares.
-            Some((_, fd)) => reuse_declared(d, *fd),
-            None => create_declared(d, &typed, &mut warnings),
-        };
+        // A map made elsewhere (the lab's, pinned) stands in for the
+        // declaration, if it is the map the object declares.
+        let given = spec
+            .extern_maps
+            .iter()
+            .find(|(n, _)| *n == d.name)
+            .map(|(_, fd)| *fd);
+        let m = declared::make(d, given, pin_root, &typed, &mut warnings);
         maps.push(m.map_err(|e| about(e, &what))?);
     }
+    // maps[i] is decls[i]'s until the data maps follow.
+    declared::fill_map_slots(&decls, &maps)?;
     let data_maps = create_data_maps(obj, &typed, spec, &mut warnings)?;
     let kconfig_map = if kcfg.is_empty() {
         None
@@ -438,6 +450,9 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         });
     }
     warnings.extend(ctx.notes.into_inner());
+    declared::fill_prog_slots(&decls, &maps, &programs, &mut warnings)?;
+    // Last, so that a refused load leaves no pin behind.
+    declared::pin_new(&maps)?;
     Ok(LoadedObject {
         programs,
         maps,
@@ -455,14 +470,14 @@ pub fn load_elf(bytes: &[u8], spec: &LoadSpec<'_>) -> Result<LoadedObject> {
 /// The object's BTF, parsed and loaded, for typing maps' keys and values
 /// as libbpf does: `__type(key, T)` / `__type(value, T)` of a `.maps`
 /// definition, and the DATASEC of a data section as its map's value.
-struct TypedMaps<'a> {
+pub(crate) struct TypedMaps<'a> {
     btf: Option<&'a Btf>,
     loaded: Option<&'a LoadedBtf>,
 }
 
 impl TypedMaps<'_> {
     /// (key, value) type ids of map `name`'s `__type` members.
-    fn declared(&self, name: &str) -> (u32, u32) {
+    pub(crate) fn declared(&self, name: &str) -> (u32, u32) {
         let Some(btf) = self.btf else {
             return (0, 0);
         };
@@ -504,7 +519,7 @@ impl TypedMaps<'_> {
 
     /// Creates the map with its types when there are any, and without them
     /// if the kernel refuses them (as libbpf retries), saying so.
-    fn create(
+    pub(crate) fn create(
         &self,
         spec: &MapSpec<'_>,
         (key, value): (u32, u32),
@@ -549,101 +564,6 @@ impl TypedMaps<'_> {
             }
         }
     }
-}
-
-/// The map `fd` in place of declaration `d`, when its type and sizes are
-/// the declared ones.
-fn reuse_declared(d: &MapDecl, fd: BorrowedFd<'_>) -> Result<ObjectMap> {
-    let owned = fd
-        .try_clone_to_owned()
-        .map_err(|e| Error::io("duplicating a given map fd", e))?;
-    let map = Map::from_fd(owned)?;
-    let info = map.info()?;
-    let declared = (
-        d.map_type().unwrap_or(0),
-        d.key_size().unwrap_or(0),
-        d.value_size().unwrap_or(0),
-        d.max_entries().unwrap_or(0),
-    );
-    let given = (
-        info.map_type,
-        info.key_size,
-        info.value_size,
-        info.max_entries,
-    );
-    if declared != given {
-        return Err(Error::Input(format!(
-            "the object declares type {} key {} value {} max_entries {}, but the map given \
-             for it (id {}) is type {} key {} value {} max_entries {}",
-            declared.0,
-            declared.1,
-            declared.2,
-            declared.3,
-            info.id,
-            given.0,
-            given.1,
-            given.2,
-            given.3
-        )));
-    }
-    let map_type = MapType::from_raw(info.map_type).ok_or_else(|| {
-        Error::Input(format!(
-            "map type {} is not one this loader knows",
-            info.map_type
-        ))
-    })?;
-    Ok(ObjectMap {
-        name: d.name.clone(),
-        origin: MapOrigin::Declared,
-        map_type,
-        key_size: info.key_size,
-        value_size: info.value_size,
-        max_entries: info.max_entries,
-        flags: MapFlags::from_bits_retain(info.flags),
-        map,
-    })
-}
-
-/// Creates one map of `.maps`.
-fn create_declared(
-    d: &MapDecl,
-    typed: &TypedMaps<'_>,
-    warnings: &mut Vec<String>,
-) -> Result<ObjectMap> {
-    const KNOWN: [&str; 5] = ["type", "key_size", "value_size", "max_entries", "map_flags"];
-    if let Some(f) = d.fields.iter().find(|f| !KNOWN.contains(&f.name.as_str())) {
-        return Err(Error::Input(format!(
-            "field {:?} is not supported by this loader (it reads {KNOWN:?})",
-            f.name
-        )));
-    }
-    let raw = d
-        .map_type()
-        .ok_or_else(|| Error::Input("no __uint(type, ...) in its definition".into()))?;
-    let map_type = MapType::from_raw(raw).ok_or_else(|| {
-        Error::Input(format!(
-            "map type {raw} is not one this loader knows (see enum bpf_map_type in bpf.h)"
-        ))
-    })?;
-    let spec = MapSpec {
-        map_type,
-        key_size: d.key_size().unwrap_or(0),
-        value_size: d.value_size().unwrap_or(0),
-        max_entries: d.max_entries().unwrap_or(0),
-        flags: d.map_flags().unwrap_or(0),
-        name: &kernel_name(&d.name),
-    };
-    let map = typed.create(&spec, typed.declared(&d.name), warnings)?;
-    Ok(ObjectMap {
-        name: d.name.clone(),
-        origin: MapOrigin::Declared,
-        map_type,
-        key_size: spec.key_size,
-        value_size: spec.value_size,
-        max_entries: spec.max_entries,
-        flags: MapFlags::from_bits_retain(spec.flags),
-        map,
-    })
 }
 
 /// The `.kconfig` map: one frozen, program-read-only array entry holding
@@ -722,6 +642,7 @@ fn single_entry_array(
         value_size,
         max_entries: 1,
         flags,
+        pin: None,
         map,
     })
 }

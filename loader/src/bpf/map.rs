@@ -167,8 +167,25 @@ impl Map {
         Map::create_with_btf(spec, None)
     }
 
+    /// `BPF_MAP_CREATE` of a map of maps (`ARRAY_OF_MAPS`, `HASH_OF_MAPS`):
+    /// `inner` is the template (`inner_map_fd`) every map stored in it must
+    /// match in type, key and value size and flags (`bpf_map_meta_equal`
+    /// in `kernel/bpf/map_in_map.c`). The template may be closed afterwards:
+    /// the kernel keeps a copy of its shape, not the map.
+    pub fn create_of_maps(spec: &MapSpec<'_>, inner: BorrowedFd<'_>) -> Result<Map> {
+        Map::create_attr(spec, None, Some(inner))
+    }
+
     /// `BPF_MAP_CREATE` with the key and value described by BTF.
     pub fn create_with_btf(spec: &MapSpec<'_>, btf: Option<&MapBtf<'_>>) -> Result<Map> {
+        Map::create_attr(spec, btf, None)
+    }
+
+    fn create_attr(
+        spec: &MapSpec<'_>,
+        btf: Option<&MapBtf<'_>>,
+        inner: Option<BorrowedFd<'_>>,
+    ) -> Result<Map> {
         crate::prog::prepare_memlock();
         let mut attr = MapCreateAttr {
             map_type: spec.map_type.raw(),
@@ -183,6 +200,9 @@ impl Map {
             attr.btf_fd = b.btf.as_raw_fd() as u32;
             attr.btf_key_type_id = b.key_type_id;
             attr.btf_value_type_id = b.value_type_id;
+        }
+        if let Some(fd) = inner {
+            attr.inner_map_fd = fd.as_raw_fd() as u32;
         }
         let fd = sys::bpf_fd(cmd::BPF_MAP_CREATE, &mut attr).map_err(|e| {
             let hint = too_old_hint(spec.map_type.kernel_name(), spec.map_type.since())

@@ -12,6 +12,8 @@
 //! - [`btf`]: `BPF_BTF_LOAD`, and the func/line info `BPF_PROG_LOAD` takes;
 //! - [`mod@load`]: one object (clang's or ours) to kernel objects: BTF,
 //!   `.maps` and data-section maps, relocations, bpf-to-bpf calls, programs;
+//! - [`declared`]: the maps of `.maps`: reused, pinned by name, maps of
+//!   maps with their inner template, and the slots `.values` fills;
 //! - [`ksym`]: externs (kfuncs, ksyms) resolved against the running kernel;
 //! - [`kconfig`]: `__kconfig` externs, from the kernel's config and release;
 //! - [`gzip`]: an RFC 1952/1951 reader, for `/proc/config.gz`;
@@ -31,6 +33,7 @@
 
 pub mod asm;
 pub mod btf;
+pub mod declared;
 pub mod defines;
 pub mod error;
 pub mod file;
