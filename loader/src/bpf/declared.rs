@@ -69,7 +69,7 @@ pub(crate) fn make(
         )));
     }
     if let Some(fd) = given {
-        return reuse(d, fd);
+        return reuse(d, fd, "the map given for it");
     }
     let path = match d.pinning() {
         None | Some(0) => None,
@@ -88,7 +88,7 @@ pub(crate) fn make(
     }
     match pin::get(&path) {
         Ok(fd) => {
-            let mut m = reuse(d, fd.as_fd()).map_err(|e| {
+            let mut m = reuse(d, fd.as_fd(), "the pinned map").map_err(|e| {
                 Error::Input(format!(
                     "cannot reuse the map pinned at {}: {e}; remove the pin (rm {}) or \
                      declare the map as it is",
@@ -123,8 +123,8 @@ pub(crate) fn make(
 }
 
 /// The map `fd` in place of declaration `d`, when its type and sizes are
-/// the declared ones.
-fn reuse(d: &MapDecl, fd: BorrowedFd<'_>) -> Result<ObjectMap> {
+/// the declared ones (`whose` names it in the refusal).
+fn reuse(d: &MapDecl, fd: BorrowedFd<'_>, whose: &str) -> Result<ObjectMap> {
     let owned = fd
         .try_clone_to_owned()
         .map_err(|e| Error::io("duplicating a given map fd", e))?;
@@ -143,18 +143,15 @@ fn reuse(d: &MapDecl, fd: BorrowedFd<'_>) -> Result<ObjectMap> {
         info.max_entries,
     );
     if declared != given {
+        let shape = |(t, k, v, n): (u32, u32, u32, u32)| {
+            let name = MapType::from_raw(t).map_or_else(|| t.to_string(), |m| m.to_string());
+            format!("type {name} key {k} value {v} max_entries {n}")
+        };
         return Err(Error::Input(format!(
-            "the object declares type {} key {} value {} max_entries {}, but the map given \
-             for it (id {}) is type {} key {} value {} max_entries {}",
-            declared.0,
-            declared.1,
-            declared.2,
-            declared.3,
+            "the object declares {}, but {whose} (id {}) is {}",
+            shape(declared),
             info.id,
-            given.0,
-            given.1,
-            given.2,
-            given.3
+            shape(given)
         )));
     }
     let map_type = MapType::from_raw(info.map_type).ok_or_else(|| {

@@ -32,6 +32,9 @@ pub struct FileOptions<'a> {
     /// The program type (default: from the section name, `.section` in a
     /// `.s` file, as [`crate::load::prog_type_for_section`] reads it).
     pub prog_type: Option<ProgType>,
+    /// Where maps declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)` are
+    /// pinned (default `/sys/fs/bpf`, as libbpf).
+    pub pin_root: Option<&'a Path>,
     /// Keep the level-2 verifier log and stats.
     pub verbose: bool,
 }
@@ -224,6 +227,7 @@ pub fn load_object_file(path: &Path, opts: &FileOptions<'_>) -> Result<(LoadedOb
             prog_type: opts.prog_type,
             sets: opts.sets,
             verbose: opts.verbose,
+            pin_root: opts.pin_root,
             ..Default::default()
         },
     );

@@ -37,6 +37,11 @@ pub struct LoadArgs {
     /// e.g. /sys/fs/bpf/myobj.
     #[arg(long, value_name = "DIR")]
     pub pin: PathBuf,
+    /// Where maps declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)` are
+    /// shared, as DIR/NAME: reused when such a pin exists and matches,
+    /// else made and pinned there (libbpf's pin_root_path).
+    #[arg(long, value_name = "DIR", default_value = loader::pin::BPFFS_ROOT)]
+    pub pin_root: PathBuf,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -124,6 +129,7 @@ pub fn load(a: LoadArgs) -> CliResult {
             program: a.program.as_deref(),
             prog_type,
             verbose: a.verbose,
+            pin_root: Some(&a.pin_root),
             ..Default::default()
         },
     )?;
@@ -215,12 +221,17 @@ fn pin_all(
         m.map.pin(&path)?;
         pinned.0.push(path.clone());
         let info = m.map.info()?;
-        let origin = match m.origin {
+        let mut origin = match m.origin {
             MapOrigin::Declared => ".maps",
             MapOrigin::Data { frozen: true } => "data, frozen",
             MapOrigin::Data { frozen: false } => "data",
             MapOrigin::Kconfig => "__kconfig externs, frozen",
-        };
+        }
+        .to_string();
+        if let Some(p) = &m.pin {
+            let how = if p.reused { "reused from" } else { "pinned at" };
+            origin += &format!(", by name: {how} {}", p.path.display());
+        }
         lines.push(format!(
             "  map     {:<16} {:<10} id {:<6} key {} value {} max_entries {} flags {} ({origin}) -> {}",
             m.name,
@@ -241,7 +252,7 @@ fn pin_all(
             m.value_size,
             m.max_entries,
             json_str(&m.flags.names()),
-            json_str(origin),
+            json_str(&origin),
             json_str(&path.display().to_string())
         ));
     }

@@ -87,6 +87,8 @@ pub fn run(a: RunArgs) -> CliResult {
             section: a.section.as_deref(),
             prog_type,
             verbose: a.verbose,
+            // Maps pinned by name are shared where libbpf shares them.
+            pin_root: None,
         },
     )?;
     for w in &loaded.warnings {
