@@ -9,6 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[allow(dead_code)]
+mod lab_common;
+
 use lab_tests::clang::object_of;
 use loader::load::{load_elf, LoadSpec, LoadedObject};
 use loader::{Map, MapSpec, MapType, TestRun};
@@ -225,4 +228,46 @@ fn a_pinning_other_than_none_or_by_name_is_refused_like_libbpf_refuses_it() {
         "{e}"
     );
     assert!(bpftool_loadall(&elf, &progs).is_err(), "libbpf took pinning 2");
+}
+
+#[test]
+fn redirect_lab_load_takes_a_pin_root_and_says_where_each_map_is_shared() {
+    let pid = std::process::id();
+    let root = PathBuf::from(format!("/sys/fs/bpf/lab-pinroot-{pid}"));
+    let dirs = [1, 2].map(|i| PathBuf::from(format!("/sys/fs/bpf/lab-pincli-{pid}-{i}")));
+    let mut clean = vec![root.clone()];
+    clean.extend(dirs.iter().cloned());
+    let _clean = Cleanup(clean);
+    let obj = std::env::temp_dir().join(format!("pinned-cli-{pid}.o"));
+    std::fs::write(&obj, object("shared_count", &|t| t)).unwrap();
+    let mut seen = Vec::new();
+    for dir in &dirs {
+        let o = Command::new(lab_common::redirect_lab_binary())
+            .arg("load")
+            .arg(&obj)
+            .arg("--pin")
+            .arg(dir)
+            .arg("--pin-root")
+            .arg(&root)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        seen.push((
+            v["maps"][0]["origin"].as_str().unwrap_or("").to_string(),
+            v["maps"][0]["id"].as_u64(),
+        ));
+    }
+    let _ = std::fs::remove_file(&obj);
+    let pin = root.join("shared_count");
+    assert_eq!(
+        seen[0].0,
+        format!(".maps, by name: pinned at {}", pin.display())
+    );
+    assert_eq!(
+        seen[1].0,
+        format!(".maps, by name: reused from {}", pin.display())
+    );
+    assert_eq!(seen[0].1, seen[1].1, "one map for both loads");
 }
