@@ -243,4 +243,30 @@ fn split_btf_over_a_base_reads_like_the_whole() {
         vm.member("sk_buff.pkt_type").unwrap(),
         whole.member("sk_buff.pkt_type").unwrap()
     );
+    // Searched alone, the module gives every FUNC of its part the id the
+    // whole gives it, and knows none of the base's.
+    use ebpf_asm::btf::vmlinux::ModuleBtf;
+    let module = ModuleBtf::parse(&split_bytes, &Vmlinux::new(base.clone())).expect("module");
+    let mut funcs = 0;
+    for (i, t) in full.types.iter().enumerate().skip(cut) {
+        if t.kind() == ebpf_asm::btf::Kind::Func {
+            let name = full.name(t);
+            assert_eq!(
+                module.type_id(ebpf_asm::btf::Kind::Func, name),
+                whole
+                    .type_id(ebpf_asm::btf::Kind::Func, name)
+                    .filter(|&id| id as usize > cut),
+                "{name} (id {})",
+                i + 1
+            );
+            funcs += 1;
+        }
+    }
+    assert!(funcs > 100, "the split part has FUNCs: {funcs}");
+    let base_func = full.types[..cut]
+        .iter()
+        .find(|t| t.kind() == ebpf_asm::btf::Kind::Func)
+        .map(|t| full.name(t).to_string())
+        .unwrap();
+    assert_eq!(module.type_id(ebpf_asm::btf::Kind::Func, &base_func), None);
 }

@@ -19,7 +19,11 @@ use loader::{Map, MapSpec, MapType, TestRun};
 /// The corpus object, its map renamed to `name` (and `edit` applied).
 fn object(name: &str, edit: &dyn Fn(String) -> String) -> Vec<u8> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/objload/pinned.bpf.c");
-    let text = edit(std::fs::read_to_string(src).unwrap().replace("shared_count", name));
+    let text = edit(
+        std::fs::read_to_string(src)
+            .unwrap()
+            .replace("shared_count", name),
+    );
     let path = std::env::temp_dir().join(format!("{name}-{}.bpf.c", std::process::id()));
     std::fs::write(&path, text).unwrap();
     let elf = object_of(&path);
@@ -101,7 +105,11 @@ fn a_map_pinned_by_name_is_shared_between_loads_and_with_libbpf() {
     let second = load(&elf, None).unwrap_or_else(|e| panic!("{e}"));
     let m2 = &second.maps[0];
     assert_eq!(m2.pin.as_ref().map(|p| p.reused), Some(true));
-    assert_eq!(m2.map.info().unwrap().id, id, "the second load reuses the map");
+    assert_eq!(
+        m2.map.info().unwrap().id,
+        id,
+        "the second load reuses the map"
+    );
     assert_eq!(count(&second), 2, "and counts on in it");
 
     // libbpf takes the same pin for the same declaration.
@@ -164,7 +172,10 @@ fn a_pinned_map_unlike_the_declaration_is_refused_and_left_alone() {
     );
     // libbpf refuses it too.
     let theirs = bpftool_loadall(&elf, &progs);
-    assert!(theirs.is_err(), "bpftool prog loadall took a mismatched pin");
+    assert!(
+        theirs.is_err(),
+        "bpftool prog loadall took a mismatched pin"
+    );
 }
 
 #[test]
@@ -190,7 +201,8 @@ fn a_load_that_fails_leaves_no_pin() {
     )
     .unwrap_err();
     assert!(
-        e.to_string().contains("the verifier rejected program \"broken\""),
+        e.to_string()
+            .contains("the verifier rejected program \"broken\""),
         "{e}"
     );
     assert!(
@@ -227,7 +239,10 @@ fn a_pinning_other_than_none_or_by_name_is_refused_like_libbpf_refuses_it() {
         e.contains("__uint(pinning, 2) is neither LIBBPF_PIN_NONE (0) nor LIBBPF_PIN_BY_NAME (1)"),
         "{e}"
     );
-    assert!(bpftool_loadall(&elf, &progs).is_err(), "libbpf took pinning 2");
+    assert!(
+        bpftool_loadall(&elf, &progs).is_err(),
+        "libbpf took pinning 2"
+    );
 }
 
 #[test]

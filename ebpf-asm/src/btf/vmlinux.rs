@@ -495,6 +495,69 @@ fn enum_val(t: &Type, v: u64) -> i64 {
     }
 }
 
+/// A kernel module's split BTF (`/sys/kernel/btf/MODULE`), searched by
+/// name without copying vmlinux's types: its ids continue after vmlinux's
+/// last, and its names are in its own strings or, for names the module
+/// shares, in vmlinux's (`Documentation/bpf/btf.rst`, "split BTF").
+#[derive(Debug, Clone)]
+pub struct ModuleBtf {
+    split: Btf,
+    /// vmlinux's type count: the module's first id is one more.
+    base_types: u32,
+    /// vmlinux's string section size: split names count from there.
+    base_strings: u32,
+    names: HashMap<(Kind, String), u32>,
+}
+
+impl ModuleBtf {
+    /// Parse `bytes`, the split BTF of a module over `base` (vmlinux).
+    pub fn parse(bytes: &[u8], base: &Vmlinux) -> Result<ModuleBtf, BtfError> {
+        let split = Btf::parse_split(bytes, &base.btf)?;
+        let base_types = base.btf.types.len() as u32;
+        let base_strings = base.btf.strings.len() as u32;
+        let mut names = HashMap::new();
+        for (i, t) in split.types.iter().enumerate() {
+            let name = if t.name_off >= base_strings {
+                split.str_at(t.name_off - base_strings)
+            } else {
+                base.btf.str_at(t.name_off)
+            };
+            if let Some(n) = name.filter(|n| !n.is_empty()) {
+                names
+                    .entry((t.kind(), n.to_string()))
+                    .or_insert(base_types + i as u32 + 1);
+            }
+        }
+        Ok(ModuleBtf {
+            split,
+            base_types,
+            base_strings,
+            names,
+        })
+    }
+
+    /// The kernel's id of the first type of `kind` named `name` in this
+    /// module.
+    pub fn type_id(&self, kind: Kind, name: &str) -> Option<u32> {
+        self.names.get(&(kind, name.to_string())).copied()
+    }
+
+    /// The module's own types (ids from `first_id()`).
+    pub fn split(&self) -> &Btf {
+        &self.split
+    }
+
+    /// The id of the module's first type.
+    pub fn first_id(&self) -> u32 {
+        self.base_types + 1
+    }
+
+    /// Where the module's string offsets start (vmlinux's string size).
+    pub fn string_base(&self) -> u32 {
+        self.base_strings
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

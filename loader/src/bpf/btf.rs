@@ -9,6 +9,11 @@
 //! prog show` prints a `btf_id`, `bpftool prog dump xlated linum` prints the
 //! source lines, and the verifier log quotes the source line of each
 //! instruction it reports.
+//!
+//! It also finds the kernel's own BTF objects (vmlinux's and each loaded
+//! module's, `BPF_BTF_GET_NEXT_ID`, `BPF_BTF_GET_FD_BY_ID` and `struct
+//! bpf_btf_info`): a call to a module's kfunc names its module by an fd of
+//! that module's BTF object.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -16,7 +21,7 @@ use ebpf_asm::btf::ext::{FUNC_INFO_SIZE, LINE_INFO_SIZE};
 use ebpf_asm::btf::gen;
 
 use crate::error::{Error, Result, SysError};
-use crate::sys::{self, cmd, BtfLoadAttr};
+use crate::sys::{self, cmd, BpfBtfInfo, BtfLoadAttr, GetIdAttr};
 
 /// The BTF log buffer: type sections of our programs are small; the kernel
 /// needs no more than this to say why it refused one.
@@ -131,4 +136,37 @@ impl ProgBtf {
     pub fn line_info_cnt(&self) -> u32 {
         (self.line_info.len() / LINE_INFO_SIZE as usize) as u32
     }
+}
+
+/// An fd of the kernel's BTF object for module `module` (the BTF
+/// `/sys/kernel/btf/MODULE` shows, listed by `bpftool btf list` as
+/// `name MODULE`), found by walking the kernel's BTF ids.
+pub fn module_btf_fd(module: &str) -> Result<OwnedFd> {
+    for id in crate::prog::next_ids(cmd::BPF_BTF_GET_NEXT_ID)? {
+        let mut attr = GetIdAttr {
+            start_id: id,
+            ..Default::default()
+        };
+        let fd = match sys::bpf_fd(cmd::BPF_BTF_GET_FD_BY_ID, &mut attr) {
+            Ok(fd) => fd,
+            // Freed since it was listed.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(SysError::new("BPF_BTF_GET_FD_BY_ID", &e).into()),
+        };
+        let mut name = [0u8; 64];
+        let mut info = BpfBtfInfo {
+            name: name.as_mut_ptr() as u64,
+            name_len: name.len() as u32,
+            ..Default::default()
+        };
+        crate::prog::obj_info(fd.as_fd(), &mut info)?;
+        let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        if info.kernel_btf != 0 && &name[..len] == module.as_bytes() {
+            return Ok(fd);
+        }
+    }
+    Err(Error::Input(format!(
+        "the kernel has no BTF object named {module} (bpftool btf list shows them): the \
+         module is not loaded, or was built without CONFIG_DEBUG_INFO_BTF_MODULES"
+    )))
 }

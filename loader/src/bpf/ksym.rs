@@ -16,15 +16,22 @@
 //!   `imm` 0, which the verifier accepts only where it is dead code (the
 //!   program tests the address first), and an address of 0.
 //!
+//! A name vmlinux BTF lacks is looked for in the BTF of each loaded module
+//! (`/sys/kernel/btf/MODULE`, split BTF whose ids follow vmlinux's), as
+//! libbpf's `find_ksym_btf_id` does: a module's kfunc (`nf_conntrack`'s
+//! `bpf_skb_ct_lookup` where conntrack is a module) is called with `imm`
+//! its id there and `off` the index of that module's BTF fd in the
+//! program's `fd_array`; a module's typed ksym takes the BTF fd in the
+//! second half of its `lddw`.
+//!
 //! The instruction forms are `include/uapi/linux/bpf.h`'s (`BPF_PSEUDO_*`).
-//! Kernel modules' BTF (kfuncs of `nf_conntrack`, say) is not searched:
-//! such a name is refused with a message that says so.
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::path::Path;
 
 use ebpf_asm::btf::fixup::KSYMS_SECTION;
-use ebpf_asm::btf::vmlinux::Vmlinux;
+use ebpf_asm::btf::vmlinux::{ModuleBtf, Vmlinux};
 use ebpf_asm::btf::{Btf, Kind, TypeData};
 
 use crate::error::{Error, Result};
@@ -45,10 +52,12 @@ pub enum ExternKind {
 }
 
 /// How an extern resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved {
     /// Its id in vmlinux BTF (a FUNC or a VAR).
     BtfId(u32),
+    /// Its id in the BTF of a module (`/sys/kernel/btf/MODULE`).
+    ModuleBtfId { module: String, id: u32 },
     /// Its address (a typeless ksym).
     Addr(u64),
     /// A weak extern the kernel lacks: 0 stands in.
@@ -92,6 +101,7 @@ pub fn ksyms_of(btf: &Btf) -> HashMap<String, ExternKind> {
 #[derive(Default)]
 pub struct Kernel {
     btf: OnceCell<std::result::Result<Vmlinux, String>>,
+    modules: OnceCell<std::result::Result<Vec<(String, ModuleBtf)>, String>>,
     kallsyms: OnceCell<std::result::Result<HashMap<String, u64>, String>>,
 }
 
@@ -106,6 +116,45 @@ impl Kernel {
             .get_or_init(|| tracing::vmlinux().map_err(|e| e.to_string()))
             .as_ref()
             .map_err(|e| Error::Input(e.clone()))
+    }
+
+    /// The BTF of every loaded module with BTF, by name, in name order.
+    fn modules(&self) -> Result<&[(String, ModuleBtf)]> {
+        let base = self.btf()?;
+        self.modules
+            .get_or_init(|| {
+                let dir = Path::new(tracing::VMLINUX_BTF)
+                    .parent()
+                    .unwrap_or(Path::new("/sys/kernel/btf"));
+                let rd = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let mut names: Vec<String> = rd
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|n| n != "vmlinux")
+                    .collect();
+                names.sort();
+                let mut out = Vec::new();
+                for n in names {
+                    let path = dir.join(&n);
+                    let bytes =
+                        std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                    let m = ModuleBtf::parse(&bytes, base)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    out.push((n, m));
+                }
+                Ok(out)
+            })
+            .as_deref()
+            .map_err(|e| Error::Input(e.clone()))
+    }
+
+    /// The first module whose BTF has a type of `kind` named `name`.
+    fn in_module(&self, kind: Kind, name: &str) -> Result<Option<Resolved>> {
+        Ok(self.modules()?.iter().find_map(|(m, b)| {
+            b.type_id(kind, name).map(|id| Resolved::ModuleBtfId {
+                module: m.clone(),
+                id,
+            })
+        }))
     }
 
     fn kallsyms(&self) -> Result<&HashMap<String, u64>> {
@@ -138,9 +187,15 @@ impl Kernel {
 
     /// Resolves extern `name` of `kind`; `weak` ones may be missing.
     pub fn resolve(&self, name: &str, kind: ExternKind, weak: bool) -> Result<Resolved> {
+        let in_btf = |k: Kind| -> Result<Option<Resolved>> {
+            match self.btf()?.type_id(k, name) {
+                Some(id) => Ok(Some(Resolved::BtfId(id))),
+                None => self.in_module(k, name),
+            }
+        };
         let found = match kind {
-            ExternKind::Kfunc => self.btf()?.type_id(Kind::Func, name).map(Resolved::BtfId),
-            ExternKind::TypedKsym => self.btf()?.type_id(Kind::Var, name).map(Resolved::BtfId),
+            ExternKind::Kfunc => in_btf(Kind::Func)?,
+            ExternKind::TypedKsym => in_btf(Kind::Var)?,
             ExternKind::TypelessKsym => {
                 let addr = self.kallsyms()?.get(name).copied();
                 if addr == Some(0) {
@@ -158,11 +213,13 @@ impl Kernel {
             None if weak => Ok(Resolved::Missing),
             None => Err(Error::Input(match kind {
                 ExternKind::Kfunc => format!(
-                    "kfunc {name} is not a FUNC in this kernel's vmlinux BTF ({}): the kernel \
-                     lacks it (kfuncs come and go between versions), or a module defines it \
-                     (this loader reads vmlinux BTF only); declare it __weak and test \
-                     bpf_ksym_exists() to run without it",
-                    tracing::VMLINUX_BTF
+                    "kfunc {name} is not a FUNC in this kernel's vmlinux BTF ({}) nor in the \
+                     BTF of a loaded module ({}): the kernel lacks it (kfuncs come and go \
+                     between versions), or the module that defines it is not loaded \
+                     (modprobe it); declare it __weak and test bpf_ksym_exists() to run \
+                     without it",
+                    tracing::VMLINUX_BTF,
+                    self.module_names()
                 ),
                 ExternKind::TypedKsym => format!(
                     "ksym {name} is not a VAR in this kernel's vmlinux BTF ({}), which holds \
@@ -174,6 +231,21 @@ impl Kernel {
                     format!("ksym {name} is not in {KALLSYMS}: this kernel has no such symbol")
                 }
             })),
+        }
+    }
+}
+
+impl Kernel {
+    /// The loaded modules with BTF, for messages.
+    fn module_names(&self) -> String {
+        match self.modules() {
+            Ok([]) => "none has BTF".into(),
+            Ok(m) => m
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(e) => format!("not read: {e}"),
         }
     }
 }

@@ -393,6 +393,7 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         kconfig_map,
         kernel: &kernel,
         notes: Default::default(),
+        module_btfs: Default::default(),
     };
     let mut programs = Vec::new();
     for p in chosen {
@@ -413,6 +414,8 @@ pub fn load(obj: &Object, spec: &LoadSpec<'_>) -> Result<LoadedObject> {
         opts.license = license;
         opts.verbose = spec.verbose;
         opts.source_map = linked.source_map.as_ref();
+        let fd_array = ctx.fd_array();
+        opts.fd_array = &fd_array;
         let prog_btf = match (&loaded_btf, linked.info.func_info.is_empty()) {
             (Some(b), false) => Some(ProgBtf::new(
                 b.try_clone().map_err(|e| about(e, &what))?,
@@ -748,6 +751,9 @@ struct Ctx<'a> {
     kernel: &'a Kernel,
     /// Warnings from linking (poisoned CO-RE instructions).
     notes: std::cell::RefCell<Vec<String>>,
+    /// The BTF objects of the modules whose kfuncs the programs call: a
+    /// call's `off` is 1 + the index here (its slot in `fd_array`).
+    module_btfs: std::cell::RefCell<Vec<(String, std::os::fd::OwnedFd)>>,
 }
 
 /// A function copied into the linked program.
@@ -1019,17 +1025,22 @@ impl Ctx<'_> {
                             ));
                         }
                         let weak = sym.binding == ebpf_asm::object::Binding::Weak;
-                        let id = match self
+                        let (id, off) = match self
                             .kernel
                             .resolve(&sym.name, ExternKind::Kfunc, weak)
                             .map_err(|e| self.err(u.section, r.offset, e.to_string()))?
                         {
-                            Resolved::BtfId(id) => id,
-                            _ => 0,
+                            Resolved::BtfId(id) => (id, 0),
+                            Resolved::ModuleBtfId { module, id } => {
+                                let (off, _) = self
+                                    .module_btf(&module)
+                                    .map_err(|e| self.err(u.section, r.offset, e.to_string()))?;
+                                (id, off)
+                            }
+                            _ => (0, 0),
                         };
                         code[b + 1] = (code[b + 1] & 0x0f) | (BPF_PSEUDO_KFUNC_CALL << 4);
-                        code[b + 2] = 0;
-                        code[b + 3] = 0;
+                        LittleEndian::write_i16(&mut code[b + 2..b + 4], off);
                         set_imm(code, at, i64::from(id));
                         handled.insert(r.offset);
                         continue;
@@ -1251,6 +1262,35 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Module `module`'s BTF object: its `fd_array` index (the `off` of a
+    /// call to its kfuncs) and its fd, opened once per load.
+    fn module_btf(&self, module: &str) -> Result<(i16, i32)> {
+        let mut v = self.module_btfs.borrow_mut();
+        let at = match v.iter().position(|(m, _)| m == module) {
+            Some(i) => i,
+            None => {
+                let fd = crate::btf::module_btf_fd(module)?;
+                v.push((module.to_string(), fd));
+                v.len() - 1
+            }
+        };
+        let off = i16::try_from(at + 1)
+            .map_err(|_| Error::Input("kfuncs from more than 32767 modules".into()))?;
+        Ok((off, v[at].1.as_raw_fd()))
+    }
+
+    /// `fd_array` for `BPF_PROG_LOAD`: entry 0 unused (`off` 0 is vmlinux),
+    /// then each module's BTF fd; empty when no module is called.
+    fn fd_array(&self) -> Vec<i32> {
+        let v = self.module_btfs.borrow();
+        if v.is_empty() {
+            return Vec::new();
+        }
+        std::iter::once(-1)
+            .chain(v.iter().map(|(_, fd)| fd.as_raw_fd()))
+            .collect()
+    }
+
     /// Patches the `lddw` at linked slot `at` for `__ksym` extern `sym`:
     /// `BPF_PSEUDO_BTF_ID` with the vmlinux id of a typed ksym or a kfunc
     /// (`insn[1].imm` 0: vmlinux), or the address of a typeless one.
@@ -1271,6 +1311,13 @@ impl Ctx<'_> {
         let b = (at * INSN) as usize;
         let (src, lo, hi) = match r {
             Resolved::BtfId(id) => (BPF_PSEUDO_BTF_ID, i64::from(id), 0),
+            // A module's variable: the second half holds its BTF's fd.
+            Resolved::ModuleBtfId { module, id } => {
+                let (_, fd) = self
+                    .module_btf(&module)
+                    .map_err(|e| self.err(section, offset, e.to_string()))?;
+                (BPF_PSEUDO_BTF_ID, i64::from(id), i64::from(fd))
+            }
             Resolved::Addr(a) => (0, i64::from(a as u32), i64::from((a >> 32) as u32)),
             Resolved::Missing => (0, 0, 0),
         };
@@ -1513,6 +1560,7 @@ mod tests {
                 kconfig_map: None,
                 kernel: &Kernel::new(),
                 notes: Default::default(),
+                module_btfs: Default::default(),
             };
             ctx.link(&obj.program("prog").unwrap())
         };

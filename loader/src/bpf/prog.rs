@@ -49,6 +49,10 @@ pub struct LoadOptions<'a> {
     pub attach_btf_id: u32,
     /// The program's BTF: `prog_btf_fd`, `func_info`, `line_info`.
     pub btf: Option<&'a crate::btf::ProgBtf>,
+    /// `fd_array`: the BTF object fds of modules whose kfuncs the program
+    /// calls; a call's `off` is its module's index here (0 is vmlinux, so
+    /// entry 0 is never read). Empty: no `fd_array`.
+    pub fd_array: &'a [i32],
 }
 
 impl<'a> LoadOptions<'a> {
@@ -63,6 +67,7 @@ impl<'a> LoadOptions<'a> {
             source_map: None,
             attach_btf_id: 0,
             btf: None,
+            fd_array: &[],
         }
     }
 }
@@ -229,6 +234,9 @@ fn try_load(
         attr.line_info_rec_size = crate::btf::ProgBtf::LINE_INFO_REC_SIZE;
         attr.line_info = b.line_info.as_ptr() as u64;
         attr.line_info_cnt = b.line_info_cnt();
+    }
+    if !opts.fd_array.is_empty() {
+        attr.fd_array = opts.fd_array.as_ptr() as u64;
     }
     if log_level != 0 {
         attr.log_level = log_level;

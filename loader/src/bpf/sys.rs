@@ -38,7 +38,9 @@ pub mod cmd {
     pub const BPF_MAP_GET_FD_BY_ID: u32 = 14;
     pub const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
     pub const BPF_BTF_LOAD: u32 = 18;
+    pub const BPF_BTF_GET_FD_BY_ID: u32 = 19;
     pub const BPF_MAP_FREEZE: u32 = 22;
+    pub const BPF_BTF_GET_NEXT_ID: u32 = 23;
     pub const BPF_LINK_CREATE: u32 = 28;
     pub const BPF_LINK_GET_FD_BY_ID: u32 = 30;
     pub const BPF_LINK_GET_NEXT_ID: u32 = 31;
@@ -61,6 +63,8 @@ pub mod cmd {
             BPF_MAP_GET_FD_BY_ID => "BPF_MAP_GET_FD_BY_ID",
             BPF_OBJ_GET_INFO_BY_FD => "BPF_OBJ_GET_INFO_BY_FD",
             BPF_BTF_LOAD => "BPF_BTF_LOAD",
+            BPF_BTF_GET_FD_BY_ID => "BPF_BTF_GET_FD_BY_ID",
+            BPF_BTF_GET_NEXT_ID => "BPF_BTF_GET_NEXT_ID",
             BPF_MAP_FREEZE => "BPF_MAP_FREEZE",
             BPF_LINK_CREATE => "BPF_LINK_CREATE",
             BPF_LINK_GET_FD_BY_ID => "BPF_LINK_GET_FD_BY_ID",
@@ -330,6 +334,25 @@ pub struct LinkCreateAttr {
 // SAFETY: repr(C), integers only, padding is an explicit field.
 unsafe impl Attr for LinkCreateAttr {}
 
+/// `struct bpf_btf_info` (include/uapi/linux/bpf.h): what
+/// `BPF_OBJ_GET_INFO_BY_FD` says of a BTF object. `name` and `kernel_btf`
+/// came with module BTF (5.11); older kernels fill less.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BpfBtfInfo {
+    /// `btf`: user pointer for the raw BTF, or 0 for none.
+    pub btf: u64,
+    pub btf_size: u32,
+    pub id: u32,
+    /// `name`: user pointer to a buffer of `name_len` bytes.
+    pub name: u64,
+    pub name_len: u32,
+    /// `kernel_btf`: 1 for vmlinux's and modules' BTF, 0 for loaded BTF.
+    pub kernel_btf: u32,
+}
+// SAFETY: repr(C), integers only (pointers travel as u64), no padding.
+unsafe impl Attr for BpfBtfInfo {}
+
 /// `struct bpf_prog_info` (include/uapi/linux/bpf.h), as of Linux 6.1.
 /// Newer kernels have more fields; the kernel fills only `info_len` bytes.
 #[repr(C)]
@@ -540,6 +563,9 @@ const _: () = {
     assert!(offset_of!(TestRunAttr, batch_size) == 72);
     assert!(size_of::<TestRunAttr>() == 80);
     assert!(size_of::<GetIdAttr>() == 12);
+    assert!(offset_of!(BpfBtfInfo, name) == 16);
+    assert!(offset_of!(BpfBtfInfo, kernel_btf) == 28);
+    assert!(size_of::<BpfBtfInfo>() == 32);
     assert!(size_of::<InfoAttr>() == 16);
     assert!(offset_of!(LinkCreateAttr, tcx_expected_revision) == 24);
     assert!(size_of::<LinkCreateAttr>() == 32);

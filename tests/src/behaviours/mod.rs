@@ -10,6 +10,7 @@
 use crate::report::Verdict;
 
 pub mod arp;
+pub mod kfunc;
 pub mod mode_delivery;
 pub mod mode_fib;
 pub mod mode_netkit;
@@ -279,6 +280,12 @@ pub static REGISTRY: &[Behaviour] = &[
         title: "path --all: fentry on every skb function BTF lists, curated first (2 s budget), each skip says why; the datagram is seen",
         min_kernel: "5.5",
         run: path_trace::attach_all,
+    },
+    Behaviour {
+        id: "kfunc-module",
+        title: "a module's kfunc (nf_conntrack's bpf_skb_ct_lookup) resolves in its BTF and is called through fd_array: -ENOENT",
+        min_kernel: "5.18",
+        run: kfunc::module_kfunc,
     },
 ];
 
