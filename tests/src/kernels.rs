@@ -28,29 +28,19 @@ use crate::apt::{self, PackageInfo, PrivateApt};
 /// The modules the behaviour suite needs on a kernel that does not build them
 /// in (Debian's cloud flavour ships them as modules): veth pairs, the clsact
 /// qdisc (`sch_ingress.ko` provides both ingress and clsact) and the cls_bpf
-/// classifier.
+/// classifier. netkit (drivers/net/netkit.c, Linux 6.7) is not one of them:
+/// `config NETKIT` is a `bool` in drivers/net/Kconfig, so a kernel builds it
+/// in or lacks it and no package has a `netkit.ko`. Debian 6.12 and 7.2 set
+/// `CONFIG_NETKIT=y` (their `modules.builtin` lists
+/// `kernel/drivers/net/netkit.ko`); 5.10 and 6.1 predate it, and `--mode
+/// netkit` is n/a there by its own probe.
 pub const SUITE_MODULES: &[&str] = &["veth", "sch_ingress", "cls_bpf"];
 
-/// Modules loaded where the kernel package ships them and skipped where it
-/// does not: `netkit` (drivers/net/netkit.c, Linux 6.7; a module on Debian
-/// 6.12, built in on 7.2, absent on 5.10/6.1). Without it `--mode netkit` is
-/// n/a by its own probe, so a kernel lacking it is no preparation failure.
-pub const OPTIONAL_MODULES: &[&str] = &["netkit"];
-
-/// The marker of a prepared kernel. Its name changes with the module set
-/// (the `.2`: [`OPTIONAL_MODULES`] added), so a cache prepared for fewer
-/// modules is prepared again instead of booting without them.
+/// The marker of a prepared kernel. The `.2` came with a search for a
+/// `netkit.ko` besides [`SUITE_MODULES`], which no kernel ships (see there),
+/// so the search is gone and the modules are what they were; the name stays
+/// so that caches prepared since are not prepared again for nothing.
 const READY: &str = "ready.2";
-
-/// What to load: every suite module, and the optional ones the package
-/// ships as a file (`shipped`); built-in ones need nothing either way.
-pub fn wanted_modules(shipped: impl Fn(&str) -> bool) -> Vec<&'static str> {
-    SUITE_MODULES
-        .iter()
-        .copied()
-        .chain(OPTIONAL_MODULES.iter().copied().filter(|m| shipped(m)))
-        .collect()
-}
 
 /// A kernel ready to boot.
 #[derive(Clone, Debug)]
@@ -466,8 +456,7 @@ fn prepare_from_tree(
         index_modules(&moddir.join("kernel"), &mut files)?;
     }
     let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let wanted = wanted_modules(|m| files.contains_key(m));
-    let order = load_order(&builtin, &wanted, |name| {
+    let order = load_order(&builtin, SUITE_MODULES, |name| {
         let path = files.get(name).ok_or_else(|| {
             KernelError(format!(
                 "module {name} is neither built in nor shipped in {package}"
@@ -794,33 +783,6 @@ mod tests {
         assert_eq!(order, ["veth"]);
         let e = load_order("", &["sch_ingress"], graph(edges)).unwrap_err();
         assert!(e.0.contains("sch_ingress"), "{e}");
-    }
-
-    #[test]
-    fn optional_modules_are_loaded_only_where_shipped() {
-        // 6.12: netkit.ko shipped, loaded after the suite's modules.
-        let w = wanted_modules(|m| m == "netkit");
-        assert_eq!(w, ["veth", "sch_ingress", "cls_bpf", "netkit"]);
-        let edges: &[(&str, &[&str])] = &[
-            ("veth", &[]),
-            ("sch_ingress", &[]),
-            ("cls_bpf", &[]),
-            ("netkit", &[]),
-        ];
-        let order = load_order("", &w, graph(edges)).unwrap();
-        assert_eq!(order.last().map(String::as_str), Some("netkit"));
-        // 5.10/6.1: no netkit file, so it is not asked for and nothing fails.
-        let w = wanted_modules(|_| false);
-        assert_eq!(w, SUITE_MODULES);
-        assert!(load_order("", &w, graph(&edges[..3])).is_ok());
-        // 7.2: built in (and so no file): not asked for, present anyway.
-        let order = load_order(
-            "kernel/drivers/net/netkit.ko\n",
-            &wanted_modules(|_| false),
-            graph(&edges[..3]),
-        )
-        .unwrap();
-        assert!(!order.iter().any(|m| m == "netkit"));
     }
 
     #[test]

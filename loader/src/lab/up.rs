@@ -1183,8 +1183,8 @@ fn probe_link_program(
 }
 
 /// Creates a netkit pair in a scratch namespace, deleted at once: the
-/// kernel has no other way to say whether it has `CONFIG_NETKIT` (a module
-/// not yet loaded is autoloaded by the request, `rtnl-link-netkit`).
+/// kernel has no other way to say whether it has `CONFIG_NETKIT` (a `bool`
+/// in drivers/net/Kconfig: built in or absent, never a module to load).
 /// Refused, the running lab is untouched and the error carries the kernel's
 /// errno and extack text.
 fn probe_netkit(m: &Mode) -> Result<(), LabError> {
