@@ -33,14 +33,18 @@ use crate::apt::{self, PackageInfo, PrivateApt};
 /// in or lacks it and no package has a `netkit.ko`. Debian 6.12 and 7.2 set
 /// `CONFIG_NETKIT=y` (their `modules.builtin` lists
 /// `kernel/drivers/net/netkit.ko`); 5.10 and 6.1 predate it, and `--mode
-/// netkit` is n/a there by its own probe.
-pub const SUITE_MODULES: &[&str] = &["veth", "sch_ingress", "cls_bpf"];
+/// netkit` is n/a there by its own probe. `nf_conntrack` is for the
+/// `kfunc-module` behaviour: its kfuncs (`bpf_skb_ct_lookup`, 5.18) are in
+/// the module's own BTF, where a program reaches them through `fd_array`;
+/// loading it registers no hooks (a netns takes conntrack only when a rule
+/// asks for it), so the other behaviours see no change.
+pub const SUITE_MODULES: &[&str] = &["veth", "sch_ingress", "cls_bpf", "nf_conntrack"];
 
-/// The marker of a prepared kernel. The `.2` came with a search for a
-/// `netkit.ko` besides [`SUITE_MODULES`], which no kernel ships (see there),
-/// so the search is gone and the modules are what they were; the name stays
-/// so that caches prepared since are not prepared again for nothing.
-const READY: &str = "ready.2";
+/// The marker of a prepared kernel. Its name changes with the module set
+/// (the `.3`: `nf_conntrack` added to [`SUITE_MODULES`]), so a cache
+/// prepared for fewer modules is prepared again instead of booting
+/// without them.
+pub const READY: &str = "ready.3";
 
 /// A kernel ready to boot.
 #[derive(Clone, Debug)]

@@ -163,7 +163,8 @@ fn a_failed_download_fails_only_its_column() {
         )
         .unwrap();
     }
-    std::fs::copy(cache.join("6.1/ready.2"), bad.join("ready.2")).unwrap();
+    let ready = lab_tests::kernels::READY;
+    std::fs::copy(cache.join("6.1").join(ready), bad.join(ready)).unwrap();
     let out = scratch.join("m.md");
     let st = Command::new(env!("CARGO_BIN_EXE_kernel-matrix"))
         .args([

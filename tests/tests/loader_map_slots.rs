@@ -239,3 +239,68 @@ fn a_map_of_maps_without_its_inner_definition_is_refused_by_name() {
         "{e}"
     );
 }
+
+/// `nested.bpf.c` with `edit` applied, compiled; `bpftool prog loadall`'s
+/// verdict on it (libbpf's), and ours.
+fn both_verdicts(tag: &str, edit: &dyn Fn(String) -> String) -> (Result<(), String>, String) {
+    let pid = std::process::id();
+    let text = edit(std::fs::read_to_string(src()).unwrap());
+    let c = std::env::temp_dir().join(format!("nested-{tag}-{pid}.bpf.c"));
+    std::fs::write(&c, text).unwrap();
+    let elf = object_of(&c);
+    let _ = std::fs::remove_file(&c);
+    let o = std::env::temp_dir().join(format!("nested-{tag}-{pid}.o"));
+    std::fs::write(&o, &elf).unwrap();
+    let dir = format!("/sys/fs/bpf/lab-slots-{tag}-{pid}");
+    let _pins = Pins(dir.clone());
+    let r = Command::new("bpftool")
+        .args(["prog", "loadall"])
+        .arg(&o)
+        .arg(&dir)
+        .output()
+        .expect("bpftool runs");
+    let _ = std::fs::remove_file(&o);
+    let theirs = if r.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&r.stderr).into_owned())
+    };
+    let ours = match load_elf(&elf, &LoadSpec::default()) {
+        Ok(_) => "loaded".to_string(),
+        Err(e) => e.to_string(),
+    };
+    (theirs, ours)
+}
+
+#[test]
+fn malformed_values_are_refused_by_both_loaders() {
+    // A sized array where __array writes a flexible one.
+    let (theirs, ours) = both_verdicts("sized", &|t| {
+        t.replacen(
+            "\t__array(values, struct counter);\n",
+            "\tstruct counter *values[2];\n",
+            1,
+        )
+    });
+    assert!(theirs.is_err(), "libbpf took values[2]");
+    assert!(
+        ours.contains("map by_size") && ours.contains("not __array-shaped"),
+        "{ours}"
+    );
+    // A value size other than an fd's 4 bytes.
+    let (theirs, ours) = both_verdicts("size", &|t| {
+        t.replacen(
+            "\t__array(values, struct counter);\n",
+            "\t__uint(value_size, 8);\n\t__array(values, struct counter);\n",
+            1,
+        )
+    });
+    assert!(
+        theirs.is_err(),
+        "libbpf took value_size 8 for a map of maps"
+    );
+    assert!(
+        ours.contains("map by_size") && ours.contains("value_size 8 conflicts"),
+        "{ours}"
+    );
+}
