@@ -1,6 +1,7 @@
 //! Property tests with fixed seeds: the decoder and disassembler on
 //! 1,000,000 random byte strings, the ELF reader (`Object::from_elf`) on
-//! 1,000,000 random and mutated objects (ours and clang-19's), the assembler
+//! 1,000,000 random and mutated objects (ours and clang-19's; of those that
+//! read, their BTF and map declarations are read too), the assembler
 //! on 100,000 random and mutated lines. Nothing may panic; errors must point
 //! inside the input.
 
@@ -284,16 +285,21 @@ fn seed_objects() -> Vec<Vec<u8>> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "x86_64-linux-gnu".into());
-    let status = std::process::Command::new("clang-19")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3", "-c"])
-        .arg(format!("-I/usr/include/{multiarch}"))
-        .arg(dir.join("redirect.bpf.c"))
-        .arg("-o")
-        .arg(&tmp)
-        .status()
-        .expect("clang-19 runs (the oracle tools are required here)");
-    assert!(status.success(), "clang-19 failed on redirect.bpf.c");
-    out.push(std::fs::read(&tmp).expect("clang's object"));
+    // redirect.bpf.c, and a map of maps with a program array whose slots
+    // are relocations in .rel.maps (read by declared_maps).
+    let nested = dir.join("../tests/corpus/objload/nested.bpf.c");
+    for src in [dir.join("redirect.bpf.c"), nested] {
+        let status = std::process::Command::new("clang-19")
+            .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3", "-c"])
+            .arg(format!("-I/usr/include/{multiarch}"))
+            .arg(&src)
+            .arg("-o")
+            .arg(&tmp)
+            .status()
+            .expect("clang-19 runs (the oracle tools are required here)");
+        assert!(status.success(), "clang-19 failed on {}", src.display());
+        out.push(std::fs::read(&tmp).expect("clang's object"));
+    }
     let _ = std::fs::remove_file(&tmp);
     for o in &out {
         ebpf_asm::object::Object::from_elf(o).expect("the seeds themselves read");
@@ -332,10 +338,18 @@ fn elf_reader_never_panics_on_random_and_mutated_objects() {
                 buf.truncate(rng.usize(..buf.len()));
             }
         }
-        match catch_unwind(AssertUnwindSafe(|| Object::from_elf(&buf))) {
-            Ok(Ok(_)) => read += 1,
+        // What a loader asks next of an object that reads: its BTF and the
+        // maps it declares (fields, values, slots).
+        let questions = |o: &Object| {
+            let btf = o.btf().and_then(Result::ok);
+            let _ = o.declared_maps(btf.as_ref());
+        };
+        match catch_unwind(AssertUnwindSafe(|| {
+            Object::from_elf(&buf).map(|o| questions(&o))
+        })) {
+            Ok(Ok(())) => read += 1,
             Ok(Err(e)) => assert!(!e.message.is_empty()),
-            Err(_) => panic!("Object::from_elf panicked on input {n}"),
+            Err(_) => panic!("Object::from_elf or declared_maps panicked on input {n}"),
         }
     }
     // Most single-byte mutations land in data and still read; if none do,
