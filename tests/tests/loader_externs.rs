@@ -137,3 +137,47 @@ fn a_core_field_read_follows_the_kernels_layout() {
         assert_eq!(r as usize, len, "skb->len through the relocated offset");
     }
 }
+
+/// An extern declared unlike the kernel declares it (here a kfunc whose
+/// `struct nf_conn *` points to a forward declaration, where the kernel has
+/// a struct) is refused by name, as libbpf refuses it: both compare the
+/// prototypes with `bpf_core_types_are_compat`.
+#[test]
+fn an_extern_declared_unlike_the_kernel_is_refused_like_libbpf_refuses_it() {
+    let pid = std::process::id();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/objload/ct_lookup.bpf.c");
+    let text = std::fs::read_to_string(src)
+        .unwrap()
+        .replace("struct nf_conn {\n\tint opaque;\n};", "struct nf_conn;");
+    assert!(
+        text.contains("struct nf_conn;\n"),
+        "the corpus declares nf_conn as a struct"
+    );
+    let c = std::env::temp_dir().join(format!("ct_fwd-{pid}.bpf.c"));
+    std::fs::write(&c, text).unwrap();
+    let elf = object_of(&c);
+    let _ = std::fs::remove_file(&c);
+    let e = load_elf(&elf, &LoadSpec::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("extern bpf_") && e.contains("its prototype") && e.contains("disagrees"),
+        "{e}"
+    );
+    let o = std::env::temp_dir().join(format!("ct_fwd-{pid}.o"));
+    std::fs::write(&o, &elf).unwrap();
+    let dir = format!("/sys/fs/bpf/lab-ctfwd-{pid}");
+    let r = std::process::Command::new("bpftool")
+        .args(["prog", "loadall"])
+        .arg(&o)
+        .arg(&dir)
+        .output()
+        .expect("bpftool runs (CI installs it)");
+    let _ = std::fs::remove_file(&o);
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        !r.status.success() && stderr.contains("incompatible"),
+        "libbpf took it: {stderr}"
+    );
+}

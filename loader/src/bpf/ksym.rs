@@ -101,6 +101,9 @@ pub fn ksyms_of(btf: &Btf) -> HashMap<String, ExternKind> {
 #[derive(Default)]
 pub struct Kernel {
     btf: OnceCell<std::result::Result<Vmlinux, String>>,
+    /// vmlinux and one module's BTF as one, for comparing types (made the
+    /// first time a module's extern is checked).
+    merged: std::cell::RefCell<HashMap<String, std::rc::Rc<Btf>>>,
     modules: OnceCell<std::result::Result<Vec<(String, ModuleBtf)>, String>>,
     kallsyms: OnceCell<std::result::Result<HashMap<String, u64>, String>>,
 }
@@ -155,6 +158,55 @@ impl Kernel {
                 id,
             })
         }))
+    }
+
+    /// Whether the object's declaration of a resolved extern agrees with
+    /// the kernel's, as libbpf's `bpf_core_types_are_compat` decides: a
+    /// kfunc's FUNC_PROTO (each parameter and the return type, by kind
+    /// through pointers and arrays; structs, unions and enums by kind
+    /// alone), or a typed ksym's VAR type. `local` is the object's FUNC or
+    /// VAR in `obj`. Typeless and missing externs have nothing to compare.
+    pub fn agrees(&self, obj: &Btf, local: u32, r: &Resolved) -> Result<bool> {
+        let merged;
+        let (kernel, id): (&Btf, u32) = match r {
+            Resolved::BtfId(id) => (self.btf()?.btf(), *id),
+            Resolved::ModuleBtfId { module, id } => {
+                merged = self.merged(module)?;
+                (&merged, *id)
+            }
+            Resolved::Addr(_) | Resolved::Missing => return Ok(true),
+        };
+        let ty = |b: &Btf, id: u32| match b.type_by_id(id).map(|t| &t.data) {
+            Some(TypeData::Func { proto, .. }) => Some(*proto),
+            Some(TypeData::Var { ty, .. }) => Some(*ty),
+            _ => None,
+        };
+        let (Some(l), Some(k)) = (ty(obj, local), ty(kernel, id)) else {
+            return Ok(false);
+        };
+        // Modifiers and typedefs skipped on both sides first, as libbpf
+        // keeps an extern's type (`const struct rq` is `struct rq`).
+        let (l, k) = (obj.skip_modifiers(l), kernel.skip_modifiers(k));
+        ebpf_asm::btf::core::types_are_compat(obj, l, kernel, k)
+            .map_err(|e| Error::Input(format!("comparing with the kernel's type [{id}]: {e}")))
+    }
+
+    /// vmlinux's BTF followed by module `module`'s.
+    fn merged(&self, module: &str) -> Result<std::rc::Rc<Btf>> {
+        if let Some(b) = self.merged.borrow().get(module) {
+            return Ok(b.clone());
+        }
+        let m = self
+            .modules()?
+            .iter()
+            .find(|(n, _)| n == module)
+            .map(|(_, m)| m)
+            .ok_or_else(|| Error::Input(format!("no BTF for module {module}")))?;
+        let b = std::rc::Rc::new(Btf::merge(self.btf()?.btf(), m.split()));
+        self.merged
+            .borrow_mut()
+            .insert(module.to_string(), b.clone());
+        Ok(b)
     }
 
     fn kallsyms(&self) -> Result<&HashMap<String, u64>> {

@@ -1026,8 +1026,7 @@ impl Ctx<'_> {
                         }
                         let weak = sym.binding == ebpf_asm::object::Binding::Weak;
                         let (id, off) = match self
-                            .kernel
-                            .resolve(&sym.name, ExternKind::Kfunc, weak)
+                            .resolve_extern(&sym.name, ExternKind::Kfunc, weak)
                             .map_err(|e| self.err(u.section, r.offset, e.to_string()))?
                         {
                             Resolved::BtfId(id) => (id, 0),
@@ -1262,6 +1261,52 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Extern `name` resolved against the kernel, and its declaration
+    /// checked against the kernel's as libbpf checks it: a weak one that
+    /// disagrees is missing (0), any other is refused.
+    fn resolve_extern(&self, name: &str, kind: ExternKind, weak: bool) -> Result<Resolved> {
+        let r = self.kernel.resolve(name, kind, weak)?;
+        let Some(btf) = self.btf else { return Ok(r) };
+        let want = match kind {
+            ExternKind::Kfunc => ebpf_asm::btf::Kind::Func,
+            ExternKind::TypedKsym => ebpf_asm::btf::Kind::Var,
+            ExternKind::TypelessKsym => return Ok(r),
+        };
+        let Some(local) = btf
+            .types
+            .iter()
+            .position(|t| t.kind() == want && btf.name(t) == name)
+            .map(|i| i as u32 + 1)
+        else {
+            return Ok(r);
+        };
+        if self.kernel.agrees(btf, local, &r)? {
+            return Ok(r);
+        }
+        let (what, kid) = match (&r, kind) {
+            (Resolved::BtfId(id), ExternKind::Kfunc) => ("prototype", format!("vmlinux [{id}]")),
+            (Resolved::BtfId(id), _) => ("type", format!("vmlinux [{id}]")),
+            (Resolved::ModuleBtfId { module, id }, ExternKind::Kfunc) => {
+                ("prototype", format!("{module} [{id}]"))
+            }
+            (Resolved::ModuleBtfId { module, id }, _) => ("type", format!("{module} [{id}]")),
+            _ => ("type", String::new()),
+        };
+        if weak {
+            self.notes.borrow_mut().push(format!(
+                "__weak extern {name}: its {what} [{local}] disagrees with the kernel's \
+                 ({kid}), so it counts as missing, as libbpf counts it"
+            ));
+            return Ok(Resolved::Missing);
+        }
+        Err(Error::Input(format!(
+            "extern {name}: its {what} in the object's BTF [{local}] disagrees with the \
+             kernel's ({kid}) in kind, parameter count or a parameter's kind (libbpf's \
+             bpf_core_types_are_compat; a forward-declared struct is not a struct): declare \
+             it as the kernel does (bpftool btf dump file /sys/kernel/btf/vmlinux format c)"
+        )))
+    }
+
     /// Module `module`'s BTF object: its `fd_array` index (the `off` of a
     /// call to its kfuncs) and its fd, opened once per load.
     fn module_btf(&self, module: &str) -> Result<(i16, i32)> {
@@ -1305,8 +1350,7 @@ impl Ctx<'_> {
     ) -> Result<()> {
         let weak = sym.binding == ebpf_asm::object::Binding::Weak;
         let r = self
-            .kernel
-            .resolve(&sym.name, kind, weak)
+            .resolve_extern(&sym.name, kind, weak)
             .map_err(|e| self.err(section, offset, e.to_string()))?;
         let b = (at * INSN) as usize;
         let (src, lo, hi) = match r {

@@ -13,8 +13,13 @@
 extern void *bpf_cast_to_kern_ctx(void *ctx) __ksym;
 /* no kernel defines it: left 0, and its call is dead code */
 extern int bpf_lab_no_such_kfunc(void *ctx) __ksym __weak;
-/* a per-CPU variable, so it is a VAR in vmlinux BTF (kernel/sched/core.c) */
-struct rq;
+/* a per-CPU variable, so it is a VAR in vmlinux BTF (kernel/sched/core.c).
+ * Its type must agree with the kernel's by kind (libbpf's
+ * bpf_core_types_are_compat, which our loader applies too): a forward
+ * declaration `struct rq;` is a FWD, not a STRUCT, and is refused. */
+struct rq {
+	int opaque;
+};
 extern const struct rq runqueues __ksym;
 /* typeless: its address from /proc/kallsyms (a text symbol: kernels
  * without CONFIG_KALLSYMS_ALL, this host's, list no data symbols) */
