@@ -26,8 +26,10 @@ pub enum Figure {
 pub struct Versus {
     /// The reference's name as printed, e.g. "(a) kernel forwarding".
     pub name: String,
-    /// The reference's median (or exact value).
-    pub value: f64,
+    /// The reference's median (or exact value); `None` when the reference
+    /// is a missing row, so that this row says "n/a vs" it instead of
+    /// passing for a reference itself.
+    pub value: Option<f64>,
     pub better: Better,
 }
 
@@ -80,13 +82,11 @@ impl Row {
     }
 
     pub fn versus(mut self, name: &str, reference: &Row, better: Better) -> Row {
-        if let Some(value) = reference.value() {
-            self.versus = Some(Versus {
-                name: name.to_string(),
-                value,
-                better,
-            });
-        }
+        self.versus = Some(Versus {
+            name: name.to_string(),
+            value: reference.value(),
+            better,
+        });
         self
     }
 
@@ -113,7 +113,7 @@ impl Row {
     /// How many times better than its reference this row is, if both exist.
     pub fn ratio(&self) -> Option<f64> {
         let v = self.versus.as_ref()?;
-        ratio(self.value()?, v.value, v.better)
+        ratio(self.value()?, v.value?, v.better)
     }
 
     /// True when the row carries numbers (a figure, and a ratio if it has
@@ -401,6 +401,21 @@ mod tests {
             Row::new("1", "loss (b)", "%", Figure::Exact(0.0)).versus("(a)", &zero, Better::Lower);
         assert_eq!(r.ratio(), None);
         assert!(render(&Machine::default(), &[r], 0.0).contains("n/a vs (a)"));
+    }
+
+    /// A reference that failed to measure leaves the rows against it without
+    /// a ratio; they must not be printed as references themselves.
+    #[test]
+    fn rows_against_a_missing_reference_say_n_a() {
+        let gone = Row::missing("6", "udp (a)", "pkt/s", "no reply through the lab");
+        let r = measured("6", "udp (b)", &[5.0, 6.0]).versus("(a)", &gone, Better::Higher);
+        assert_eq!(r.ratio(), None);
+        let text = render(&Machine::default(), &[gone, r], 0.0);
+        assert!(
+            text.contains("| 6 | udp (b) | 5.50 | 5 | 6 | ms | n/a vs (a) (zero or missing) |"),
+            "{text}"
+        );
+        assert_eq!(text.matches("| reference |").count(), 1, "{text}");
     }
 
     #[test]
