@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[allow(dead_code)]
 mod lab_common;
 
 use lab_tests::clang::object_of;
