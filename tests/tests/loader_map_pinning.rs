@@ -208,8 +208,14 @@ fn a_load_that_fails_leaves_no_pin() {
         !root.join("shared_count").exists(),
         "a refused load pinned its map"
     );
-    // Without it, the pin is made under the root we gave.
+    // A root outside bpffs: refused by the kernel, and the directories made
+    // for the pin are gone again.
     let elf = object("shared_count", &|t| t);
+    let tmp = std::env::temp_dir().join(format!("lab-pinroot-{}", std::process::id()));
+    let e = load(&elf, Some(&tmp.join("a"))).unwrap_err().to_string();
+    assert!(e.contains("not on a bpffs"), "{e}");
+    assert!(!tmp.exists(), "{} was left behind", tmp.display());
+    // Without the broken program, the pin is made under the root we gave.
     let ok = load(&elf, Some(&root)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         ok.maps[0].pin.as_ref().map(|p| p.path.clone()),

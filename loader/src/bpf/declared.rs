@@ -331,29 +331,46 @@ pub(crate) fn fill_prog_slots(
 }
 
 /// Pins every map made here that asked for a pin by name; on a failure
-/// the pins made so far are removed again.
+/// the pins and directories made so far are removed again.
 pub(crate) fn pin_new(maps: &[ObjectMap]) -> Result<()> {
-    let mut made: Vec<&Path> = Vec::new();
+    let mut pins: Vec<&Path> = Vec::new();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let undo = |pins: &[&Path], dirs: &[PathBuf]| {
+        for p in pins {
+            let _ = pin::unpin(p);
+        }
+        for d in dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    };
     for m in maps {
         let Some(p) = m.pin.as_ref().filter(|p| !p.reused) else {
             continue;
         };
-        let r = p
-            .path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .map_err(|e| Error::io(format!("creating the directory of {}", p.path.display()), e))
-            .and_then(|()| m.map.pin(&p.path));
+        let r = make_dirs(p.path.parent(), &mut dirs).and_then(|()| m.map.pin(&p.path));
         if let Err(e) = r {
-            for done in made {
-                let _ = pin::unpin(done);
-            }
+            undo(&pins, &dirs);
             return Err(crate::load::about(
                 e,
                 &format!("map {}: pinning it by name", m.name),
             ));
         }
-        made.push(&p.path);
+        pins.push(&p.path);
+    }
+    Ok(())
+}
+
+/// Creates `dir` and its missing parents, recording each one made (outermost
+/// first) so that a failure can remove them.
+fn make_dirs(dir: Option<&Path>, made: &mut Vec<PathBuf>) -> Result<()> {
+    let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let missing: Vec<&Path> = dir.ancestors().take_while(|a| !a.exists()).collect();
+    for d in missing.into_iter().rev() {
+        std::fs::create_dir(d)
+            .map_err(|e| Error::io(format!("creating the directory {}", d.display()), e))?;
+        made.push(d.to_path_buf());
     }
     Ok(())
 }
