@@ -142,24 +142,92 @@ pub fn ctx_for_section(section: &str) -> Option<(&'static str, u32)> {
 }
 
 /// A string section builder that keeps one copy of each string, in O(1).
+///
+/// A million-line file adds a million line texts, so this is the hot loop
+/// of the BTF writer. A `FastMap<String, u32>` cost an allocation per new
+/// string (and a free when it dropped), 24 bytes a bucket, and a read of
+/// the key's heap copy for every candidate. Here the table is a flat array
+/// of [`Slot`]s pointing into `bytes` itself: most probes end at a hash that
+/// differs, without touching the string, and growing re-places slots by
+/// their stored hash without reading a string again.
 struct Strings {
     bytes: Vec<u8>,
-    seen: FastMap<String, u32>,
+    /// Open addressing with linear probing, a power of two long, at most
+    /// half full; `len == 0` marks an empty slot (the empty string is never
+    /// stored: it is offset 0).
+    slots: Vec<Slot>,
+    used: usize,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    hash: u32,
+    off: u32,
+    len: u32,
 }
 
 impl Strings {
+    fn new() -> Strings {
+        Strings {
+            bytes: vec![0],
+            slots: vec![Slot::default(); 1024],
+            used: 0,
+        }
+    }
+
+    fn hash(s: &str) -> u32 {
+        let mut h = crate::hash::FxHasher::default();
+        std::hash::Hasher::write(&mut h, s.as_bytes());
+        std::hash::Hasher::finish(&h) as u32
+    }
+
     fn add(&mut self, s: &str) -> u32 {
         if s.is_empty() {
             return 0;
         }
-        if let Some(&o) = self.seen.get(s) {
-            return o;
+        let hash = Self::hash(s);
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot.len == 0 {
+                break;
+            }
+            if slot.hash == hash && slot.len as usize == s.len() {
+                let at = slot.off as usize;
+                if &self.bytes[at..at + s.len()] == s.as_bytes() {
+                    return slot.off;
+                }
+            }
+            i = (i + 1) & mask;
         }
-        let o = self.bytes.len() as u32;
+        let off = self.bytes.len() as u32;
         self.bytes.extend_from_slice(s.as_bytes());
         self.bytes.push(0);
-        self.seen.insert(s.to_string(), o);
-        o
+        self.slots[i] = Slot {
+            hash,
+            off,
+            len: s.len() as u32,
+        };
+        self.used += 1;
+        if self.used * 2 > self.slots.len() {
+            self.grow();
+        }
+        off
+    }
+
+    /// Doubles the table, placing each slot by its stored hash.
+    fn grow(&mut self) {
+        let bigger = vec![Slot::default(); self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, bigger);
+        let mask = self.slots.len() - 1;
+        for slot in old.into_iter().filter(|s| s.len != 0) {
+            let mut i = slot.hash as usize & mask;
+            while self.slots[i].len != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
+        }
     }
 }
 
@@ -300,10 +368,7 @@ impl Output {
 pub fn generate(input: &Input) -> Output {
     let mut g = Gen {
         btf: Btf::new(),
-        s: Strings {
-            bytes: vec![0],
-            seen: FastMap::default(),
-        },
+        s: Strings::new(),
         int: None,
         array_index: None,
         char_const: None,
