@@ -29,21 +29,22 @@ use super::{
 use crate::hash::FastMap;
 use crate::insn::{CallKind, Insn, Instruction};
 use crate::program::Program;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// What the BTF of one object is made from.
 #[derive(Debug, Clone, Default)]
-pub struct Input {
+pub struct Input<'a> {
     /// The source file's name, as line_info records it (`redirect.s`).
     pub file_name: String,
-    pub functions: Vec<Function>,
+    pub functions: Vec<Function<'a>>,
     pub maps: Vec<MapDecl>,
     pub data_sections: Vec<DataSection>,
 }
 
 /// A function symbol in a program section.
 #[derive(Debug, Clone)]
-pub struct Function {
+pub struct Function<'a> {
     pub name: String,
     /// The ELF section holding it (`tc`, `xdp`, `tp_btf/net_dev_queue`).
     pub section: String,
@@ -54,19 +55,21 @@ pub struct Function {
     pub global: bool,
     /// One entry per instruction (not per slot: an lddw's second slot has
     /// none), in order.
-    pub lines: Vec<InsnLine>,
+    pub lines: Vec<InsnLine<'a>>,
 }
 
 /// The source of one instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InsnLine {
+pub struct InsnLine<'a> {
     /// Byte offset within the section.
     pub insn_off: u32,
     /// 1-based line and column.
     pub line: u32,
     pub col: u32,
-    /// The line's text, as the verifier log will quote it.
-    pub text: String,
+    /// The line's text, as the verifier log will quote it: borrowed from
+    /// the source text when made from one (a copy per instruction was a
+    /// million allocations for a million-line file).
+    pub text: Cow<'a, str>,
 }
 
 /// A map declaration, the fields of libbpf's BTF map definition. A field
@@ -555,14 +558,14 @@ pub fn generate(input: &Input) -> Output {
     }
 }
 
-impl Input {
+impl Input<'_> {
     /// The input for a one-section [`Program`]: its function at offset 0,
     /// plus one static function per bpf-to-bpf call target in the section
     /// (the kernel wants a func_info for every subprogram it finds), named
     /// by the label on the line before the target when there is one; a
     /// line per instruction from its source map (none when it was built from
     /// Rust, not text). A one-section program declares no maps.
-    pub fn from_program(prog: &Program, file_name: &str) -> Input {
+    pub fn from_program<'a>(prog: &'a Program, file_name: &str) -> Input<'a> {
         let insns = prog.instructions().unwrap_or_default();
         let slots = prog.insns().len();
         let mut starts = vec![0usize];
@@ -597,16 +600,20 @@ impl Input {
             })
             .collect();
         for (slot, _) in insns {
-            let Some(src) = prog.source_of(slot) else {
+            // What `prog.source_of(slot)` says, without copying the text.
+            let Some(&(line, start, end)) = prog.lines.get(slot) else {
+                continue;
+            };
+            let Some(text) = prog.source.get(start as usize..end as usize) else {
                 continue;
             };
             // The function holding this slot: the last start at or before it.
             let f = starts.partition_point(|&s| s <= slot).saturating_sub(1);
             functions[f].lines.push(InsnLine {
                 insn_off: (slot * Insn::SIZE) as u32,
-                line: src.line,
-                col: first_column(&src.text),
-                text: src.text,
+                line,
+                col: first_column(text),
+                text: Cow::Borrowed(text),
             });
         }
         Input {
@@ -618,7 +625,7 @@ impl Input {
     }
 }
 
-impl Input {
+impl<'a> Input<'a> {
     /// The input for a whole [`crate::object::Object`] assembled from
     /// text: a function per `STT_FUNC` symbol of each program section (or
     /// one named by [`crate::object::Object::programs`] for a section with
@@ -631,9 +638,9 @@ impl Input {
     pub fn from_object(
         obj: &crate::object::Object,
         slot_lines: &[Vec<(u32, u32, u32)>],
-        source: &str,
+        source: &'a str,
         file_name: &str,
-    ) -> Input {
+    ) -> Input<'a> {
         use crate::object::{Binding, SectionKind, SymbolType};
         let mut functions = Vec::new();
         let progs = obj.programs();
@@ -744,15 +751,12 @@ impl Input {
                 if f == 0 {
                     continue;
                 }
-                let text = source
-                    .get(start as usize..end as usize)
-                    .unwrap_or("")
-                    .to_string();
+                let text = source.get(start as usize..end as usize).unwrap_or("");
                 funcs[f - 1].lines.push(InsnLine {
                     insn_off: off as u32,
                     line,
-                    col: first_column(&text),
-                    text,
+                    col: first_column(text),
+                    text: Cow::Borrowed(text),
                 });
             }
             functions.extend(funcs);
@@ -854,7 +858,7 @@ mod tests {
     use super::*;
     use crate::btf::Kind;
 
-    fn input() -> Input {
+    fn input() -> Input<'static> {
         Input {
             file_name: "x.s".into(),
             functions: vec![Function {
