@@ -205,7 +205,6 @@ impl Strings {
     /// the slots in the cache. A plain load does what a prefetch
     /// instruction would, without `unsafe`.
     fn add_all(&mut self, texts: &[&str], out: &mut Vec<u32>) {
-        const BATCH: usize = 16;
         for batch in texts.chunks(BATCH) {
             let mut hashes = [0u32; BATCH];
             let mask = self.slots.len() - 1;
@@ -286,6 +285,9 @@ impl Strings {
         }
     }
 }
+
+/// How many strings [`Strings::add_all`] looks up together.
+const BATCH: usize = 16;
 
 /// Types shared between functions and maps, added once on first use.
 struct Gen {
@@ -580,20 +582,22 @@ pub fn generate(input: &Input) -> Output {
         });
         let n = funcs.iter().map(|(f, _)| f.lines.len()).sum();
         let mut lines = Vec::with_capacity(n);
-        let mut texts = Vec::with_capacity(n);
-        let mut offs = Vec::with_capacity(n);
+        let mut offs = Vec::with_capacity(BATCH);
         for (f, _) in &funcs {
-            texts.extend(f.lines.iter().map(|l| l.text.trim()));
-        }
-        g.s.add_all(&texts, &mut offs);
-        let all = funcs.iter().flat_map(|(f, _)| &f.lines);
-        for (l, line_off) in all.zip(offs) {
-            lines.push(LineInfo {
-                insn_off: l.insn_off,
-                file_name_off: file,
-                line_off,
-                line_col: LineInfo::line_col(l.line, l.col),
-            });
+            for chunk in f.lines.chunks(BATCH) {
+                let mut texts = [""; BATCH];
+                for (t, l) in texts.iter_mut().zip(chunk) {
+                    *t = l.text.trim();
+                }
+                offs.clear();
+                g.s.add_all(&texts[..chunk.len()], &mut offs);
+                lines.extend(chunk.iter().zip(&offs).map(|(l, &line_off)| LineInfo {
+                    insn_off: l.insn_off,
+                    file_name_off: file,
+                    line_off,
+                    line_col: LineInfo::line_col(l.line, l.col),
+                }));
+            }
         }
         lines.sort_by_key(|l| l.insn_off);
         lines.dedup_by_key(|l| l.insn_off);
