@@ -402,7 +402,7 @@ fn generated_btf_always_reads_back() {
                         insn_off: offset + i * 8,
                         line: rng.u32(..),
                         col: rng.u32(..),
-                        text: name(&mut rng),
+                        text: name(&mut rng).into(),
                     })
                     .collect(),
             });

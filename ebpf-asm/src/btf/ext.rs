@@ -191,22 +191,31 @@ fn parse_sub<T: Record>(bytes: &[u8], base: usize) -> Result<Option<Vec<InfoSec<
     Ok(Some(secs))
 }
 
-fn encode_sub<T: Record>(secs: &Option<Vec<InfoSec<T>>>) -> Vec<u8> {
-    let mut out = Vec::new();
+/// The bytes [`encode_sub`] writes for `secs`.
+fn encoded_len<T: Record>(secs: &Option<Vec<InfoSec<T>>>) -> usize {
+    secs.as_ref().map_or(0, |secs| {
+        4 + secs
+            .iter()
+            .map(|s| 8 + s.records.len() * T::SIZE as usize)
+            .sum::<usize>()
+    })
+}
+
+/// Appends one subsection to `out`, which the caller sized: a million
+/// line_info records are 16 MB, written once, not grown and then copied.
+fn encode_sub<T: Record>(secs: &Option<Vec<InfoSec<T>>>, out: &mut Vec<u8>) {
     if let Some(secs) = secs {
-        out.write_u32::<LittleEndian>(T::SIZE).unwrap();
+        out.extend_from_slice(&T::SIZE.to_le_bytes());
         for s in secs {
-            out.write_u32::<LittleEndian>(s.sec_name_off).unwrap();
-            out.write_u32::<LittleEndian>(s.records.len() as u32)
-                .unwrap();
+            out.extend_from_slice(&s.sec_name_off.to_le_bytes());
+            out.extend_from_slice(&(s.records.len() as u32).to_le_bytes());
             for rec in &s.records {
                 for f in &rec.fields()[..T::SIZE as usize / 4] {
-                    out.write_u32::<LittleEndian>(*f).unwrap();
+                    out.extend_from_slice(&f.to_le_bytes());
                 }
             }
         }
     }
-    out
 }
 
 impl BtfExt {
@@ -298,33 +307,36 @@ impl BtfExt {
     /// The bytes of this `.BTF.ext`, exactly inverse to [`BtfExt::parse`].
     /// With `hdr_len` 24 the CO-RE relocations are not written.
     pub fn encode(&self) -> Vec<u8> {
-        let f = encode_sub(&self.func_info);
-        let l = encode_sub(&self.line_info);
-        let c = if self.hdr_len == BTF_EXT_HEADER_LEN_CORE {
-            encode_sub(&self.core_relo)
+        let core = self.hdr_len == BTF_EXT_HEADER_LEN_CORE;
+        let f = encoded_len(&self.func_info);
+        let l = encoded_len(&self.line_info);
+        let c = if core {
+            encoded_len(&self.core_relo)
         } else {
-            Vec::new()
+            0
         };
-        let hdr_len = if self.hdr_len == BTF_EXT_HEADER_LEN_CORE {
+        let hdr_len = if core {
             BTF_EXT_HEADER_LEN_CORE
         } else {
             BTF_EXT_HEADER_LEN
         };
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(hdr_len as usize + f + l + c);
         out.write_u16::<LittleEndian>(BTF_MAGIC).unwrap();
         out.push(BTF_VERSION);
         out.push(self.flags);
-        let mut words = vec![hdr_len, 0, f.len() as u32, f.len() as u32, l.len() as u32];
-        if hdr_len == BTF_EXT_HEADER_LEN_CORE {
-            words.push((f.len() + l.len()) as u32);
-            words.push(c.len() as u32);
+        let mut words = vec![hdr_len, 0, f as u32, f as u32, l as u32];
+        if core {
+            words.push((f + l) as u32);
+            words.push(c as u32);
         }
         for w in words {
             out.write_u32::<LittleEndian>(w).unwrap();
         }
-        out.extend_from_slice(&f);
-        out.extend_from_slice(&l);
-        out.extend_from_slice(&c);
+        encode_sub(&self.func_info, &mut out);
+        encode_sub(&self.line_info, &mut out);
+        if core {
+            encode_sub(&self.core_relo, &mut out);
+        }
         out
     }
 }

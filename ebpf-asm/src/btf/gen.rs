@@ -29,21 +29,22 @@ use super::{
 use crate::hash::FastMap;
 use crate::insn::{CallKind, Insn, Instruction};
 use crate::program::Program;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// What the BTF of one object is made from.
 #[derive(Debug, Clone, Default)]
-pub struct Input {
+pub struct Input<'a> {
     /// The source file's name, as line_info records it (`redirect.s`).
     pub file_name: String,
-    pub functions: Vec<Function>,
+    pub functions: Vec<Function<'a>>,
     pub maps: Vec<MapDecl>,
     pub data_sections: Vec<DataSection>,
 }
 
 /// A function symbol in a program section.
 #[derive(Debug, Clone)]
-pub struct Function {
+pub struct Function<'a> {
     pub name: String,
     /// The ELF section holding it (`tc`, `xdp`, `tp_btf/net_dev_queue`).
     pub section: String,
@@ -54,19 +55,21 @@ pub struct Function {
     pub global: bool,
     /// One entry per instruction (not per slot: an lddw's second slot has
     /// none), in order.
-    pub lines: Vec<InsnLine>,
+    pub lines: Vec<InsnLine<'a>>,
 }
 
 /// The source of one instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InsnLine {
+pub struct InsnLine<'a> {
     /// Byte offset within the section.
     pub insn_off: u32,
     /// 1-based line and column.
     pub line: u32,
     pub col: u32,
-    /// The line's text, as the verifier log will quote it.
-    pub text: String,
+    /// The line's text, as the verifier log will quote it: borrowed from
+    /// the source text when made from one (a copy per instruction was a
+    /// million allocations for a million-line file).
+    pub text: Cow<'a, str>,
 }
 
 /// A map declaration, the fields of libbpf's BTF map definition. A field
@@ -142,26 +145,149 @@ pub fn ctx_for_section(section: &str) -> Option<(&'static str, u32)> {
 }
 
 /// A string section builder that keeps one copy of each string, in O(1).
+///
+/// A million-line file adds a million line texts, so this is the hot loop
+/// of the BTF writer, and its time is memory: the table is megabytes and
+/// each new text lands at a random place in it. A `FastMap<String, u32>`
+/// cost an allocation per new string (and a free when it dropped), 32
+/// bytes a bucket and a read of the key's own heap copy per candidate.
+/// Here a slot is 8 bytes, a hash and an offset into `bytes` itself, in a
+/// table up to 7/8 full: 442,000 distinct lines fit in 4 MB. Most probes
+/// end at a hash that differs without reading a string, and growing
+/// re-places slots by their stored hash without reading one again.
 struct Strings {
     bytes: Vec<u8>,
-    seen: FastMap<String, u32>,
+    /// Open addressing with linear probing, a power of two long; a slot
+    /// with `off == 0` is empty (offset 0 is the empty string, which is
+    /// never looked up).
+    slots: Vec<Slot>,
+    used: usize,
+    /// The strings holding a NUL byte. The table finds a string by its
+    /// bytes at an offset followed by a NUL, which tells a NUL-free string
+    /// from every other but not `a\0b` from `a`: these few (an assembly
+    /// line has no reason to hold one) are kept apart, in a plain map.
+    with_nul: FastMap<String, u32>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    hash: u32,
+    off: u32,
 }
 
 impl Strings {
+    fn new() -> Strings {
+        Strings {
+            bytes: vec![0],
+            slots: vec![Slot::default(); 1024],
+            used: 0,
+            with_nul: FastMap::default(),
+        }
+    }
+
+    fn hash(s: &str) -> u32 {
+        let mut h = crate::hash::FxHasher::default();
+        std::hash::Hasher::write(&mut h, s.as_bytes());
+        std::hash::Hasher::finish(&h) as u32
+    }
+
     fn add(&mut self, s: &str) -> u32 {
+        self.add_hashed(s, Self::hash(s))
+    }
+
+    /// [`Strings::add`] for each of `texts`, in order, into `out`.
+    ///
+    /// For a million line texts, the time of `add` is the load of each
+    /// text's first slot: a random place in the table, so a cache miss,
+    /// one after another. Here the first slots of a batch are loaded
+    /// together before any is looked at: the loads do not depend on each
+    /// other, so their misses overlap, and the lookups that follow find
+    /// the slots in the cache. A plain load does what a prefetch
+    /// instruction would, without `unsafe`.
+    fn add_all(&mut self, texts: &[&str], out: &mut Vec<u32>) {
+        for batch in texts.chunks(BATCH) {
+            let mut hashes = [0u32; BATCH];
+            let mask = self.slots.len() - 1;
+            let mut touched = 0;
+            for (h, t) in hashes.iter_mut().zip(batch) {
+                *h = Self::hash(t);
+                touched ^= self.slots[*h as usize & mask].off;
+            }
+            std::hint::black_box(touched);
+            for (t, &h) in batch.iter().zip(&hashes) {
+                out.push(self.add_hashed(t, h));
+            }
+        }
+    }
+
+    fn add_hashed(&mut self, s: &str, hash: u32) -> u32 {
         if s.is_empty() {
             return 0;
         }
-        if let Some(&o) = self.seen.get(s) {
+        if s.as_bytes().contains(&0) {
+            return self.add_with_nul(s);
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot.off == 0 {
+                break;
+            }
+            if slot.hash == hash {
+                // `s` has no NUL and neither has the stored string: equal
+                // bytes and then a NUL mean the same length.
+                let at = slot.off as usize;
+                let stored = self.bytes.get(at..at + s.len() + 1);
+                if stored.is_some_and(|b| &b[..s.len()] == s.as_bytes() && b[s.len()] == 0) {
+                    return slot.off;
+                }
+            }
+            i = (i + 1) & mask;
+        }
+        let off = self.push(s);
+        self.slots[i] = Slot { hash, off };
+        self.used += 1;
+        if self.used * 8 > self.slots.len() * 7 {
+            self.grow();
+        }
+        off
+    }
+
+    fn add_with_nul(&mut self, s: &str) -> u32 {
+        if let Some(&o) = self.with_nul.get(s) {
             return o;
         }
-        let o = self.bytes.len() as u32;
-        self.bytes.extend_from_slice(s.as_bytes());
-        self.bytes.push(0);
-        self.seen.insert(s.to_string(), o);
+        let o = self.push(s);
+        self.with_nul.insert(s.to_string(), o);
         o
     }
+
+    /// Appends `s` and its NUL, returning its offset.
+    fn push(&mut self, s: &str) -> u32 {
+        let off = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.bytes.push(0);
+        off
+    }
+
+    /// Doubles the table, placing each slot by its stored hash.
+    fn grow(&mut self) {
+        let bigger = vec![Slot::default(); self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, bigger);
+        let mask = self.slots.len() - 1;
+        for slot in old.into_iter().filter(|s| s.off != 0) {
+            let mut i = slot.hash as usize & mask;
+            while self.slots[i].off != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
+        }
+    }
 }
+
+/// How many strings [`Strings::add_all`] looks up together.
+const BATCH: usize = 16;
 
 /// Types shared between functions and maps, added once on first use.
 struct Gen {
@@ -300,10 +426,7 @@ impl Output {
 pub fn generate(input: &Input) -> Output {
     let mut g = Gen {
         btf: Btf::new(),
-        s: Strings {
-            bytes: vec![0],
-            seen: FastMap::default(),
-        },
+        s: Strings::new(),
         int: None,
         array_index: None,
         char_const: None,
@@ -457,15 +580,23 @@ pub fn generate(input: &Input) -> Output {
                 })
                 .collect(),
         });
-        let mut lines = Vec::new();
+        let n = funcs.iter().map(|(f, _)| f.lines.len()).sum();
+        let mut lines = Vec::with_capacity(n);
+        let mut offs = Vec::with_capacity(BATCH);
         for (f, _) in &funcs {
-            for l in &f.lines {
-                lines.push(LineInfo {
+            for chunk in f.lines.chunks(BATCH) {
+                let mut texts = [""; BATCH];
+                for (t, l) in texts.iter_mut().zip(chunk) {
+                    *t = l.text.trim();
+                }
+                offs.clear();
+                g.s.add_all(&texts[..chunk.len()], &mut offs);
+                lines.extend(chunk.iter().zip(&offs).map(|(l, &line_off)| LineInfo {
                     insn_off: l.insn_off,
                     file_name_off: file,
-                    line_off: g.s.add(l.text.trim()),
+                    line_off,
                     line_col: LineInfo::line_col(l.line, l.col),
-                });
+                }));
             }
         }
         lines.sort_by_key(|l| l.insn_off);
@@ -490,24 +621,37 @@ pub fn generate(input: &Input) -> Output {
     }
 }
 
-impl Input {
+impl Input<'_> {
     /// The input for a one-section [`Program`]: its function at offset 0,
     /// plus one static function per bpf-to-bpf call target in the section
     /// (the kernel wants a func_info for every subprogram it finds), named
     /// by the label on the line before the target when there is one; a
     /// line per instruction from its source map (none when it was built from
     /// Rust, not text). A one-section program declares no maps.
-    pub fn from_program(prog: &Program, file_name: &str) -> Input {
-        let insns = prog.instructions().unwrap_or_default();
-        let slots = prog.insns().len();
+    pub fn from_program<'a>(prog: &'a Program, file_name: &str) -> Input<'a> {
+        // One decoding walk (as `prog.instructions()`), keeping only where
+        // each instruction starts and where local calls go: not a vector of
+        // every decoded instruction, 24 MB for a million. A program that
+        // does not decode gets no lines and no subprograms, as before.
+        let all = prog.insns();
+        let slots = all.len();
+        let mut insn_slots = Vec::with_capacity(slots);
         let mut starts = vec![0usize];
-        for (slot, insn) in &insns {
+        let mut at = 0;
+        while at < slots {
+            let Ok((insn, used)) = crate::encode::decode(&all[at..]) else {
+                insn_slots.clear();
+                starts.truncate(1);
+                break;
+            };
             if let Instruction::Call(CallKind::Local(imm)) = insn {
-                let target = *slot as i64 + 1 + *imm as i64;
+                let target = at as i64 + 1 + imm as i64;
                 if target > 0 && (target as usize) < slots {
                     starts.push(target as usize);
                 }
             }
+            insn_slots.push(at);
+            at += used;
         }
         starts.sort_unstable();
         starts.dedup();
@@ -519,7 +663,8 @@ impl Input {
         };
         let mut functions: Vec<Function> = starts
             .iter()
-            .map(|&start| Function {
+            .enumerate()
+            .map(|(i, &start)| Function {
                 name: if start == 0 {
                     prog.name().to_string()
                 } else {
@@ -528,20 +673,31 @@ impl Input {
                 section: prog.section().to_string(),
                 offset: (start * Insn::SIZE) as u32,
                 global: start == 0,
-                lines: Vec::new(),
+                // Sized to the instructions it holds: a million lines of
+                // 40 bytes, grown by doubling, were copied and faulted in
+                // twice.
+                lines: Vec::with_capacity({
+                    let end = starts.get(i + 1).copied().unwrap_or(slots);
+                    insn_slots.partition_point(|&s| s < end)
+                        - insn_slots.partition_point(|&s| s < start)
+                }),
             })
             .collect();
-        for (slot, _) in insns {
-            let Some(src) = prog.source_of(slot) else {
+        for slot in insn_slots {
+            // What `prog.source_of(slot)` says, without copying the text.
+            let Some(&(line, start, end)) = prog.lines.get(slot) else {
+                continue;
+            };
+            let Some(text) = prog.source.get(start as usize..end as usize) else {
                 continue;
             };
             // The function holding this slot: the last start at or before it.
             let f = starts.partition_point(|&s| s <= slot).saturating_sub(1);
             functions[f].lines.push(InsnLine {
                 insn_off: (slot * Insn::SIZE) as u32,
-                line: src.line,
-                col: first_column(&src.text),
-                text: src.text,
+                line,
+                col: first_column(text),
+                text: Cow::Borrowed(text),
             });
         }
         Input {
@@ -553,7 +709,7 @@ impl Input {
     }
 }
 
-impl Input {
+impl<'a> Input<'a> {
     /// The input for a whole [`crate::object::Object`] assembled from
     /// text: a function per `STT_FUNC` symbol of each program section (or
     /// one named by [`crate::object::Object::programs`] for a section with
@@ -566,9 +722,9 @@ impl Input {
     pub fn from_object(
         obj: &crate::object::Object,
         slot_lines: &[Vec<(u32, u32, u32)>],
-        source: &str,
+        source: &'a str,
         file_name: &str,
-    ) -> Input {
+    ) -> Input<'a> {
         use crate::object::{Binding, SectionKind, SymbolType};
         let mut functions = Vec::new();
         let progs = obj.programs();
@@ -679,15 +835,12 @@ impl Input {
                 if f == 0 {
                     continue;
                 }
-                let text = source
-                    .get(start as usize..end as usize)
-                    .unwrap_or("")
-                    .to_string();
+                let text = source.get(start as usize..end as usize).unwrap_or("");
                 funcs[f - 1].lines.push(InsnLine {
                     insn_off: off as u32,
                     line,
-                    col: first_column(&text),
-                    text,
+                    col: first_column(text),
+                    text: Cow::Borrowed(text),
                 });
             }
             functions.extend(funcs);
@@ -789,7 +942,7 @@ mod tests {
     use super::*;
     use crate::btf::Kind;
 
-    fn input() -> Input {
+    fn input() -> Input<'static> {
         Input {
             file_name: "x.s".into(),
             functions: vec![Function {
@@ -866,6 +1019,53 @@ mod tests {
         assert_eq!(btf.find(Kind::Var, "msg").len(), 1);
         assert!(btf.find(Kind::Var, ".L.str").is_empty());
         assert_eq!(btf.find(Kind::Datasec, ".rodata").len(), 1);
+    }
+
+    /// The interner gives the offsets a plain map of first appearances
+    /// gives, for strings that are prefixes of each other, hold NULs, and
+    /// are many enough to grow the table many times, added one by one and
+    /// in batches.
+    #[test]
+    fn strings_are_interned_as_a_plain_map_would() {
+        let mut pool: Vec<String> = ["a", "a\0", "a\0b", "ab", "b", "", "\0", "exit"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        pool.extend((0..30_000).map(|i| format!("r{} = {}", i % 7, i / 3)));
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let order: Vec<&str> = (0..100_000)
+            .map(|_| pool[next() as usize % pool.len()].as_str())
+            .collect();
+        let mut reference = FastMap::default();
+        let mut ref_bytes = vec![0u8];
+        let mut expect = Vec::new();
+        for s in &order {
+            expect.push(if s.is_empty() {
+                0
+            } else {
+                *reference.entry(s.to_string()).or_insert_with(|| {
+                    let o = ref_bytes.len() as u32;
+                    ref_bytes.extend_from_slice(s.as_bytes());
+                    ref_bytes.push(0);
+                    o
+                })
+            });
+        }
+        let mut one = Strings::new();
+        let got: Vec<u32> = order.iter().map(|s| one.add(s)).collect();
+        assert_eq!(got, expect);
+        assert_eq!(one.bytes, ref_bytes);
+        let mut batched = Strings::new();
+        let mut got = vec![batched.add(order[0])];
+        batched.add_all(&order[1..], &mut got);
+        assert_eq!(got, expect);
+        assert_eq!(batched.bytes, ref_bytes);
     }
 
     #[test]

@@ -133,12 +133,13 @@ impl Object {
         let mut obj = Object::new();
         let code = prog.to_bytes();
         let text = obj.add_section(Section::new(prog.section(), SectionKind::Program));
-        obj.sections[text].push_bytes(&code);
+        let size = code.len() as u64;
+        obj.sections[text].push_vec(code);
         obj.symbols.push(Symbol {
             name: prog.name().to_string(),
             section: Some(text),
             value: 0,
-            size: code.len() as u64,
+            size,
             kind: SymbolType::Func,
             binding: Binding::Global,
             visibility: symbol::Visibility::Default,

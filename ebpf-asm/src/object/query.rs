@@ -58,7 +58,7 @@ impl Object {
         let btf = gen::generate(&gen::Input::from_program(prog, file_name));
         for (name, data) in [(".BTF", btf.btf_bytes()), (".BTF.ext", btf.ext_bytes())] {
             let mut s = Section::new(name, SectionKind::Other);
-            s.push_bytes(&data);
+            s.push_vec(data);
             s.align = 4;
             obj.add_section(s);
         }

@@ -139,6 +139,18 @@ impl Section {
         }
     }
 
+    /// [`Section::push_bytes`] by value: an empty section takes the vector
+    /// itself instead of a copy (a million-line program's code and BTF are
+    /// tens of megabytes, and each copy faults in fresh pages).
+    pub fn push_vec(&mut self, bytes: Vec<u8>) {
+        if self.data.is_empty() && self.sh_type != SHT_NOBITS.0 {
+            self.size = bytes.len() as u64;
+            self.data = bytes;
+        } else {
+            self.push_bytes(&bytes);
+        }
+    }
+
     /// Grows the section by `n` zero bytes.
     pub fn reserve(&mut self, n: u64) {
         if self.sh_type != SHT_NOBITS.0 {

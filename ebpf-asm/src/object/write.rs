@@ -33,7 +33,8 @@ pub(super) fn to_elf(obj: &Object) -> Result<Vec<u8>, ElfError> {
         if s.is_nobits() {
             out.append_section_bss(id, s.size, s.align.max(1));
         } else {
-            out.set_section_data(id, s.data.clone(), s.align.max(1));
+            // Borrowed, not copied: the writer copies it once, into the file.
+            out.set_section_data(id, s.data.as_slice(), s.align.max(1));
         }
         out.section_mut(id).flags = SectionFlags::Elf {
             sh_type: object::elf::SectionType(s.sh_type),

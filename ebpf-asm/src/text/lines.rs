@@ -296,7 +296,7 @@ impl<'a> Assembler<'a> {
             let (line, start, end) = firsts.get(i).copied().flatten().unwrap_or((1, 0, 0));
             self.error_at(line, start as usize, end as usize, 0, message)
         };
-        let (object, lines) = build.finish(&|l, m| self.error_loc(l, m))?;
+        let (object, mut lines) = build.finish(&|l, m| self.error_loc(l, m))?;
         let programs: Vec<usize> = (0..object.sections.len())
             .filter(|&i| {
                 object.sections[i].kind == SectionKind::Program && object.sections[i].size > 0
@@ -322,7 +322,8 @@ impl<'a> Assembler<'a> {
                         crate::insn::Insn::from_bytes(b)
                     })
                     .collect();
-                (s.name.clone(), insns, lines[i].clone())
+                // Taken, not cloned: 12 bytes a slot, 12 MB for a million.
+                (s.name.clone(), insns, std::mem::take(&mut lines[i]))
             }
             None => (build_section_name(&object), Vec::new(), Vec::new()),
         };
