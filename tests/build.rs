@@ -6,20 +6,18 @@
 //! fails saying so; the build itself goes on.
 
 use std::path::Path;
-use std::process::Command;
+
+// The same invocation the host's tests use, `lab_tests::clang`.
+#[allow(dead_code)]
+#[path = "src/clang.rs"]
+mod clang;
 
 /// The corpus files the suite embeds.
 const EMBEDDED: &[&str] = &["corpus/objload/ct_lookup.bpf.c"];
 
 fn main() {
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-    let triple = Command::new("gcc")
-        .arg("-print-multiarch")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "x86_64-linux-gnu".into());
+    println!("cargo:rerun-if-changed=src/clang.rs");
     for src in EMBEDDED {
         println!("cargo:rerun-if-changed={src}");
         let stem = Path::new(src)
@@ -28,16 +26,8 @@ fn main() {
             .and_then(|n| n.strip_suffix(".bpf.c"))
             .expect("corpus files end in .bpf.c");
         let obj = Path::new(&out).join(format!("{stem}.o"));
-        let status = Command::new("clang-19")
-            .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
-            .arg(format!("-I/usr/include/{triple}"))
-            .arg("-c")
-            .arg(src)
-            .arg("-o")
-            .arg(&obj)
-            .status();
-        if !matches!(status, Ok(s) if s.success()) {
-            println!("cargo:warning=clang-19 could not compile {src}; its behaviour will fail");
+        if let Err(e) = clang::clang_bpf(Path::new(src), &obj, "v3", false) {
+            println!("cargo:warning={e}; its behaviour will fail");
             std::fs::write(&obj, b"").expect("writing an empty object");
         }
     }

@@ -1,8 +1,9 @@
 //! clang-19 as the tests' reference compiler: `clang-19 -O2 -g -target bpf
 //! -mcpu=vN` with the host's multiarch include directory, so `<linux/bpf.h>`
 //! resolves as it does for the programs in `bpf-src/`. One invocation for
-//! every test that builds a C program of `tests/corpus/` (CI installs
-//! clang-19; a missing compiler is a failure, not a skip).
+//! every test that builds a C program of `tests/corpus/`, and for
+//! `tests/build.rs`, which builds the objects the guests' suite carries (CI
+//! installs clang-19; a missing compiler is a failure, not a skip).
 
 use std::path::Path;
 use std::process::Command;

@@ -241,47 +241,47 @@ fn create(d: &MapDecl, typed: &TypedMaps<'_>, warnings: &mut Vec<String>) -> Res
     })
 }
 
-/// `key` as the 4-byte index libbpf writes slots with (an `int`).
-fn slot_key(m: &ObjectMap, index: u32) -> Result<[u8; 4]> {
+/// Writes `fd` into slot `index` of map `m`, keyed by a 4-byte index as
+/// libbpf writes slots (an `int`); `why` is what a refusal most likely
+/// means.
+fn set_slot(m: &ObjectMap, index: u32, fd: BorrowedFd<'_>, what: &str, why: &str) -> Result<()> {
     if m.key_size != 4 {
         return Err(Error::Input(format!(
-            "map {}: .values = {{ ... }} fills slots by a 4-byte index, but its key is {} bytes",
-            m.name, m.key_size
+            "{what}: .values = {{ ... }} fills slots by a 4-byte index, but the key is {} bytes",
+            m.key_size
         )));
     }
-    Ok(index.to_le_bytes())
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&fd) as u32;
+    m.map
+        .update(&index.to_le_bytes(), &fd.to_le_bytes(), crate::map::BPF_ANY)
+        .map_err(|e| crate::load::about(e, &format!("{what}: {why}")))
+}
+
+/// The declarations whose slots of kind `values` are ours to fill, with
+/// their maps (`maps[i]` is `decls[i]`'s): a reused map is left alone.
+fn to_fill<'a>(
+    decls: &'a [MapDecl],
+    maps: &'a [ObjectMap],
+    values: fn(&MapValues) -> bool,
+) -> impl Iterator<Item = (&'a MapDecl, &'a ObjectMap)> {
+    decls.iter().zip(maps).filter(move |(d, m)| {
+        d.values.as_ref().is_some_and(values) && !m.pin.as_ref().is_some_and(|p| p.reused)
+    })
 }
 
 /// Writes the inner maps' fds into the slots of every map of maps made
-/// here (`maps[i]` is `decls[i]`'s).
+/// here.
 pub(crate) fn fill_map_slots(decls: &[MapDecl], maps: &[ObjectMap]) -> Result<()> {
-    for (d, m) in decls.iter().zip(maps) {
-        if !matches!(d.values, Some(MapValues::Maps(_))) || m.pin.as_ref().is_some_and(|p| p.reused)
-        {
-            continue;
-        }
+    for (d, m) in to_fill(decls, maps, |v| matches!(v, MapValues::Maps(_))) {
         for s in &d.slots {
             let what = format!("map {}, slot {} ({})", d.name, s.index, s.symbol);
             let target = maps
                 .iter()
                 .find(|t| t.name == s.symbol)
                 .ok_or_else(|| Error::Input(format!("{what}: no map named {}", s.symbol)))?;
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&target.map.as_fd()) as u32;
-            m.map
-                .update(
-                    &slot_key(m, s.index)?,
-                    &fd.to_le_bytes(),
-                    crate::map::BPF_ANY,
-                )
-                .map_err(|e| {
-                    crate::load::about(
-                        e,
-                        &format!(
-                            "{what}: the kernel takes only maps shaped like the inner \
-                             definition (type, key and value size, flags)"
-                        ),
-                    )
-                })?;
+            let why = "the kernel takes only maps shaped like the inner definition \
+                       (type, key and value size, flags)";
+            set_slot(m, s.index, target.map.as_fd(), &what, why)?;
         }
     }
     Ok(())
@@ -296,10 +296,7 @@ pub(crate) fn fill_prog_slots(
     programs: &[ObjectProgram],
     warnings: &mut Vec<String>,
 ) -> Result<()> {
-    for (d, m) in decls.iter().zip(maps) {
-        if d.values != Some(MapValues::Programs) || m.pin.as_ref().is_some_and(|p| p.reused) {
-            continue;
-        }
+    for (d, m) in to_fill(decls, maps, |v| *v == MapValues::Programs) {
         for s in &d.slots {
             let Some(p) = programs.iter().find(|p| p.name == s.symbol) else {
                 warnings.push(format!(
@@ -308,23 +305,9 @@ pub(crate) fn fill_prog_slots(
                 ));
                 continue;
             };
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&p.program.as_fd()) as u32;
-            m.map
-                .update(
-                    &slot_key(m, s.index)?,
-                    &fd.to_le_bytes(),
-                    crate::map::BPF_ANY,
-                )
-                .map_err(|e| {
-                    crate::load::about(
-                        e,
-                        &format!(
-                            "map {}, slot {} ({}): a program array takes programs of one \
-                             type (the first stored decides)",
-                            d.name, s.index, s.symbol
-                        ),
-                    )
-                })?;
+            let what = format!("map {}, slot {} ({})", d.name, s.index, s.symbol);
+            let why = "a program array takes programs of one type (the first stored decides)";
+            set_slot(m, s.index, p.program.as_fd(), &what, why)?;
         }
     }
     Ok(())
