@@ -61,3 +61,13 @@ pub fn assembly_of(src: &Path) -> String {
     let _ = std::fs::remove_file(&out);
     r.unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// The `-mcpu=v3` object of C source `text` (a corpus file edited by a
+/// test), compiled through a temporary file named after `stem`.
+pub fn object_of_text(stem: &str, text: &str) -> Vec<u8> {
+    let src = std::env::temp_dir().join(format!("{stem}-{}.bpf.c", std::process::id()));
+    std::fs::write(&src, text).unwrap_or_else(|e| panic!("writing {}: {e}", src.display()));
+    let elf = object_of(&src);
+    let _ = std::fs::remove_file(&src);
+    elf
+}

@@ -9,6 +9,7 @@
 pub mod apt;
 pub mod behaviours;
 pub mod bench;
+pub mod bpftool;
 pub mod clang;
 pub mod cpio;
 pub mod kernels;

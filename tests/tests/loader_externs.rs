@@ -153,10 +153,7 @@ fn an_extern_declared_unlike_the_kernel_is_refused_like_libbpf_refuses_it() {
         text.contains("struct nf_conn;\n"),
         "the corpus declares nf_conn as a struct"
     );
-    let c = std::env::temp_dir().join(format!("ct_fwd-{pid}.bpf.c"));
-    std::fs::write(&c, text).unwrap();
-    let elf = object_of(&c);
-    let _ = std::fs::remove_file(&c);
+    let elf = lab_tests::clang::object_of_text("ct_fwd", &text);
     let e = load_elf(&elf, &LoadSpec::default())
         .unwrap_err()
         .to_string();
@@ -164,20 +161,11 @@ fn an_extern_declared_unlike_the_kernel_is_refused_like_libbpf_refuses_it() {
         e.contains("extern bpf_") && e.contains("its prototype") && e.contains("disagrees"),
         "{e}"
     );
-    let o = std::env::temp_dir().join(format!("ct_fwd-{pid}.o"));
-    std::fs::write(&o, &elf).unwrap();
     let dir = format!("/sys/fs/bpf/lab-ctfwd-{pid}");
-    let r = std::process::Command::new("bpftool")
-        .args(["prog", "loadall"])
-        .arg(&o)
-        .arg(&dir)
-        .output()
-        .expect("bpftool runs (CI installs it)");
-    let _ = std::fs::remove_file(&o);
+    let theirs = lab_tests::bpftool::loadall(&elf, &dir, &[]);
     let _ = std::fs::remove_dir_all(&dir);
-    let stderr = String::from_utf8_lossy(&r.stderr);
-    assert!(
-        !r.status.success() && stderr.contains("incompatible"),
-        "libbpf took it: {stderr}"
-    );
+    match theirs {
+        Err(stderr) => assert!(stderr.contains("incompatible"), "{stderr}"),
+        Ok(_) => panic!("libbpf took a forward-declared nf_conn"),
+    }
 }

@@ -9,7 +9,6 @@
 //! loader. Needs root, clang-19 and bpftool (CI installs both).
 
 use std::path::Path;
-use std::process::Command;
 
 use lab_tests::clang::{assembly_of, object_of};
 use loader::file::{load_object_file, FileOptions};
@@ -64,21 +63,11 @@ fn a_hidden_subprogram_is_verified_as_static_like_libbpf_does() {
 
     // The oracle: libbpf loads the same object.
     let dir = format!("/sys/fs/bpf/lab-hidden-{}", std::process::id());
-    let obj_path = std::env::temp_dir().join(format!("hidden-{}.o", std::process::id()));
-    std::fs::write(&obj_path, &elf).unwrap();
-    let o = Command::new("bpftool")
-        .args(["prog", "loadall"])
-        .arg(&obj_path)
-        .arg(&dir)
-        .output()
-        .expect("bpftool runs (CI installs it)");
+    let theirs = lab_tests::bpftool::loadall(&elf, &dir, &[]);
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_file(&obj_path);
-    assert!(
-        o.status.success(),
-        "bpftool prog loadall: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    if let Err(e) = theirs {
+        panic!("bpftool prog loadall: {e}");
+    }
 
     // clang's text, through our assembler: `.hidden` reaches st_other and
     // the loader reads it the same way.

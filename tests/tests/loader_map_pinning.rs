@@ -11,7 +11,6 @@ use std::process::Command;
 
 mod lab_common;
 
-use lab_tests::clang::object_of;
 use loader::load::{load_elf, LoadSpec, LoadedObject};
 use loader::{Map, MapSpec, MapType, TestRun};
 
@@ -23,11 +22,7 @@ fn object(name: &str, edit: &dyn Fn(String) -> String) -> Vec<u8> {
             .unwrap()
             .replace("shared_count", name),
     );
-    let path = std::env::temp_dir().join(format!("{name}-{}.bpf.c", std::process::id()));
-    std::fs::write(&path, text).unwrap();
-    let elf = object_of(&path);
-    let _ = std::fs::remove_file(&path);
-    elf
+    lab_tests::clang::object_of_text(name, &text)
 }
 
 fn count(l: &LoadedObject) -> i32 {
@@ -54,20 +49,7 @@ fn load(elf: &[u8], root: Option<&Path>) -> loader::Result<LoadedObject> {
 
 /// `bpftool prog loadall OBJ DIR`: Ok(stdout) or Err(stderr).
 fn bpftool_loadall(elf: &[u8], dir: &str) -> Result<String, String> {
-    let obj = std::env::temp_dir().join(format!("pinned-{}.o", std::process::id()));
-    std::fs::write(&obj, elf).unwrap();
-    let o = Command::new("bpftool")
-        .args(["prog", "loadall"])
-        .arg(&obj)
-        .arg(dir)
-        .output()
-        .expect("bpftool runs (CI installs it)");
-    let _ = std::fs::remove_file(&obj);
-    if o.status.success() {
-        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&o.stderr).into_owned())
-    }
+    lab_tests::bpftool::loadall(elf, dir, &[])
 }
 
 /// Pins and directories removed when the test ends, passed or not.

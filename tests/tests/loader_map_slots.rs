@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ebpf_asm::object::{MapSlot, MapValues, Object};
-use lab_tests::clang::object_of;
+use lab_tests::clang::{object_of, object_of_text};
 use loader::load::{load_elf, LoadSpec, LoadedObject};
 use loader::{Map, TestRun};
 
@@ -154,12 +154,9 @@ fn maps_of_maps_and_program_arrays_are_filled_like_libbpf_fills_them() {
     let pid = std::process::id();
     let dir = format!("/sys/fs/bpf/lab-slots-{pid}");
     let _pins = Pins(dir.clone());
-    let obj_path = std::env::temp_dir().join(format!("nested-{pid}.o"));
-    std::fs::write(&obj_path, &elf).unwrap();
     let maps_dir = format!("{dir}/maps");
-    let o = obj_path.to_str().unwrap();
-    bpftool(&["prog", "loadall", o, &dir, "pinmaps", &maps_dir]);
-    let _ = std::fs::remove_file(&obj_path);
+    lab_tests::bpftool::loadall(&elf, &dir, &["pinmaps", &maps_dir])
+        .unwrap_or_else(|e| panic!("bpftool prog loadall: {e}"));
     let theirs_outer = json(&["map", "show", "pinned", &format!("{maps_dir}/by_size")]);
     assert_eq!(
         (
@@ -227,10 +224,7 @@ fn a_map_of_maps_without_its_inner_definition_is_refused_by_name() {
             "\t__type(value, __u32);\n",
         )
         .replace("\t.values = { [0] = &small, [1] = &large },\n", "");
-    let path = std::env::temp_dir().join(format!("no_inner-{}.bpf.c", std::process::id()));
-    std::fs::write(&path, text).unwrap();
-    let elf = object_of(&path);
-    let _ = std::fs::remove_file(&path);
+    let elf = object_of_text("no_inner", &text);
     let e = load_elf(&elf, &LoadSpec::default())
         .unwrap_err()
         .to_string();
@@ -243,28 +237,11 @@ fn a_map_of_maps_without_its_inner_definition_is_refused_by_name() {
 /// `nested.bpf.c` with `edit` applied, compiled; `bpftool prog loadall`'s
 /// verdict on it (libbpf's), and ours.
 fn both_verdicts(tag: &str, edit: &dyn Fn(String) -> String) -> (Result<(), String>, String) {
-    let pid = std::process::id();
     let text = edit(std::fs::read_to_string(src()).unwrap());
-    let c = std::env::temp_dir().join(format!("nested-{tag}-{pid}.bpf.c"));
-    std::fs::write(&c, text).unwrap();
-    let elf = object_of(&c);
-    let _ = std::fs::remove_file(&c);
-    let o = std::env::temp_dir().join(format!("nested-{tag}-{pid}.o"));
-    std::fs::write(&o, &elf).unwrap();
-    let dir = format!("/sys/fs/bpf/lab-slots-{tag}-{pid}");
+    let elf = object_of_text(&format!("nested-{tag}"), &text);
+    let dir = format!("/sys/fs/bpf/lab-slots-{tag}-{}", std::process::id());
     let _pins = Pins(dir.clone());
-    let r = Command::new("bpftool")
-        .args(["prog", "loadall"])
-        .arg(&o)
-        .arg(&dir)
-        .output()
-        .expect("bpftool runs");
-    let _ = std::fs::remove_file(&o);
-    let theirs = if r.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&r.stderr).into_owned())
-    };
+    let theirs = lab_tests::bpftool::loadall(&elf, &dir, &[]).map(|_| ());
     let ours = match load_elf(&elf, &LoadSpec::default()) {
         Ok(_) => "loaded".to_string(),
         Err(e) => e.to_string(),
